@@ -1,0 +1,139 @@
+"""Link, network and transport headers by slicing: frame bytes to a transport payload.
+
+Only what the MBMS analysis needs is decoded here, with plain ``struct``:
+Ethernet (with 802.1Q/802.1ad tags), Linux cooked v1/v2, BSD null/loopback
+and raw IP links; IPv4 and IPv6 (extension headers skipped); UDP and TCP.
+Anything else yields None. Never raises on frame bytes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+ETH_VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
+IPV6_EXT_HEADERS = (0, 43, 60, 51)  # hop-by-hop, routing, destination options, AH
+MAX_VLAN_TAGS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """A UDP datagram or TCP segment found in a frame.
+
+    Attributes:
+        proto: ``udp`` or ``tcp``.
+        src, dst: IP addresses as text.
+        sport, dport: ports.
+        payload: the transport payload bytes.
+        tcp_seq: TCP sequence number (None for UDP).
+    """
+
+    proto: str
+    src: str
+    dst: str
+    sport: int
+    dport: int
+    payload: bytes
+    tcp_seq: int | None = None
+
+
+def network_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
+    """(offset of the network header, ethertype) for a frame of *linktype*."""
+    if linktype == 1:  # Ethernet
+        if len(data) < 14:
+            return None
+        off, etype = 14, struct.unpack_from("!H", data, 12)[0]
+        tags = 0
+        while etype in ETH_VLAN_TYPES and tags < MAX_VLAN_TAGS and len(data) >= off + 4:
+            etype = struct.unpack_from("!H", data, off + 2)[0]
+            off += 4
+            tags += 1
+        return off, etype
+    if linktype == 113:  # Linux cooked v1
+        return (16, struct.unpack_from("!H", data, 14)[0]) if len(data) >= 16 else None
+    if linktype == 276:  # Linux cooked v2
+        return (20, struct.unpack_from("!H", data, 0)[0]) if len(data) >= 20 else None
+    if linktype in (0, 108):  # BSD null / OpenBSD loop: 4-byte family
+        if len(data) < 4:
+            return None
+        fam = struct.unpack_from("<I", data)[0]
+        if fam > 0xFFFF:
+            fam = struct.unpack_from(">I", data)[0]
+        return 4, 0x0800 if fam == 2 else 0x86DD
+    if linktype in (101, 12, 14):  # raw IP
+        if not data:
+            return None
+        return 0, 0x0800 if data[0] >> 4 == 4 else 0x86DD
+    if linktype == 228:
+        return 0, 0x0800
+    if linktype == 229:
+        return 0, 0x86DD
+    return None
+
+
+def decode_transport(linktype: int, data: bytes) -> Transport | None:
+    """The UDP/TCP payload of a frame, or None when there is none to find."""
+    where = network_offset(linktype, data)
+    if where is None:
+        return None
+    off, etype = where
+    if etype == 0x0800:
+        return _ipv4(data, off)
+    if etype == 0x86DD:
+        return _ipv6(data, off)
+    return None
+
+
+def _ipv4(data: bytes, off: int) -> Transport | None:
+    if len(data) < off + 20 or data[off] >> 4 != 4:
+        return None
+    ihl = (data[off] & 0x0F) * 4
+    total = struct.unpack_from("!H", data, off + 2)[0]
+    frag = struct.unpack_from("!H", data, off + 6)[0]
+    if ihl < 20 or frag & 0x1FFF:  # not the first fragment
+        return None
+    end = min(len(data), off + total) if total >= ihl else len(data)
+    src = ipaddress.IPv4Address(data[off + 12:off + 16]).compressed
+    dst = ipaddress.IPv4Address(data[off + 16:off + 20]).compressed
+    return _l4(data[off + 9], data[off + ihl:end], src, dst)
+
+
+def _ipv6(data: bytes, off: int) -> Transport | None:
+    if len(data) < off + 40 or data[off] >> 4 != 6:
+        return None
+    plen = struct.unpack_from("!H", data, off + 4)[0]
+    nxt = data[off + 6]
+    src = ipaddress.IPv6Address(data[off + 8:off + 24]).compressed
+    dst = ipaddress.IPv6Address(data[off + 24:off + 40]).compressed
+    end = min(len(data), off + 40 + plen) if plen else len(data)
+    pos = off + 40
+    for _ in range(8):
+        if nxt in IPV6_EXT_HEADERS and pos + 2 <= end:
+            hlen = (data[pos + 1] + 2) * 4 if nxt == 51 else (data[pos + 1] + 1) * 8
+            nxt = data[pos]
+            pos += hlen
+        elif nxt == 44 and pos + 8 <= end:  # fragment header: first fragment only
+            if struct.unpack_from("!H", data, pos + 2)[0] & 0xFFF8:
+                return None
+            nxt = data[pos]
+            pos += 8
+        else:
+            break
+    if pos > end:
+        return None
+    return _l4(nxt, data[pos:end], src, dst)
+
+
+def _l4(proto: int, seg: bytes, src: str, dst: str) -> Transport | None:
+    if proto == 17 and len(seg) >= 8:
+        sport, dport, ulen = struct.unpack_from("!HHH", seg)
+        end = ulen if 8 <= ulen <= len(seg) else len(seg)
+        return Transport("udp", src, dst, sport, dport, seg[8:end])
+    if proto == 6 and len(seg) >= 20:
+        sport, dport, seq = struct.unpack_from("!HHI", seg)
+        doff = (seg[12] >> 4) * 4
+        if doff < 20:
+            return None
+        return Transport("tcp", src, dst, sport, dport, seg[doff:], seq)
+    return None

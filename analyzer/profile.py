@@ -1,0 +1,33 @@
+"""The MBMS profile: every protocol assumption that real BM-SCs may break.
+
+DESIGN.md "Protocol assumptions to keep configurable": TS 33.246's text was
+not available, so each such choice is a field here with its default, and one
+:class:`Profile` object travels through the analysis. A capture from a BM-SC
+that differs is read by changing a setting, not the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings that decide where MBMS traffic is found and how it is read.
+
+    Attributes:
+        mikey_udp_ports: UDP ports whose payload is taken as MIKEY without the
+            heuristic. 2269 is IANA's "mikey"; 4359 ("omabcastltkm") is kept
+            because OMA BCAST-derived BM-SCs use it (fact check §2.1) [U].
+        mikey_tcp_ports: TCP ports whose segments are taken as MIKEY.
+        mikey_heuristic: also try the strict heuristic on other UDP ports.
+        embedded_mikey: look for MIKEY in SDP, RTSP KeyMgmt and HTTP bodies.
+    """
+
+    mikey_udp_ports: frozenset[int] = field(default_factory=lambda: frozenset({2269, 4359}))
+    mikey_tcp_ports: frozenset[int] = field(default_factory=lambda: frozenset({2269, 4359}))
+    mikey_heuristic: bool = True
+    embedded_mikey: bool = True
+
+
+DEFAULT_PROFILE = Profile()

@@ -1,0 +1,303 @@
+"""The small base classes every MIKEY payload layer is built on.
+
+A MIKEY message (RFC 3830 §6) is a chain: the common header names the type
+of the first payload, and each payload names the type of the next one in its
+first byte (the IKEv2 pattern of Scapy's ``contrib/ikev2.py``). The chain is
+modelled as Scapy layers: :meth:`MIKEYPayload.guess_payload_class` follows
+``next_payload`` through :data:`PAYLOAD_CLASSES`, filled by the bindings at the
+bottom of :mod:`dissectors.mikey.payloads`.
+
+Robustness (STYLE.md rules 1-2): before a payload class is used on wire
+bytes, its :meth:`~MIKEYPayload.wire_length` (the length algorithm of digest
+§2.12) must fit in what is left; otherwise the bytes become a
+:class:`MIKEY_Malformed` (or :class:`MIKEY_Unknown`) layer that keeps them and
+carries an :class:`~dissectors.issues.Issue`. The chain is capped at
+:data:`MAX_PAYLOADS` layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator
+
+from scapy.fields import StrField
+from scapy.packet import NoPayload, Packet, Raw
+
+from dissectors.issues import Issue
+
+from .constants import PAYLOAD_TITLES, PAYLOAD_TYPES
+
+#: Most payloads one message may chain before the rest is kept as bytes. A
+#: real message carries a handful; the cap bounds time and stack depth.
+MAX_PAYLOADS = 64
+
+#: Payload type -> layer class, filled by the bindings in ``payloads.py``.
+PAYLOAD_CLASSES: dict[int, type["MIKEYPayload"]] = {}
+
+
+def hexstr(value: bytes | None) -> str:
+    """Lowercase hex of *value* (``""`` for None), the JSON form of bytes."""
+    return value.hex() if value else ""
+
+
+def text_of(value: bytes | None) -> str:
+    """Bytes shown as text: UTF-8 where valid, escapes elsewhere."""
+    if not value:
+        return ""
+    return value.decode("utf-8", "backslashreplace")
+
+
+class Field_(tuple):
+    """One dissected field: ``(name, value, label, display)``.
+
+    ``name`` is the dotted display-filter name (Wireshark's where it has one),
+    ``value`` the JSON value (int, lowercase hex str for bytes, or text),
+    ``label`` the tree label and ``display`` the text shown after it. ``secret``
+    marks key material that output hides unless keys are revealed.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, value: Any, label: str, display: str | None = None,
+                secret: bool = False, depth: int = 0) -> "Field_":
+        shown = str(value) if display is None else display
+        return super().__new__(cls, (name, value, label, shown, secret, depth))
+
+    name = property(lambda self: self[0])
+    value = property(lambda self: self[1])
+    label = property(lambda self: self[2])
+    display = property(lambda self: self[3])
+    secret = property(lambda self: self[4])
+    depth = property(lambda self: self[5])
+
+
+class Node(tuple):
+    """A subtree title in the dissection tree: ``(title, depth)``."""
+
+    __slots__ = ()
+
+    def __new__(cls, title: str, depth: int = 0) -> "Node":
+        return super().__new__(cls, (title, depth))
+
+    title = property(lambda self: self[0])
+    depth = property(lambda self: self[1])
+
+
+def enum_display(table: dict[int, str], value: int) -> str:
+    """Wireshark's ``Name (value)`` form of an enumerated value."""
+    return f"{table.get(value, 'Unknown')} ({value})"
+
+
+class MIKEYPacket(Packet):
+    """Common behaviour of every MIKEY layer: issues and the field walk."""
+
+    #: Payload type of this layer (-1 for HDR); None for sub-structures.
+    payload_type: ClassVar[int | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "issues", [])
+        super().__init__(*args, **kwargs)
+
+    def add_issue(self, code: str, message: str, severity: str = "error") -> None:
+        """Record a problem found while dissecting this layer."""
+        self.issues.append(Issue(code, message, severity))
+
+    @property
+    def title(self) -> str:
+        """Subtree title, Wireshark's payload name."""
+        if self.payload_type is None:
+            return self.name
+        return PAYLOAD_TITLES.get(self.payload_type, self.name)
+
+    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
+        """This layer's fields in wire order (overridden per layer)."""
+        yield Node(self.title, depth)
+
+    def clone_with(self, payload: Any = None, **kargs: Any) -> "MIKEYPacket":
+        """Keep issues when Scapy copies a packet."""
+        pkt = super().clone_with(payload=payload, **kargs)
+        object.__setattr__(pkt, "issues", list(self.issues))
+        return pkt
+
+    def copy(self) -> "MIKEYPacket":
+        pkt = super().copy()
+        object.__setattr__(pkt, "issues", list(self.issues))
+        return pkt
+
+
+class MIKEYPayload(MIKEYPacket):
+    """Base of the chained payloads: next-payload dispatch and length checks."""
+
+    #: Offset of the next-payload byte in this layer (None: SIGN has none).
+    next_payload_offset: ClassVar[int | None] = 0
+
+    @classmethod
+    def wire_length(cls, buf: bytes) -> int | None:
+        """Bytes this payload occupies at the start of *buf*.
+
+        None when the length cannot be known (an unknown algorithm value).
+        May exceed ``len(buf)``: the caller then treats the bytes as malformed.
+        Each subclass implements the rule of digest §2.12 for its payload.
+        """
+        raise NotImplementedError
+
+    def chain_index(self) -> int:
+        """Position of this layer in the chain (HDR is 0)."""
+        n = 0
+        under = self.underlayer
+        while under is not None:
+            n += 1
+            under = under.underlayer
+        return n
+
+    def message_header(self) -> Packet | None:
+        """The HDR layer this payload hangs from, if any."""
+        under: Packet | None = self
+        while under is not None and under.underlayer is not None:
+            under = under.underlayer
+        return under if under is not self else None
+
+    def guess_payload_class(self, payload: bytes) -> type[Packet]:
+        nxt = getattr(self, "next_payload", 0)
+        if nxt == 0 or nxt is None:
+            return MIKEY_Trailing
+        if self.chain_index() >= MAX_PAYLOADS:
+            return MIKEY_Capped
+        cls = PAYLOAD_CLASSES.get(nxt)
+        if cls is None:
+            return MIKEY_Unknown
+        length = cls.wire_length(payload)
+        if length is None:
+            return MIKEY_UnknownLength
+        if length > len(payload):
+            return MIKEY_Malformed
+        return cls
+
+    def do_dissect_payload(self, s: bytes) -> None:
+        nxt = getattr(self, "next_payload", 0)
+        if not s:
+            if nxt:
+                self.add_issue(
+                    "mikey.missing_payload",
+                    f"next payload {PAYLOAD_TYPES.get(nxt, 'Unknown')} ({nxt}) missing: "
+                    "the message ends",
+                )
+            return
+        cls = self.guess_payload_class(s)
+        if cls in (MIKEY_Malformed, MIKEY_Unknown, MIKEY_UnknownLength, MIKEY_Capped,
+                   MIKEY_Trailing):
+            pkt = cls(s, _internal=1, _underlayer=self)
+            pkt.describe(nxt)
+            self.add_payload(pkt)
+            return
+        # The chosen class fits: give it exactly its own bytes plus the rest.
+        self.add_payload(cls(s, _internal=1, _underlayer=self))
+
+    def post_build(self, pkt: bytes, pay: bytes) -> bytes:
+        off = self.next_payload_offset
+        if off is not None and getattr(self, "next_payload", 0) is None:
+            nxt = _payload_type_of(self.payload)
+            pkt = pkt[:off] + bytes([nxt]) + pkt[off + 1:]
+        return pkt + pay
+
+
+def _payload_type_of(payload: Packet) -> int:
+    """The next-payload value that announces *payload* (0 when there is none)."""
+    if isinstance(payload, NoPayload) or payload is None:
+        return 0
+    ptype = getattr(payload, "payload_type", None)
+    if ptype is None or ptype < 0:
+        return 0
+    return ptype
+
+
+class _RawRest(MIKEYPacket):
+    """Bytes the chain cannot decode, kept whole (base of the fallbacks)."""
+
+    fields_desc = [StrField("load", b"")]
+    payload_type = None
+    code = "mikey.malformed"
+
+    def describe(self, announced: int) -> None:
+        """Attach the issue for bytes announced as payload type *announced*."""
+        object.__setattr__(self, "announced", announced)
+        self.add_issue(self.code, self.message(announced))
+
+    def message(self, announced: int) -> str:
+        return f"{len(self.load)} bytes kept raw"
+
+    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
+        yield Node(f"{self.name} ({len(self.load)} bytes)", depth)
+        yield Field_("mikey.raw", hexstr(self.load), "Data", depth=depth + 1)
+
+
+class MIKEY_Malformed(_RawRest):
+    """A payload shorter than its own length fields say (digest §2.12)."""
+
+    name = "Malformed payload"
+    code = "mikey.malformed"
+
+    def message(self, announced: int) -> str:
+        pname = PAYLOAD_TYPES.get(announced, "Unknown")
+        return f"{pname} payload ({announced}) truncated: {len(self.load)} bytes left"
+
+
+class MIKEY_Unknown(_RawRest):
+    """A payload type with no known layout: the rest cannot be walked."""
+
+    name = "Unknown payload"
+    code = "mikey.unknown_payload"
+
+    def message(self, announced: int) -> str:
+        return f"unknown payload type {announced}; {len(self.load)} bytes kept raw"
+
+
+class MIKEY_UnknownLength(_RawRest):
+    """A payload whose length hangs on an algorithm value we do not know."""
+
+    name = "Undecodable payload"
+    code = "mikey.unknown_algorithm"
+
+    def message(self, announced: int) -> str:
+        pname = PAYLOAD_TYPES.get(announced, "Unknown")
+        return (f"{pname} payload ({announced}) uses an algorithm of unknown length; "
+                f"{len(self.load)} bytes kept raw")
+
+
+class MIKEY_Capped(_RawRest):
+    """What follows the :data:`MAX_PAYLOADS`-th payload."""
+
+    name = "Payloads past the cap"
+    code = "mikey.too_many_payloads"
+
+    def message(self, announced: int) -> str:
+        return f"more than {MAX_PAYLOADS} payloads; {len(self.load)} bytes kept raw"
+
+
+class MIKEY_Trailing(_RawRest):
+    """Bytes after the payload whose next payload is 0 (or after SIGN)."""
+
+    name = "Trailing data"
+    code = "mikey.trailing_data"
+
+    def message(self, announced: int) -> str:
+        return f"{len(self.load)} bytes after the last payload"
+
+
+def iter_layers(pkt: Packet) -> Iterator[Packet]:
+    """Every layer of a dissected message, HDR first."""
+    layer: Packet | None = pkt
+    while layer is not None and not isinstance(layer, NoPayload):
+        yield layer
+        layer = layer.payload
+
+
+def all_issues(pkt: Packet) -> list[Issue]:
+    """Issues of every layer and sub-structure of a dissected message."""
+    out: list[Issue] = []
+    for layer in iter_layers(pkt):
+        out.extend(getattr(layer, "issues", ()))
+        for sub in getattr(layer, "sub_packets", lambda: ())():
+            out.extend(getattr(sub, "issues", ()))
+        if isinstance(layer, Raw):
+            out.append(Issue("mikey.trailing_data", f"{len(layer.load)} bytes left raw"))
+    return out
