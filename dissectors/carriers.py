@@ -68,7 +68,7 @@ def find_embedded(payload: bytes) -> list[Embedded]:
     if _START_RE.match(payload):
         head_end = payload.find(b"\r\n\r\n", 0, MAX_HEADER_BYTES)
         head = payload[:head_end] if head_end >= 0 else payload[:MAX_HEADER_BYTES]
-        if b"eymgmt" in head or b"EYMGMT" in head:
+        if b"keymgmt" in head.lower():
             for hm in _RTSP_HDR_RE.finditer(head):
                 for sm in _RTSP_SPEC_RE.finditer(hm.group(1)):
                     found.append(_b64("rtsp", sm.group(1)))

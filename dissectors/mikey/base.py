@@ -174,6 +174,12 @@ class MIKEYPayload(MIKEYPacket):
 
     def do_dissect_payload(self, s: bytes) -> None:
         nxt = getattr(self, "next_payload", 0)
+        if self.parent is not None:
+            # An item of a bounded list (Key data inside KEMAC): the list walks
+            # the chain; the item owns exactly its bytes.
+            if s:
+                self.add_payload(MIKEY_Trailing(s, _internal=1, _underlayer=self))
+            return
         if not s:
             if nxt:
                 self.add_issue(

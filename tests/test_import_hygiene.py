@@ -1,0 +1,31 @@
+"""Architecture: dissectors never import the analyzer; nothing below the TUI imports Textual."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_dissectors_do_not_import_analyzer_or_textual():
+    for path in (ROOT / "dissectors").rglob("*.py"):
+        assert not _imports(path) & {"analyzer", "textual", "pyshark"}, path
+
+
+def test_only_the_tui_imports_textual():
+    for path in (ROOT / "analyzer").rglob("*.py"):
+        if "tui" in path.parts:
+            continue
+        assert "textual" not in _imports(path), path
