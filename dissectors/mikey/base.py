@@ -97,6 +97,17 @@ class MIKEYPacket(Packet):
         object.__setattr__(self, "issues", [])
         super().__init__(*args, **kwargs)
 
+    def __getattr__(self, attr: str) -> Any:
+        # Fast path for dissected field values: our fields' i2h is the identity,
+        # so the stored value is what Scapy's slower lookup would return.
+        try:
+            fields = object.__getattribute__(self, "fields")
+        except AttributeError:
+            return Packet.__getattr__(self, attr)
+        if attr in fields:
+            return fields[attr]
+        return Packet.__getattr__(self, attr)
+
     def add_issue(self, code: str, message: str, severity: str = "error") -> None:
         """Record a problem found while dissecting this layer."""
         self.issues.append(Issue(code, message, severity))
