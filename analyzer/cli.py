@@ -8,11 +8,11 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Sequence, TextIO
 
-from .dissect import dissect_records
+from .dissect import candidates
+from .parallel import rendered
 from .reading import CaptureError, read_capture
 
 PROG = "mbms-analyzer"
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--json", action="store_true", help="one JSON object per packet")
     dis.add_argument("--reveal-keys", action="store_true",
                      help="show key material (hidden by default)")
+    dis.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes for large captures (default: the usable cores; 1 = serial)")
     return parser
 
 
@@ -45,14 +47,9 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     for index, path in enumerate(args.captures):
         try:
-            for pkt in dissect_records(read_capture(path), capture=index):
-                if args.json:
-                    out.write(json.dumps(pkt.to_json(args.reveal_keys), ensure_ascii=False,
-                                         separators=(", ", ": ")))
-                    out.write("\n")
-                else:
-                    out.write(pkt.to_text(args.reveal_keys))
-                    out.write("\n\n")
+            cands = candidates(read_capture(path), capture=index)
+            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers):
+                out.write(chunk)
         except CaptureError as exc:
             out.flush()
             sys.stderr.write(f"{PROG}: {exc}\n")

@@ -57,8 +57,8 @@ class Dissected:
 
     def fields(self, reveal_keys: bool = False) -> list[list[Any]]:
         """``[name, value]`` pairs in wire order; secrets are None unless revealed."""
-        return [[f.name, f.value if (reveal_keys or not f.secret) else None]
-                for f in self.items if isinstance(f, Field_)]
+        return [[f[0], f[1] if (reveal_keys or not f[4]) else None]
+                for f in self.items if type(f) is Field_]
 
     def to_json(self, reveal_keys: bool = False) -> dict[str, Any]:
         """The ``dissect --json`` object of DESIGN.md."""
@@ -137,19 +137,42 @@ def _h(value: bytes | None) -> str:
     return value.hex() if value is not None else "?"
 
 
-def dissect_record(record: Record, capture: int = 0,
-                   profile: Profile = DEFAULT_PROFILE) -> Dissected | None:
-    """Dissect one record; None when it carries nothing MBMS-relevant."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A record found to carry MIKEY, before any Scapy work (cheap to pickle).
+
+    Attributes:
+        capture, frame, time, src, dst: as in :class:`Dissected`.
+        found: ``(carrier, message bytes, carrier issue)`` for each message.
+    """
+
+    capture: int
+    frame: int
+    time: float
+    src: str
+    dst: str
+    found: tuple[tuple[str, bytes, Issue | None], ...]
+
+
+def classify(record: Record, capture: int = 0,
+             profile: Profile = DEFAULT_PROFILE) -> Candidate | None:
+    """Decode one record by slicing and find its MIKEY messages; None if it has none."""
     tp = decode_transport(record.linktype, record.data)
     if tp is None:
         return None
     found = mikey_payloads(tp, profile)
     if not found:
         return None
+    return Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
+                     endpoint(tp.dst, tp.dport), tuple(found))
+
+
+def build(cand: Candidate) -> Dissected:
+    """Dissect the MIKEY messages of a candidate with the Scapy layers."""
     items: list = []
     errors: list[Issue] = []
     summaries: list[str] = []
-    for carrier, data, issue in found:
+    for carrier, data, issue in cand.found:
         if issue is not None:
             errors.append(issue)
             continue
@@ -159,9 +182,24 @@ def dissect_record(record: Record, capture: int = 0,
         items.extend(tree(msg))
         errors.extend(all_issues(msg))
         summaries.append(summarize(msg) + _via(carrier))
-    return Dissected(capture, record.number, record.time, endpoint(tp.src, tp.sport),
-                     endpoint(tp.dst, tp.dport), "mikey",
+    return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
                      "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors)
+
+
+def dissect_record(record: Record, capture: int = 0,
+                   profile: Profile = DEFAULT_PROFILE) -> Dissected | None:
+    """Dissect one record; None when it carries nothing MBMS-relevant."""
+    cand = classify(record, capture, profile)
+    return None if cand is None else build(cand)
+
+
+def candidates(records: Iterable[Record], capture: int = 0,
+               profile: Profile = DEFAULT_PROFILE) -> Iterator[Candidate]:
+    """The records of a stream that carry MIKEY, in capture order."""
+    for record in records:
+        cand = classify(record, capture, profile)
+        if cand is not None:
+            yield cand
 
 
 def _via(carrier: str) -> str:

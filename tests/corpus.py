@@ -304,3 +304,36 @@ def write_pcap(path: Path, messages: list[bytes], port: int = MIKEY_PORT,
                    / IP(src="10.0.0.1", dst="10.0.0.7") / UDP(sport=port, dport=port) / raw)
             pkt.time = start + n * 0.01
             writer.write(pkt)
+
+
+def mbms_message(i: int, rng: random.Random) -> bytes:
+    """A realistic MBMS MIKEY message (digest §4.4 profile), cycling the three kinds.
+
+    MSK message (BM-SC -> UE under the MUK, V=1, IDi/IDr, Key Domain + MSK ID),
+    MTK message (under the MSK, Key Domain + MSK ID + MTK ID, no IDs), and the UE's
+    verification message. Key data are random bytes standing for AES-CM output.
+    """
+    kd = b"\x02\xf8\x10"
+    msk_id = struct.pack("!HH", 1, 1 + i // 300)
+    counter = struct.pack("!I", i + 1)
+    kind = i % 10
+    if kind == 9:  # verification message of an MSK delivery
+        return bytes(MIKEY(data_type=1, csb_id=0x0BAD0000 | (i & 0xFFFF), cs_id_map_type=1)
+                     / MIKEY_T(ts_type=2, ts_value=counter)
+                     / MIKEY_V(auth_alg=1, ver_data=rng.randbytes(20)))
+    if kind in (0, 5):  # MSK message
+        kids = [MIKEY_KeyID(key_id_type=0, key_id=kd), MIKEY_KeyID(key_id_type=1, key_id=msk_id)]
+        return bytes(MIKEY(data_type=0, v=1, csb_id=struct.unpack("!I", msk_id)[0], cs_id_map_type=1)
+                     / MIKEY_T(ts_type=2, ts_value=counter) / MIKEY_RAND(rand=rng.randbytes(16))
+                     / MIKEY_ID(id_type=1, id_data=b"bmsc.example.org")
+                     / MIKEY_ID(id_type=1, id_data=b"%d@bsf.example.org" % (i % 1000))
+                     / MIKEY_EXT(ext_type=3, key_ids=kids)
+                     / MIKEY_KEMAC(encr_alg=1, encr_data=rng.randbytes(26), mac_alg=1,
+                                   mac=rng.randbytes(20)))
+    kids = [MIKEY_KeyID(key_id_type=0, key_id=kd), MIKEY_KeyID(key_id_type=1, key_id=msk_id),
+            MIKEY_KeyID(key_id_type=2, key_id=struct.pack("!H", i & 0xFFFF))]
+    return bytes(MIKEY(data_type=0, csb_id=struct.unpack("!I", msk_id)[0], cs_id_map_type=1)
+                 / MIKEY_T(ts_type=2, ts_value=counter) / MIKEY_RAND(rand=rng.randbytes(16))
+                 / MIKEY_EXT(ext_type=3, key_ids=kids)
+                 / MIKEY_KEMAC(encr_alg=1, encr_data=rng.randbytes(38), mac_alg=1,
+                               mac=rng.randbytes(20)))

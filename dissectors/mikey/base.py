@@ -57,15 +57,24 @@ class Field_(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, name: str, value: Any, label: str, display: str | None = None,
+    def __new__(cls, name: str, value: Any, label: str, display: Any = None,
                 secret: bool = False, depth: int = 0) -> "Field_":
-        shown = str(value) if display is None else display
-        return super().__new__(cls, (name, value, label, shown, secret, depth))
+        return tuple.__new__(cls, (name, value, label, display, secret, depth))
 
     name = property(lambda self: self[0])
     value = property(lambda self: self[1])
     label = property(lambda self: self[2])
-    display = property(lambda self: self[3])
+
+    @property
+    def display(self) -> str:
+        """The text shown after the label (rendered only when asked for)."""
+        shown = self[3]
+        if shown is None:
+            return str(self[1])
+        if isinstance(shown, _EnumShown):
+            return f"{shown[0].get(shown[1], 'Unknown')} ({shown[1]})"
+        return shown
+
     secret = property(lambda self: self[4])
     depth = property(lambda self: self[5])
 
@@ -82,9 +91,15 @@ class Node(tuple):
     depth = property(lambda self: self[1])
 
 
-def enum_display(table: dict[int, str], value: int) -> str:
-    """Wireshark's ``Name (value)`` form of an enumerated value."""
-    return f"{table.get(value, 'Unknown')} ({value})"
+class _EnumShown(tuple):
+    """``(table, value)``: an enumerated value whose text is made only when shown."""
+
+    __slots__ = ()
+
+
+def enum_display(table: dict[int, str], value: int) -> _EnumShown:
+    """Wireshark's ``Name (value)`` form of an enumerated value, rendered lazily."""
+    return _EnumShown((table, value))
 
 
 class MIKEYPacket(Packet):
@@ -100,10 +115,9 @@ class MIKEYPacket(Packet):
     def __getattr__(self, attr: str) -> Any:
         # Fast path for dissected field values: our fields' i2h is the identity,
         # so the stored value is what Scapy's slower lookup would return.
-        try:
-            fields = object.__getattribute__(self, "fields")
-        except AttributeError:
-            return Packet.__getattr__(self, attr)
+        if attr == "fields":  # not set yet: early in Scapy's __init__
+            raise AttributeError(attr)
+        fields = self.fields
         if attr in fields:
             return fields[attr]
         return Packet.__getattr__(self, attr)
@@ -122,6 +136,10 @@ class MIKEYPacket(Packet):
     def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
         """This layer's fields in wire order (overridden per layer)."""
         yield Node(self.title, depth)
+
+    def sub_packets(self) -> list[Packet]:
+        """Sub-structures (list items) whose issues belong to this layer's message."""
+        return []
 
     def clone_with(self, payload: Any = None, **kargs: Any) -> "MIKEYPacket":
         """Keep issues when Scapy copies a packet."""
@@ -312,9 +330,10 @@ def all_issues(pkt: Packet) -> list[Issue]:
     """Issues of every layer and sub-structure of a dissected message."""
     out: list[Issue] = []
     for layer in iter_layers(pkt):
-        out.extend(getattr(layer, "issues", ()))
-        for sub in getattr(layer, "sub_packets", lambda: ())():
-            out.extend(getattr(sub, "issues", ()))
-        if isinstance(layer, Raw):
+        if isinstance(layer, MIKEYPacket):
+            out.extend(layer.issues)
+            for sub in layer.sub_packets():
+                out.extend(getattr(sub, "issues", ()))
+        elif isinstance(layer, Raw):
             out.append(Issue("mikey.trailing_data", f"{len(layer.load)} bytes left raw"))
     return out

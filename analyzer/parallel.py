@@ -1,0 +1,77 @@
+"""Dissection on every core: candidates are classified in order, built and rendered in workers.
+
+The reading and the cheap classification (:func:`analyzer.dissect.classify`)
+stay in the calling process, in capture order; the Scapy dissection and the
+rendering to text or JSON run in worker processes on batches. Results come
+back in submission order, so the output is byte-identical to the serial run.
+Small inputs never start a pool: the first :data:`SERIAL_FIRST` candidates are
+done in-process, and the pool starts only if more follow.
+
+Damage in the capture (a :class:`~analyzer.reading.CaptureError` from the
+reader) arrives after every batch before it has been emitted, then propagates.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Iterable, Iterator
+
+from .dissect import Candidate, build
+
+SERIAL_FIRST = 64
+BATCH = 128
+
+
+def render(cand: Candidate, as_json: bool, reveal_keys: bool) -> str:
+    """One packet's output: a JSON line or a text tree (with its trailing blank line)."""
+    pkt = build(cand)
+    if as_json:
+        return json.dumps(pkt.to_json(reveal_keys), ensure_ascii=False,
+                          separators=(", ", ": ")) + "\n"
+    return pkt.to_text(reveal_keys) + "\n\n"
+
+
+def _render_batch(batch: list[Candidate], as_json: bool, reveal_keys: bool) -> str:
+    return "".join(render(c, as_json, reveal_keys) for c in batch)
+
+
+def default_workers() -> int:
+    """Workers worth starting: the usable cores (1 means serial)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = False,
+             workers: int | None = None) -> Iterator[str]:
+    """Rendered output chunks for *cands*, in order, using *workers* processes."""
+    workers = default_workers() if workers is None else workers
+    it = iter(cands)
+    for n, cand in enumerate(it):
+        yield render(cand, as_json, reveal_keys)
+        if n + 1 >= SERIAL_FIRST and workers > 1:
+            break
+    else:
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        window: deque[Future] = deque()
+        batch: list[Candidate] = []
+        try:
+            for cand in it:
+                batch.append(cand)
+                if len(batch) >= BATCH:
+                    window.append(pool.submit(_render_batch, batch, as_json, reveal_keys))
+                    batch = []
+                    while len(window) > 2 * workers:
+                        yield window.popleft().result()
+        finally:
+            if batch:
+                window.append(pool.submit(_render_batch, batch, as_json, reveal_keys))
+            while window:
+                yield window.popleft().result()
