@@ -62,7 +62,7 @@ def mutated(draw):
     return draw(st.binary(min_size=0, max_size=600))
 
 
-@settings(max_examples=10_000, deadline=None, derandomize=True,
+@settings(max_examples=10_000, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_mutated_messages_never_raise_and_are_marked(data):
