@@ -11,9 +11,16 @@ import argparse
 import sys
 from typing import Sequence, TextIO
 
-from .dissect import candidates
+from dissectors.mikey import parse
+
+from .decode import decode_transport, replace_udp_payload
+from .decrypt import SrtpDecryptor
+from .dissect import candidates, classify, endpoint
+from .keys import KeyFileError, load_keys
+from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .reading import CaptureError, read_capture
+from .writer import PcapWriter
 
 PROG = "mbms-analyzer"
 
@@ -35,20 +42,71 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(text tree like tshark -V, or JSON Lines)")
     dis.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dis.add_argument("--json", action="store_true", help="one JSON object per packet")
+    dis.add_argument("--keys", metavar="FILE", help="key file (TOML): check and decrypt MIKEY")
     dis.add_argument("--reveal-keys", action="store_true",
                      help="show key material (hidden by default)")
     dis.add_argument("--workers", type=int, default=None, metavar="N",
                      help="processes for large captures (default: the usable cores; 1 = serial)")
+    dec = sub.add_parser("decrypt", help="write the captures with every SRTP/SRTCP packet that "
+                                          "decrypts and authenticates replaced by plain RTP/RTCP")
+    dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
+    dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
     return parser
+
+
+def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
+    """Decrypt SRTP/SRTCP with known and learned keys into one output pcap."""
+    store = load_keys(args.keys)
+    hierarchy = KeyHierarchy(store)
+    decryptor = SrtpDecryptor(store)
+    status = 0
+    try:
+        writer = PcapWriter(args.output)
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
+        return 1
+    replaced = total = 0
+    with writer:
+        for index, path in enumerate(args.captures):
+            try:
+                for record in read_capture(path):
+                    total += 1
+                    data = None
+                    cand = classify(record, index)
+                    if cand is not None:
+                        for _carrier, raw, issue in cand.found:
+                            if issue is None:
+                                hierarchy.process(parse(raw), raw, f"mikey:{index}:{record.number}")
+                    else:
+                        tp = decode_transport(record.linktype, record.data)
+                        if tp is not None and tp.proto == "udp" and tp.payload:
+                            plain = decryptor.decrypt(tp.payload, endpoint(tp.dst, tp.dport))
+                            if plain is not None:
+                                data = replace_udp_payload(record.data, tp, plain)
+                                replaced += 1
+                    try:
+                        writer.write(record, data)
+                    except ValueError as exc:
+                        sys.stderr.write(f"{PROG}: {path}: frame {record.number}: {exc}\n")
+                        return 1
+            except CaptureError as exc:
+                sys.stderr.write(f"{PROG}: {exc}\n")
+                status = 1
+    for stats in decryptor.stats.values():
+        out.write(stats.line() + "\n")
+    out.write(f"{replaced} of {total} packets decrypted into {args.output}\n")
+    return status
 
 
 def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     """Dissect every capture in turn; an unreadable one is reported and skipped."""
     status = 0
+    hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
     for index, path in enumerate(args.captures):
         try:
             cands = candidates(read_capture(path), capture=index)
-            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers):
+            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
                 out.write(chunk)
         except CaptureError as exc:
             out.flush()
@@ -63,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "dissect":
             return cmd_dissect(args, sys.stdout)
+        if args.command == "decrypt":
+            return cmd_decrypt(args, sys.stdout)
+    except KeyFileError as exc:
+        sys.stderr.write(f"{PROG}: key file: {exc}\n")
+        return 2
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

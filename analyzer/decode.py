@@ -36,6 +36,10 @@ class Transport:
     dport: int
     payload: bytes
     tcp_seq: int | None = None
+    l3_offset: int = 0
+    l4_offset: int = 0
+    payload_offset: int = 0
+    ip_version: int = 4
 
 
 def network_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
@@ -96,7 +100,7 @@ def _ipv4(data: bytes, off: int) -> Transport | None:
     end = min(len(data), off + total) if total >= ihl else len(data)
     src = ipaddress.IPv4Address(data[off + 12:off + 16]).compressed
     dst = ipaddress.IPv4Address(data[off + 16:off + 20]).compressed
-    return _l4(data[off + 9], data[off + ihl:end], src, dst)
+    return _l4(data[off + 9], data[off + ihl:end], src, dst, off, off + ihl, 4)
 
 
 def _ipv6(data: bytes, off: int) -> Transport | None:
@@ -122,18 +126,58 @@ def _ipv6(data: bytes, off: int) -> Transport | None:
             break
     if pos > end:
         return None
-    return _l4(nxt, data[pos:end], src, dst)
+    return _l4(nxt, data[pos:end], src, dst, off, pos, 6)
 
 
-def _l4(proto: int, seg: bytes, src: str, dst: str) -> Transport | None:
+def _l4(proto: int, seg: bytes, src: str, dst: str, l3: int, l4: int,
+        version: int) -> Transport | None:
     if proto == 17 and len(seg) >= 8:
         sport, dport, ulen = struct.unpack_from("!HHH", seg)
         end = ulen if 8 <= ulen <= len(seg) else len(seg)
-        return Transport("udp", src, dst, sport, dport, seg[8:end])
+        return Transport("udp", src, dst, sport, dport, seg[8:end], None, l3, l4, l4 + 8,
+                         version)
     if proto == 6 and len(seg) >= 20:
         sport, dport, seq = struct.unpack_from("!HHI", seg)
         doff = (seg[12] >> 4) * 4
         if doff < 20:
             return None
-        return Transport("tcp", src, dst, sport, dport, seg[doff:], seq)
+        return Transport("tcp", src, dst, sport, dport, seg[doff:], seq, l3, l4, l4 + doff,
+                         version)
     return None
+
+
+def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of *data*."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def replace_udp_payload(frame: bytes, tp: Transport, payload: bytes) -> bytes:
+    """*frame* with the UDP payload of *tp* replaced; lengths and checksums fixed."""
+    if tp.proto != "udp":
+        raise ValueError("only UDP payloads are replaced")
+    delta = len(payload) - len(tp.payload)
+    end = tp.payload_offset + len(tp.payload)
+    out = bytearray(frame[:tp.payload_offset] + payload + frame[end:])
+    l3, l4 = tp.l3_offset, tp.l4_offset
+    udp_len = 8 + len(payload)
+    struct.pack_into("!H", out, l4 + 4, udp_len)
+    if tp.ip_version == 4:
+        ihl = (out[l3] & 0x0F) * 4
+        total = struct.unpack_from("!H", out, l3 + 2)[0] + delta
+        struct.pack_into("!H", out, l3 + 2, total)
+        struct.pack_into("!H", out, l3 + 10, 0)
+        struct.pack_into("!H", out, l3 + 10, _checksum(bytes(out[l3:l3 + ihl])))
+        pseudo = bytes(out[l3 + 12:l3 + 20]) + struct.pack("!BBH", 0, 17, udp_len)
+    else:
+        plen = struct.unpack_from("!H", out, l3 + 4)[0] + delta
+        struct.pack_into("!H", out, l3 + 4, plen)
+        pseudo = bytes(out[l3 + 8:l3 + 40]) + struct.pack("!IxxxB", udp_len, 17)
+    struct.pack_into("!H", out, l4 + 6, 0)
+    csum = _checksum(pseudo + bytes(out[l4:l4 + udp_len])) or 0xFFFF
+    struct.pack_into("!H", out, l4 + 6, csum)
+    return bytes(out)

@@ -20,6 +20,7 @@ from dissectors.mikey.constants import DATA_TYPES
 from dissectors.mikey.heuristic import looks_like_mikey
 
 from .decode import Transport, decode_transport
+from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
 
@@ -167,8 +168,12 @@ def classify(record: Record, capture: int = 0,
                      endpoint(tp.dst, tp.dport), tuple(found))
 
 
-def build(cand: Candidate) -> Dissected:
-    """Dissect the MIKEY messages of a candidate with the Scapy layers."""
+def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None) -> Dissected:
+    """Dissect the MIKEY messages of a candidate with the Scapy layers.
+
+    With a key *hierarchy* (``--keys``), each message is also checked and
+    decrypted, and the keys it carries are learned for the packets after it.
+    """
     items: list = []
     errors: list[Issue] = []
     summaries: list[str] = []
@@ -181,7 +186,16 @@ def build(cand: Candidate) -> Dissected:
                           f"{DATA_TYPES.get(getattr(msg, 'data_type', -1), 'Malformed')}", -1))
         items.extend(tree(msg))
         errors.extend(all_issues(msg))
-        summaries.append(summarize(msg) + _via(carrier))
+        summary = summarize(msg) + _via(carrier)
+        if hierarchy is not None:
+            outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}")
+            items.extend(outcome.tree())
+            if outcome.kind is not None:
+                summary += f", MAC {outcome.mac_status}"
+            if outcome.mac_status == "bad":
+                errors.append(Issue("mikey.mac_bad", f"{outcome.kind} message: MAC does not "
+                                    "verify with the known key (wrong key or forged message)"))
+        summaries.append(summary)
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
                      "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors)
 

@@ -21,14 +21,16 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Iterable, Iterator
 
 from .dissect import Candidate, build
+from .mikey_keys import KeyHierarchy
 
 SERIAL_FIRST = 64
 BATCH = 128
 
 
-def render(cand: Candidate, as_json: bool, reveal_keys: bool) -> str:
+def render(cand: Candidate, as_json: bool, reveal_keys: bool,
+           hierarchy: KeyHierarchy | None = None) -> str:
     """One packet's output: a JSON line or a text tree (with its trailing blank line)."""
-    pkt = build(cand)
+    pkt = build(cand, hierarchy)
     if as_json:
         return json.dumps(pkt.to_json(reveal_keys), ensure_ascii=False,
                           separators=(", ", ": ")) + "\n"
@@ -48,12 +50,17 @@ def default_workers() -> int:
 
 
 def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = False,
-             workers: int | None = None) -> Iterator[str]:
-    """Rendered output chunks for *cands*, in order, using *workers* processes."""
+             workers: int | None = None, hierarchy: KeyHierarchy | None = None) -> Iterator[str]:
+    """Rendered output chunks for *cands*, in order, using *workers* processes.
+
+    With a key *hierarchy* the work is serial: keys are learned in capture order.
+    """
     workers = default_workers() if workers is None else workers
+    if hierarchy is not None:
+        workers = 1
     it = iter(cands)
     for n, cand in enumerate(it):
-        yield render(cand, as_json, reveal_keys)
+        yield render(cand, as_json, reveal_keys, hierarchy)
         if n + 1 >= SERIAL_FIRST and workers > 1:
             break
     else:

@@ -28,6 +28,7 @@ from .base import (
     PAYLOAD_CLASSES,
     Field_,
     MIKEY_Trailing,
+    MIKEYPacket,
     MIKEYPayload,
     Node,
     enum_display,
@@ -80,6 +81,9 @@ def _np_field(pkt: Packet, depth: int) -> Field_:
 
 def _kemac_inner_first(pkt: Packet) -> int:
     """Type of the first sub-payload of a NULL KEMAC (digest §2.1)."""
+    first = getattr(pkt, "inner_first", None)
+    if first is not None:
+        return first
     hdr = pkt.message_header() if hasattr(pkt, "message_header") else None
     if hdr is not None and getattr(hdr, "data_type", 0) in PK_DATA_TYPES:
         return 6
@@ -187,6 +191,39 @@ class MIKEY_KeyChainRest(MIKEYPayload):
     def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
         yield Node(f"{self.name} ({len(self.load)} bytes)", depth)
         yield Field_("mikey.raw", hexstr(self.load), "Data", secret=True, depth=depth + 1)
+
+
+class MIKEY_KeyDataChain(MIKEYPacket):
+    """The plaintext of an encrypted KEMAC: Key data sub-payloads (after an ID in PK messages).
+
+    Built by the decryption layer (:mod:`analyzer.crypto.kemac`), never found on the
+    wire by itself (RFC 3830 §6.2).
+    """
+
+    name = "Decrypted key data"
+    inner_first = 20
+    fields_desc = [BoundedListField("key_data", _choose_kemac_item,
+                                    issue_code="mikey.kemac.key_data_malformed")]
+
+    def sub_packets(self) -> list[Packet]:
+        return list(self.key_data or [])
+
+
+class MIKEY_KeyDataChainPK(MIKEY_KeyDataChain):
+    """Decrypted KEMAC data of a public-key message: an ID payload, then Key data."""
+
+    inner_first = 6
+
+
+def parse_key_data(data: bytes, public_key: bool = False) -> MIKEY_KeyDataChain:
+    """Dissect decrypted KEMAC data; never raises (problems are the chain's issues)."""
+    cls = MIKEY_KeyDataChainPK if public_key else MIKEY_KeyDataChain
+    try:
+        return cls(data)
+    except Exception:  # robustness net: wire bytes never raise
+        chain = cls()
+        chain.add_issue("mikey.kemac.key_data_malformed", "undecodable key data")
+        return chain
 
 
 # --------------------------------------------------------------------------- PKE, DH, SIGN

@@ -1,0 +1,255 @@
+"""SRTP and SRTCP transforms - RFC 3711 (and RFC 6188 AES-256-CM).
+
+* Key derivation (§4.3): ``r = index DIV kdr`` (0 when kdr = 0); ``x = (label || r)
+  XOR master_salt``; session key = AES-CM keystream of the master key at IV
+  ``x * 2^16``. Labels 0/1/2 for SRTP encryption/authentication/salt, 3/4/5 for SRTCP.
+* AES-CM (§4.1.1): ``IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (index * 2^16)``.
+* Authentication (§4.2): HMAC-SHA-1 over the authenticated portion (header and
+  encrypted payload; for SRTCP also ``E || SRTCP index``) followed, for SRTP, by
+  the 32-bit ROC; truncated to 80 or 32 bits. The MKI is not authenticated.
+* ROC (Appendix A): the index is estimated from the highest sequence number
+  seen, so wrap-around, loss and reordering keep decrypting; the state only
+  advances on packets that authenticate.
+
+The keystream is made with one reusable AES-ECB context per session key over
+counter blocks built with integer arithmetic: much cheaper per packet than a
+new CTR context (see ``bench/bench_srtp.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from dissectors.srtp import split_srtcp
+
+LABEL_RTP_ENCR, LABEL_RTP_AUTH, LABEL_RTP_SALT = 0, 1, 2
+LABEL_RTCP_ENCR, LABEL_RTCP_AUTH, LABEL_RTCP_SALT = 3, 4, 5
+AUTH_KEY_LEN = 20
+SALT_LEN = 14
+
+
+@dataclass(frozen=True)
+class Suite:
+    """An SRTP crypto suite (RFC 4568 names; RFC 6188 for AES-256).
+
+    Attributes:
+        name: the SDES name.
+        cipher: ``AES_CM`` or ``NULL``.
+        key_len: master (and session) encryption key bytes.
+        tag_len: SRTP authentication tag bytes (the SRTCP tag is 80 bits for all).
+    """
+
+    name: str
+    cipher: str
+    key_len: int
+    tag_len: int
+    rtcp_tag_len: int = 10
+
+
+SUITES: dict[str, Suite] = {s.name: s for s in (
+    Suite("AES_CM_128_HMAC_SHA1_80", "AES_CM", 16, 10),
+    Suite("AES_CM_128_HMAC_SHA1_32", "AES_CM", 16, 4),
+    Suite("AES_256_CM_HMAC_SHA1_80", "AES_CM", 32, 10),
+    Suite("AES_256_CM_HMAC_SHA1_32", "AES_CM", 32, 4),
+    Suite("NULL_HMAC_SHA1_80", "NULL", 16, 10),
+    Suite("NULL_HMAC_SHA1_32", "NULL", 16, 4),
+)}
+
+_COUNTERS: dict[int, int] = {}
+
+
+def _counter_mask(blocks: int) -> int:
+    """The integer whose 16-byte blocks are 0, 1, ..., blocks - 1."""
+    mask = _COUNTERS.get(blocks)
+    if mask is None:
+        mask = int.from_bytes(b"".join(j.to_bytes(16, "big") for j in range(blocks)), "big")
+        _COUNTERS[blocks] = mask
+    return mask
+
+
+class _KeyStream:
+    """AES-CM keystream generator for one key (RFC 3711 §4.1.1)."""
+
+    __slots__ = ("_ecb",)
+
+    def __init__(self, key: bytes) -> None:
+        self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+    def xor(self, iv: int, data: bytes) -> bytes:
+        """*data* XOR the keystream starting at counter block *iv*."""
+        n = len(data)
+        if not n:
+            return b""
+        blocks = (n + 15) >> 4
+        ctr = (int.from_bytes(iv.to_bytes(16, "big") * blocks, "big") | _counter_mask(blocks))
+        ks = self._ecb.update(ctr.to_bytes(blocks << 4, "big"))
+        return (int.from_bytes(data, "big") ^ int.from_bytes(ks[:n], "big")).to_bytes(n, "big")
+
+
+def derive_session_key(master_key: bytes, master_salt: bytes, label: int, r: int, n: int) -> bytes:
+    """RFC 3711 §4.3.1: *n* bytes of session key for *label* and ``r = index DIV kdr``."""
+    x = int.from_bytes(master_salt.ljust(SALT_LEN, b"\x00")[:SALT_LEN], "big") ^ ((label << 48) | r)
+    return _KeyStream(master_key).xor(x << 16, b"\x00" * n)
+
+
+@dataclass
+class _SessionKeys:
+    cipher: _KeyStream | None
+    salt: int
+    auth: "hmac.HMAC"
+
+
+@dataclass
+class StreamState:
+    """Per-SSRC replay/rollover state (RFC 3711 §3.3.1, Appendix A)."""
+
+    roc: int
+    s_l: int | None = None
+    rtcp_index: int = -1
+
+
+@dataclass
+class SrtpContext:
+    """One SRTP master key and what it protects.
+
+    Attributes:
+        suite: the crypto suite.
+        master_key, master_salt: the master key and salt (salt 14 bytes; shorter is zero-padded).
+        kdr: key derivation rate (0: derive once).
+        mki: the MKI that selects this key on the wire (b"" when none is sent).
+        roc: rollover counter of the first packet of each stream.
+    """
+
+    suite: Suite
+    master_key: bytes
+    master_salt: bytes
+    kdr: int = 0
+    mki: bytes = b""
+    roc: int = 0
+    streams: dict[int, StreamState] = field(default_factory=dict)
+    _keys: dict[tuple[int, int], _SessionKeys] = field(default_factory=dict)
+
+    def _session(self, rtcp: bool, index: int) -> _SessionKeys:
+        r = index // self.kdr if self.kdr else 0
+        cached = self._keys.get((rtcp, r))
+        if cached is not None:
+            return cached
+        base = LABEL_RTCP_ENCR if rtcp else LABEL_RTP_ENCR
+        mk, ms = self.master_key, self.master_salt
+        enc = derive_session_key(mk, ms, base, r, self.suite.key_len)
+        auth = derive_session_key(mk, ms, base + 1, r, AUTH_KEY_LEN)
+        salt = derive_session_key(mk, ms, base + 2, r, SALT_LEN)
+        keys = _SessionKeys(_KeyStream(enc) if self.suite.cipher == "AES_CM" else None,
+                            int.from_bytes(salt, "big") << 16,
+                            hmac.new(auth, digestmod=hashlib.sha1))
+        if len(self._keys) > 64:  # kdr > 0 over a long stream: keep the cache bounded
+            self._keys.clear()
+        self._keys[(rtcp, r)] = keys
+        return keys
+
+    # ------------------------------------------------------------------ SRTP
+
+    def estimate_index(self, ssrc: int, seq: int) -> tuple[int, StreamState]:
+        """(packet index, stream state) for a packet, RFC 3711 Appendix A."""
+        st = self.streams.get(ssrc)
+        if st is None:
+            st = StreamState(self.roc)
+            if len(self.streams) > 65536:
+                self.streams.clear()
+            self.streams[ssrc] = st
+        if st.s_l is None:
+            return (st.roc << 16) | seq, st
+        roc, s_l = st.roc, st.s_l
+        if s_l < 32768:
+            v = roc - 1 if seq - s_l > 32768 else roc
+        else:
+            v = roc + 1 if s_l - 32768 > seq else roc
+        if v < 0:
+            v = 0
+        return ((v & 0xFFFFFFFF) << 16) | seq, st
+
+    def unprotect(self, packet: bytes, header_len: int) -> tuple[bytes | None, str]:
+        """Plain RTP for an SRTP packet, or (None, reason): ``short``, ``mki``, ``auth``."""
+        tag_len, mki_len = self.suite.tag_len, len(self.mki)
+        end = len(packet) - tag_len - mki_len
+        if end < header_len:
+            return None, "short"
+        if mki_len and packet[end:end + mki_len] != self.mki:
+            return None, "mki"
+        seq, ssrc = struct.unpack_from("!H4xI", packet, 2)
+        index, st = self.estimate_index(ssrc, seq)
+        keys = self._session(False, index)
+        if tag_len:
+            mac = keys.auth.copy()
+            mac.update(packet[:end])
+            mac.update(struct.pack("!I", index >> 16))
+            if not hmac.compare_digest(mac.digest()[:tag_len], packet[end + mki_len:]):
+                return None, "auth"
+        payload = packet[header_len:end]
+        if keys.cipher is not None:
+            iv = keys.salt ^ (ssrc << 64) ^ (index << 16)
+            payload = keys.cipher.xor(iv, payload)
+        roc = index >> 16
+        if st.s_l is None or roc > st.roc:
+            st.roc, st.s_l = roc, seq
+        elif roc == st.roc and seq > st.s_l:
+            st.s_l = seq
+        return packet[:header_len] + payload, "ok"
+
+    def protect(self, rtp: bytes, header_len: int, roc: int | None = None) -> bytes:
+        """SRTP packet for plain RTP *rtp* (for tests and the lab; index from *roc*)."""
+        seq, ssrc = struct.unpack_from("!H4xI", rtp, 2)
+        st = self.streams.setdefault(ssrc, StreamState(self.roc))
+        if roc is None:
+            roc = st.roc
+        index = (roc << 16) | seq
+        keys = self._session(False, index)
+        payload = rtp[header_len:]
+        if keys.cipher is not None:
+            payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
+        out = rtp[:header_len] + payload
+        tag = b""
+        if self.suite.tag_len:
+            mac = keys.auth.copy()
+            mac.update(out)
+            mac.update(struct.pack("!I", roc))
+            tag = mac.digest()[:self.suite.tag_len]
+        return out + self.mki + tag
+
+    # ------------------------------------------------------------------ SRTCP
+
+    def unprotect_rtcp(self, packet: bytes) -> tuple[bytes | None, str]:
+        """Plain RTCP for an SRTCP packet, or (None, reason)."""
+        tag_len = self.suite.rtcp_tag_len
+        parts = split_srtcp(packet, len(self.mki), tag_len)
+        if parts is None:
+            return None, "short"
+        if self.mki and parts.mki != self.mki:
+            return None, "mki"
+        keys = self._session(True, parts.index)
+        authed = packet[:len(packet) - tag_len - len(self.mki)]
+        mac = keys.auth.copy()
+        mac.update(authed)
+        if not hmac.compare_digest(mac.digest()[:tag_len], parts.tag):
+            return None, "auth"
+        payload = parts.payload
+        if parts.encrypted and keys.cipher is not None:
+            payload = keys.cipher.xor(keys.salt ^ (parts.ssrc << 64) ^ (parts.index << 16), payload)
+        return parts.header + payload, "ok"
+
+    def protect_rtcp(self, rtcp: bytes, index: int, encrypt: bool = True) -> bytes:
+        """SRTCP packet for plain RTCP *rtcp* with SRTCP *index*."""
+        ssrc = struct.unpack_from("!I", rtcp, 4)[0]
+        keys = self._session(True, index)
+        payload = rtcp[8:]
+        if encrypt and keys.cipher is not None:
+            payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
+        out = rtcp[:8] + payload + struct.pack("!I", (int(encrypt) << 31) | index)
+        mac = keys.auth.copy()
+        mac.update(out)
+        return out + self.mki + mac.digest()[:self.suite.rtcp_tag_len]

@@ -1,0 +1,155 @@
+"""SRTP/SRTCP decryption of captures with known and learned keys (the ``decrypt`` command).
+
+Keys come from ``[[srtp]]`` tables (filtered by SSRC and destination, selected
+by MKI when one is given), from ``[[mtk]]`` tables, and from MTKs learned from
+MIKEY messages earlier in the capture (:class:`~analyzer.mikey_keys.KeyHierarchy`).
+An MTK becomes an SRTP master key with the MTK's salt (digest §4.7); it is
+selected by MKI, ``MSK ID || MTK ID`` by default (:class:`SrtpRules`, [U]), or
+by trial (the auth tag decides) when the MKI layout differs.
+
+A packet is replaced only when it authenticates. Per stream (SSRC) the
+decryptor counts packets decrypted, authentication failures and packets whose
+MKI names no known key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dissectors.srtp import is_rtcp, rtp_header
+
+from .crypto.srtp import SUITES, SrtpContext
+from .keys import Key, KeyStore
+
+MAX_STREAMS = 65536
+
+
+@dataclass(frozen=True)
+class SrtpRules:
+    """How MTKs become SRTP keys (TS 33.246 §5.3 unread [U]).
+
+    Attributes:
+        mki: ``msk_mtk`` (MKI = MSK ID || MTK ID, 6 bytes), ``mtk`` (MTK ID only),
+            or ``none`` (no MKI on the wire; keys are tried).
+        suite: the SRTP suite of MTK-protected streams when no SP says otherwise.
+    """
+
+    mki: str = "msk_mtk"
+    suite: str = "AES_CM_128_HMAC_SHA1_80"
+
+
+@dataclass
+class StreamStats:
+    """Counters of one SSRC (the summary line of ``decrypt``)."""
+
+    ssrc: int
+    dst: str
+    decrypted: int = 0
+    rtcp_decrypted: int = 0
+    auth_failures: int = 0
+    unknown_mki: int = 0
+    keys: set[str] = field(default_factory=set)
+
+    def line(self) -> str:
+        keys = ", ".join(sorted(self.keys)) or "none"
+        return (f"SSRC 0x{self.ssrc:08x} -> {self.dst}: {self.decrypted} SRTP and "
+                f"{self.rtcp_decrypted} SRTCP packets decrypted, {self.auth_failures} "
+                f"authentication failures, {self.unknown_mki} with unknown MKI (keys: {keys})")
+
+
+@dataclass
+class _Candidate:
+    label: str
+    ctx: SrtpContext
+    ssrc: int | None = None
+    dst: str | None = None
+
+
+class SrtpDecryptor:
+    """Decrypts SRTP/SRTCP payloads with every key of a store (sans-IO)."""
+
+    def __init__(self, store: KeyStore, rules: SrtpRules = SrtpRules()) -> None:
+        self.store = store
+        self.rules = rules
+        self.stats: dict[tuple[int, str], StreamStats] = {}
+        self._cands: list[_Candidate] = []
+        self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
+        self._by_stream: dict[tuple[int, str], _Candidate] = {}
+        for n, key in enumerate(store.srtp):
+            ex = key.extra
+            ctx = SrtpContext(SUITES[ex["suite"]], key.value or b"", key.salt or b"",
+                              ex.get("kdr", 0), ex.get("mki", b""), ex.get("roc", 0))
+            self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst")))
+
+    def _refresh_mtks(self) -> None:
+        for ids, key in self.store.mtks.items():
+            if ids in self._mtk_seen or not key.ready:
+                continue
+            self._mtk_seen.add(ids)
+            self._cands.append(self._mtk_candidate(ids, key))
+
+    def _mtk_candidate(self, ids: tuple[bytes, bytes, bytes], key: Key) -> _Candidate:
+        kd, msk_id, mtk_id = ids
+        mki = {"msk_mtk": msk_id + mtk_id, "mtk": mtk_id}.get(self.rules.mki, b"")
+        suite = SUITES[self.rules.suite]
+        ctx = SrtpContext(suite, (key.value or b"")[:suite.key_len], key.salt or b"", 0, mki)
+        return _Candidate(f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}", ctx)
+
+    def _stats(self, ssrc: int, dst: str) -> StreamStats:
+        st = self.stats.get((ssrc, dst))
+        if st is None:
+            if len(self.stats) >= MAX_STREAMS:
+                self.stats.clear()
+            st = self.stats[(ssrc, dst)] = StreamStats(ssrc, dst)
+        return st
+
+    def decrypt(self, payload: bytes, dst: str) -> bytes | None:
+        """Plain RTP/RTCP for an SRTP/SRTCP UDP payload to *dst*, or None."""
+        self._refresh_mtks()
+        if not self._cands:
+            return None
+        if is_rtcp(payload):
+            return self._rtcp(payload, dst)
+        hdr = rtp_header(payload)
+        if hdr is None:
+            return None
+        key = (hdr.ssrc, dst)
+        known = key in self.stats
+        cached = self._by_stream.get(key)
+        tried_mki = False
+        reason = ""
+        order = ([cached] if cached is not None else []) + [c for c in self._cands if c is not cached]
+        for cand in order:
+            if cand.ssrc is not None and cand.ssrc != hdr.ssrc:
+                continue
+            if cand.dst is not None and cand.dst != dst:
+                continue
+            plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
+            if plain is not None:
+                st = self._stats(hdr.ssrc, dst)
+                st.decrypted += 1
+                st.keys.add(cand.label)
+                self._by_stream[key] = cand
+                return plain
+            if reason == "auth":
+                tried_mki = True
+        if known:
+            st = self._stats(hdr.ssrc, dst)
+            if tried_mki:
+                st.auth_failures += 1
+            else:
+                st.unknown_mki += 1
+        return None
+
+    def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
+        ssrc = int.from_bytes(payload[4:8], "big")
+        for cand in self._cands:
+            if cand.ssrc is not None and cand.ssrc != ssrc:
+                continue
+            plain, _ = cand.ctx.unprotect_rtcp(payload)
+            if plain is not None:
+                st = self._stats(ssrc, dst)
+                st.rtcp_decrypted += 1
+                st.keys.add(cand.label)
+                return plain
+        return None
