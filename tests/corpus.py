@@ -29,7 +29,6 @@ from dissectors.mikey import (
     MIKEY_SAKKE,
     MIKEY_SIGN,
     MIKEY_SP,
-    MIKEY_SPParam,
     MIKEY_SRTP_ID,
     MIKEY_T,
     MIKEY_TICKET,
@@ -38,6 +37,7 @@ from dissectors.mikey import (
     MIKEY_V,
     MIKEY_KeyData,
     MIKEY_KeyID,
+    MIKEY_SPParam,
 )
 from dissectors.mikey.constants import (
     CERT_TYPES,

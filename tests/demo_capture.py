@@ -19,13 +19,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "captures" / "mikey-demo.pcap"
 GOLDEN = ROOT / "tests" / "golden" / "mikey-demo.dissect.jsonl"
+CHAIN = ROOT / "captures" / "mbms-chain-demo.pcap"
+CHAIN_KEYS = ROOT / "captures" / "mbms-chain-demo.keys.toml"
+
+#: The chain demo's secrets (a lab, not a network): the UE's MUK, the MSK and MTKs.
+CHAIN_MUK = bytes.fromhex("8a2b4b624a039804d41c820a84a23e5a477e1ba416431bfcad1613a770afcc31")
+CHAIN_MSK = bytes.fromhex("5ac0ffee5ac0ffee5ac0ffee5ac0ffee")
+CHAIN_IDI, CHAIN_IDR = b"bmsc.example.org", b"c2VjcmV0cmFuZDE2Ynl0ZQ==@bsf.example.org"
+CHAIN_KD, CHAIN_MSK_ID = bytes.fromhex("02f810"), bytes.fromhex("00010002")
 
 
 def demo_packets():
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.l2 import Ether
 
-    from tests.corpus import DIGEST_MSK_MESSAGE, DIGEST_VERIFICATION_MESSAGE, generated_message
+    from tests.corpus import (
+        DIGEST_MSK_MESSAGE,
+        DIGEST_VERIFICATION_MESSAGE,
+        generated_message,
+    )
 
     rng = random.Random(33246)
     classic = [generated_message(i, rng, classic=True) for i in range(4)]
@@ -57,6 +69,56 @@ def demo_packets():
     return pkts
 
 
+def chain_packets():
+    """MUK -> MSK -> MTK -> SRTP: an MSK message and its ack, two MTK messages, SRTP/SRTCP.
+
+    Only the MUK is needed to decrypt everything (``captures/mbms-chain-demo.keys.toml``).
+    """
+    import struct
+
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    from analyzer.crypto.srtp import SUITES, SrtpContext
+    from analyzer.mikey_build import key_ids_ext, psk_message, verification_message
+    from dissectors.mikey import MIKEY_KeyData
+
+    rng = random.Random(246)
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    bmsc, ue, group = "10.0.0.1", "10.0.0.7", "232.1.1.1"
+    rand = rng.randbytes(16)
+    msk_key = MIKEY_KeyData(next_payload=0, key_type=0, kv=2, key_data=CHAIN_MSK,
+                            valid_from=b"\x00\x01", valid_to=b"\x00\x02")
+    csb = int.from_bytes(CHAIN_MSK_ID, "big")
+    pkts = [
+        eth / IP(src=bmsc, dst=ue) / UDP(sport=2269, dport=2269) / psk_message(
+            CHAIN_MUK, csb, rand, 7, [msk_key], key_ids_ext(CHAIN_KD, CHAIN_MSK_ID),
+            CHAIN_IDI, CHAIN_IDR, v=1),
+        eth / IP(src=ue, dst=bmsc) / UDP(sport=2269, dport=2269) / verification_message(
+            CHAIN_MUK, csb, rand, 7, CHAIN_IDI, CHAIN_IDR),
+    ]
+    seq = 1000
+    for counter, mtk_id in ((1, 1), (2, 2)):
+        mtk, salt = rng.randbytes(16), rng.randbytes(14)
+        mtk_key = MIKEY_KeyData(next_payload=0, key_type=3, kv=0, key_data=mtk, salt=salt)
+        mtk_id_b = struct.pack("!H", mtk_id)
+        pkts.append(eth / IP(src=bmsc, dst=group) / UDP(sport=2269, dport=2269) / psk_message(
+            CHAIN_MSK, csb, rng.randbytes(16), counter, [mtk_key],
+            key_ids_ext(CHAIN_KD, CHAIN_MSK_ID, mtk_id_b)))
+        ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], mtk, salt, mki=CHAIN_MSK_ID + mtk_id_b)
+        for n in range(6):
+            rtp = struct.pack("!BBHII", 0x80, 96, seq, seq * 3000, 0x4D424D53) + rng.randbytes(120)
+            pkts.append(eth / IP(src=bmsc, dst=group) / UDP(sport=5004, dport=5004)
+                        / ctx.protect(rtp, 12))
+            seq += 1
+        sr = struct.pack("!BBHI", 0x80, 200, 6, 0x4D424D53) + rng.randbytes(20)
+        pkts.append(eth / IP(src=bmsc, dst=group) / UDP(sport=5005, dport=5005)
+                    / ctx.protect_rtcp(sr, mtk_id))
+    for n, pkt in enumerate(pkts):
+        pkt.time = 1_700_000_100 + n * 0.02
+    return pkts
+
+
 def main() -> None:
     from scapy.utils import wrpcap
 
@@ -65,6 +127,19 @@ def main() -> None:
     out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", str(DEMO)],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
     GOLDEN.write_text(out.replace(str(DEMO), "captures/mikey-demo.pcap"))
+    wrpcap(str(CHAIN), chain_packets())
+    CHAIN_KEYS.write_text(
+        "# MUK of the UE in captures/mbms-chain-demo.pcap: everything else is learned from MIKEY\n"
+        "[[muk]]\n"
+        f'idr = "{CHAIN_IDR.decode()}"\n'
+        f'idi = "{CHAIN_IDI.decode()}"\n'
+        f'key = "{CHAIN_MUK.hex()}"\n')
+    for name, extra in (("mbms-chain-demo.dissect.jsonl", []),
+                        ("mbms-chain-demo.dissect-keys.jsonl", ["--keys", str(CHAIN_KEYS)])):
+        out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", *extra,
+                              str(CHAIN)], capture_output=True, text=True, check=True,
+                             cwd=ROOT).stdout
+        (GOLDEN.parent / name).write_text(out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -123,6 +122,16 @@ def test_secret_key_data_hidden_unless_revealed(tmp_path):
     assert ["mikey.key.data", key.hex()] in json.loads(revealed)["fields"]
 
 
-def test_captures_folder_has_golden_for_every_capture():
-    for capture in CAPTURES.glob("*.pcap*"):
-        assert (ROOT / "tests" / "golden" / f"{capture.stem}.dissect.jsonl").is_file(), capture
+def test_every_capture_in_the_folder_matches_its_golden_json():
+    captures = sorted(CAPTURES.glob("*.pcap*"))
+    assert captures
+    for capture in captures:
+        golden = ROOT / "tests" / "golden" / f"{capture.stem}.dissect.jsonl"
+        assert golden.is_file(), capture
+        proc = run("dissect", "--json", str(capture.relative_to(ROOT)))
+        assert proc.returncode == 0 and proc.stdout == golden.read_text(), capture
+        keys = CAPTURES / f"{capture.stem}.keys.toml"
+        if keys.is_file():
+            golden_keys = ROOT / "tests" / "golden" / f"{capture.stem}.dissect-keys.jsonl"
+            proc = run("dissect", "--json", "--keys", str(keys), str(capture))
+            assert proc.returncode == 0 and proc.stdout == golden_keys.read_text(), capture

@@ -60,35 +60,48 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("NULL_HMAC_SHA1_32", "NULL", 16, 4),
 )}
 
-_COUNTERS: dict[int, int] = {}
+#: blocks -> the low 16 bits of each counter block, joined by the IV's first 14 bytes:
+#: ``prefix.join(_SUFFIXES[k])`` is the k counter blocks ``IV, IV+1, ..., IV+k-1``.
+_SUFFIXES: dict[int, list[bytes]] = {}
 
 
-def _counter_mask(blocks: int) -> int:
-    """The integer whose 16-byte blocks are 0, 1, ..., blocks - 1."""
-    mask = _COUNTERS.get(blocks)
-    if mask is None:
-        mask = int.from_bytes(b"".join(j.to_bytes(16, "big") for j in range(blocks)), "big")
-        _COUNTERS[blocks] = mask
-    return mask
+def _suffixes(blocks: int) -> list[bytes]:
+    table = _SUFFIXES.get(blocks)
+    if table is None:
+        table = _SUFFIXES[blocks] = [b""] + [j.to_bytes(2, "big") for j in range(blocks)]
+    return table
 
 
 class _KeyStream:
-    """AES-CM keystream generator for one key (RFC 3711 §4.1.1)."""
+    """AES-CM keystream generator for one key (RFC 3711 §4.1.1).
 
-    __slots__ = ("_ecb",)
+    The IV's low 16 bits are zero, so the counter blocks are the IV's first 14
+    bytes followed by the block number: one ``bytes.join`` builds them all, and
+    one AES-ECB call (with a context made once per key) encrypts them.
+    """
+
+    __slots__ = ("_ecb", "_bufs")
 
     def __init__(self, key: bytes) -> None:
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._bufs: dict[int, bytearray] = {}
+
+    def stream_int(self, iv: int, n: int) -> int:
+        """The first *n* keystream bytes from counter block *iv*, as a big-endian integer."""
+        blocks = (n + 15) >> 4
+        buf = self._bufs.get(blocks)
+        if buf is None:  # update_into wants room for one block more, less one byte
+            buf = self._bufs[blocks] = bytearray((blocks << 4) + 15)
+        prefix = (iv >> 16).to_bytes(14, "big")
+        self._ecb.update_into(prefix.join(_SUFFIXES.get(blocks) or _suffixes(blocks)), buf)
+        return int.from_bytes(buf, "big") >> ((blocks << 4) - n + 15 << 3)
 
     def xor(self, iv: int, data: bytes) -> bytes:
         """*data* XOR the keystream starting at counter block *iv*."""
         n = len(data)
         if not n:
             return b""
-        blocks = (n + 15) >> 4
-        ctr = (int.from_bytes(iv.to_bytes(16, "big") * blocks, "big") | _counter_mask(blocks))
-        ks = self._ecb.update(ctr.to_bytes(blocks << 4, "big"))
-        return (int.from_bytes(data, "big") ^ int.from_bytes(ks[:n], "big")).to_bytes(n, "big")
+        return (int.from_bytes(data, "big") ^ self.stream_int(iv, n)).to_bytes(n, "big")
 
 
 def derive_session_key(master_key: bytes, master_salt: bytes, label: int, r: int, n: int) -> bytes:
@@ -97,11 +110,33 @@ def derive_session_key(master_key: bytes, master_salt: bytes, label: int, r: int
     return _KeyStream(master_key).xor(x << 16, b"\x00" * n)
 
 
+class _Hmac:
+    """HMAC-SHA-1 (RFC 2104) with the padded-key states computed once per session key.
+
+    Per message this costs two C-level hash copies; ``hmac.HMAC.copy`` goes through
+    more Python-level calls for the same result.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = (hashlib.sha1(key).digest() if len(key) > 64 else key).ljust(64, b"\x00")
+        self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in block))
+
+    def digest(self, data: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 @dataclass
 class _SessionKeys:
     cipher: _KeyStream | None
     salt: int
-    auth: "hmac.HMAC"
+    auth: _Hmac
 
 
 @dataclass
@@ -133,6 +168,11 @@ class SrtpContext:
     roc: int = 0
     streams: dict[int, StreamState] = field(default_factory=dict)
     _keys: dict[tuple[int, int], _SessionKeys] = field(default_factory=dict)
+    _rtp_keys: _SessionKeys | None = None  # the SRTP session keys when kdr = 0
+
+    def __post_init__(self) -> None:
+        if not self.kdr:
+            self._rtp_keys = self._session(False, 0)
 
     def _session(self, rtcp: bool, index: int) -> _SessionKeys:
         r = index // self.kdr if self.kdr else 0
@@ -145,8 +185,7 @@ class SrtpContext:
         auth = derive_session_key(mk, ms, base + 1, r, AUTH_KEY_LEN)
         salt = derive_session_key(mk, ms, base + 2, r, SALT_LEN)
         keys = _SessionKeys(_KeyStream(enc) if self.suite.cipher == "AES_CM" else None,
-                            int.from_bytes(salt, "big") << 16,
-                            hmac.new(auth, digestmod=hashlib.sha1))
+                            int.from_bytes(salt, "big") << 16, _Hmac(auth))
         if len(self._keys) > 64:  # kdr > 0 over a long stream: keep the cache bounded
             self._keys.clear()
         self._keys[(rtcp, r)] = keys
@@ -174,32 +213,45 @@ class SrtpContext:
         return ((v & 0xFFFFFFFF) << 16) | seq, st
 
     def unprotect(self, packet: bytes, header_len: int) -> tuple[bytes | None, str]:
-        """Plain RTP for an SRTP packet, or (None, reason): ``short``, ``mki``, ``auth``."""
-        tag_len, mki_len = self.suite.tag_len, len(self.mki)
-        end = len(packet) - tag_len - mki_len
+        """Plain RTP for an SRTP packet, or (None, reason): ``short``, ``mki``, ``auth``.
+
+        The rollover state advances only for packets that authenticate.
+        """
+        tag_len, mki = self.suite.tag_len, self.mki
+        end = len(packet) - tag_len - len(mki)
         if end < header_len:
             return None, "short"
-        if mki_len and packet[end:end + mki_len] != self.mki:
+        if mki and packet[end:end + len(mki)] != mki:
             return None, "mki"
-        seq, ssrc = struct.unpack_from("!H4xI", packet, 2)
-        index, st = self.estimate_index(ssrc, seq)
-        keys = self._session(False, index)
-        if tag_len:
-            mac = keys.auth.copy()
-            mac.update(packet[:end])
-            mac.update(struct.pack("!I", index >> 16))
-            if not hmac.compare_digest(mac.digest()[:tag_len], packet[end + mki_len:]):
-                return None, "auth"
-        payload = packet[header_len:end]
-        if keys.cipher is not None:
-            iv = keys.salt ^ (ssrc << 64) ^ (index << 16)
-            payload = keys.cipher.xor(iv, payload)
-        roc = index >> 16
+        seq = (packet[2] << 8) | packet[3]
+        ssrc = int.from_bytes(packet[8:12], "big")
+        st = self.streams.get(ssrc)
+        if st is not None and st.s_l is not None:  # Appendix A, inlined for the common case
+            roc, s_l = st.roc, st.s_l
+            if s_l < 32768:
+                if seq - s_l > 32768 and roc:
+                    roc -= 1
+            elif s_l - 32768 > seq:
+                roc = (roc + 1) & 0xFFFFFFFF
+            index = (roc << 16) | seq
+        else:
+            index, st = self.estimate_index(ssrc, seq)
+            roc = index >> 16
+        keys = self._rtp_keys if self._rtp_keys is not None else self._session(False, index)
+        authed = packet[:end]
+        # A plain comparison: a passive analyzer offers no timing oracle to an attacker.
+        if tag_len and keys.auth.digest(authed + roc.to_bytes(4, "big"))[:tag_len] \
+                != packet[end + len(mki):]:
+            return None, "auth"
+        if keys.cipher is not None and end > header_len:
+            # the keystream, aligned on the payload, leaves the header bytes unchanged
+            ks = keys.cipher.stream_int(keys.salt ^ (ssrc << 64) ^ (index << 16), end - header_len)
+            authed = (int.from_bytes(authed, "big") ^ ks).to_bytes(end, "big")
         if st.s_l is None or roc > st.roc:
             st.roc, st.s_l = roc, seq
         elif roc == st.roc and seq > st.s_l:
             st.s_l = seq
-        return packet[:header_len] + payload, "ok"
+        return authed, "ok"
 
     def protect(self, rtp: bytes, header_len: int, roc: int | None = None) -> bytes:
         """SRTP packet for plain RTP *rtp* (for tests and the lab; index from *roc*)."""
@@ -213,12 +265,7 @@ class SrtpContext:
         if keys.cipher is not None:
             payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
         out = rtp[:header_len] + payload
-        tag = b""
-        if self.suite.tag_len:
-            mac = keys.auth.copy()
-            mac.update(out)
-            mac.update(struct.pack("!I", roc))
-            tag = mac.digest()[:self.suite.tag_len]
+        tag = keys.auth.digest(out + struct.pack("!I", roc))[:self.suite.tag_len]
         return out + self.mki + tag
 
     # ------------------------------------------------------------------ SRTCP
@@ -233,9 +280,7 @@ class SrtpContext:
             return None, "mki"
         keys = self._session(True, parts.index)
         authed = packet[:len(packet) - tag_len - len(self.mki)]
-        mac = keys.auth.copy()
-        mac.update(authed)
-        if not hmac.compare_digest(mac.digest()[:tag_len], parts.tag):
+        if not hmac.compare_digest(keys.auth.digest(authed)[:tag_len], parts.tag):
             return None, "auth"
         payload = parts.payload
         if parts.encrypted and keys.cipher is not None:
@@ -250,6 +295,4 @@ class SrtpContext:
         if encrypt and keys.cipher is not None:
             payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
         out = rtcp[:8] + payload + struct.pack("!I", (int(encrypt) << 31) | index)
-        mac = keys.auth.copy()
-        mac.update(out)
-        return out + self.mki + mac.digest()[:self.suite.rtcp_tag_len]
+        return out + self.mki + keys.auth.digest(out)[:self.suite.rtcp_tag_len]

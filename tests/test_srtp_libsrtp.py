@@ -1,0 +1,141 @@
+"""SRTP/SRTCP against libsrtp (pylibsrtp, an oracle only) and the real Marseillaise capture."""
+
+from __future__ import annotations
+
+import random
+import struct
+import subprocess
+import sys
+
+import pytest
+
+pylibsrtp = pytest.importorskip("pylibsrtp")
+
+from analyzer.crypto.srtp import SUITES, SrtpContext  # noqa: E402
+from tests.conftest import ROOT, SHARED_CAPTURES  # noqa: E402
+
+PROFILES = {
+    "AES_CM_128_HMAC_SHA1_80": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    "AES_CM_128_HMAC_SHA1_32": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
+}
+MARSEILLAISE = SHARED_CAPTURES / "marseillaise-srtp.pcap"
+
+
+def _session(master: bytes, suite: str, outbound: bool):
+    kind = pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound else pylibsrtp.Policy.SSRC_ANY_INBOUND
+    return pylibsrtp.Session(pylibsrtp.Policy(key=master, ssrc_type=kind,
+                                              srtp_profile=PROFILES[suite]))
+
+
+def _rtp(seq: int, ts: int, ssrc: int, payload: bytes, pt: int = 96) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
+
+
+@pytest.mark.parametrize("suite", sorted(PROFILES))
+def test_libsrtp_streams_decrypt_with_wrap_reorder_loss_and_several_ssrcs(suite):
+    rng = random.Random(3711)
+    master = rng.randbytes(30)
+    tx = _session(master, suite, outbound=True)
+    packets = []
+    for ssrc, start in ((0xDEADBEEF, 65000), (0x01020304, 100), (0xCAFEBABE, 65530)):
+        for n in range(1500):  # the first and third streams wrap their sequence numbers
+            payload = rng.randbytes(160)
+            plain = _rtp(start + n, n * 160, ssrc, payload)
+            packets.append((plain, tx.protect(plain)))
+    # interleave the streams, reorder in small windows, lose 3 %
+    order = sorted(range(len(packets)), key=lambda i: (i % 1500) * 3 + i // 1500)
+    wire = [packets[i] for i in order]
+    for k in range(0, len(wire) - 4, 7):
+        wire[k], wire[k + 3] = wire[k + 3], wire[k]
+    wire = [p for p in wire if rng.random() > 0.03]
+    ctx = SrtpContext(SUITES[suite], master[:16], master[16:])
+    for plain, protected in wire:
+        got, reason = ctx.unprotect(protected, 12)
+        assert reason == "ok" and got == plain
+
+
+@pytest.mark.parametrize("suite", sorted(PROFILES))
+def test_our_protect_is_accepted_by_libsrtp(suite):
+    rng = random.Random(6188)
+    master = rng.randbytes(30)
+    ctx = SrtpContext(SUITES[suite], master[:16], master[16:])
+    rx = _session(master, suite, outbound=False)
+    roc = 0
+    for n in range(70000 - 65000):
+        seq = 65000 + n
+        if seq == 65536:
+            roc = 1
+        plain = _rtp(seq, n * 160, 0x11223344, rng.randbytes(160))
+        assert rx.unprotect(ctx.protect(plain, 12, roc=roc)) == plain
+
+
+def test_srtcp_both_ways_with_libsrtp():
+    rng = random.Random(5761)
+    master = rng.randbytes(30)
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    tx, rx = _session(master, suite, True), _session(master, suite, False)
+    ours = SrtpContext(SUITES[suite], master[:16], master[16:])
+    for index in range(1, 40):
+        sr = struct.pack("!BBHI", 0x80, 200, 6, 0x55667788) + rng.randbytes(24)
+        got, reason = ours.unprotect_rtcp(tx.protect_rtcp(sr))
+        assert reason == "ok" and got == sr
+        assert rx.unprotect_rtcp(ours.protect_rtcp(sr, index)) == sr
+
+
+def test_wrong_key_is_reported_not_raised():
+    master = bytes(30)
+    tx = _session(master, "AES_CM_128_HMAC_SHA1_80", True)
+    protected = tx.protect(_rtp(1, 0, 7, b"x" * 160))
+    wrong = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], b"\x01" * 16, bytes(14))
+    assert wrong.unprotect(protected, 12) == (None, "auth")
+    assert wrong.unprotect(protected[:15], 12) == (None, "short")
+
+
+@pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
+def test_marseillaise_capture_decrypts_entirely(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[srtp]]\nssrc = 0xdeadbeef\nkey = "69206b6e6f7720616c6c20796f757220"\n'
+                    'salt = "6c6974746c652073656372657473"\nsuite = "AES_CM_128_HMAC_SHA1_80"\n')
+    out = tmp_path / "plain.pcap"
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(MARSEILLAISE),
+                           "--keys", str(keys), "-o", str(out)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "11888 SRTP and 0 SRTCP packets decrypted, 0 authentication failures" in proc.stdout
+    assert "11888 of 11888 packets decrypted" in proc.stdout
+    # what tshark shows after decoding the output as RTP: plain RTP, no tag, good checksums
+    from analyzer.decode import decode_transport
+    from analyzer.reading import read_capture
+    plain = [decode_transport(r.linktype, r.data).payload for r in read_capture(out)]
+    src = [decode_transport(r.linktype, r.data).payload for r in read_capture(MARSEILLAISE)]
+    assert all(len(p) == len(s) - 10 for p, s in zip(plain, src))
+    assert all(p[:12] == s[:12] for p, s in zip(plain, src))
+
+
+@pytest.mark.tshark
+@pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
+def test_marseillaise_output_rtp_payloads_as_tshark_shows_them(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[srtp]]\nkey = "69206b6e6f7720616c6c20796f757220"\n'
+                    'salt = "6c6974746c652073656372657473"\n')
+    out = tmp_path / "plain.pcap"
+    subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(MARSEILLAISE), "--keys",
+                    str(keys), "-o", str(out)], check=True, capture_output=True, cwd=ROOT)
+    fields = subprocess.run(["tshark", "-r", str(out), "-d", "udp.port==10000,rtp",
+                             "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+                             "-T", "fields", "-e", "rtp.seq", "-e", "rtp.payload",
+                             "-e", "udp.checksum.status", "-e", "ip.checksum.status"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(fields) == 11888
+    ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"],
+                      bytes.fromhex("69206b6e6f7720616c6c20796f757220"),
+                      bytes.fromhex("6c6974746c652073656372657473"))
+    from analyzer.decode import decode_transport
+    from analyzer.reading import read_capture
+    for line, rec in zip(fields, read_capture(MARSEILLAISE)):
+        seq, payload, udp_ok, ip_ok = line.split("\t")
+        plain, reason = ctx.unprotect(decode_transport(rec.linktype, rec.data).payload, 12)
+        assert reason == "ok"
+        assert int(seq) == struct.unpack_from("!H", plain, 2)[0]
+        assert payload.replace(":", "") == plain[12:].hex()
+        assert (udp_ok, ip_ok) == ("1", "1")
