@@ -109,3 +109,34 @@ def test_build_vectors_are_byte_exact_and_round_trip(layer, wire):
     parsed = parse(raw)
     assert bytes(parsed) == raw
     assert all_issues(parsed) == []
+
+
+def test_dissection_fast_path_gives_scapys_state(corpus):
+    """MIKEYPacket's fast __init__/do_dissect leave every slot as Scapy's own would."""
+    from scapy.packet import NoPayload, Packet
+
+    from dissectors.mikey.base import MIKEYPacket
+
+    def state(pkt):
+        out = []
+        while pkt is not None and not isinstance(pkt, NoPayload):
+            slots = {s: getattr(pkt, s) for s in sorted(Packet.__all_slots__)
+                     if s not in ("payload", "underlayer", "parent", "time") and hasattr(pkt, s)}
+            sub = [state(p) for p in getattr(pkt, "sub_packets", lambda: [])()]
+            out.append((type(pkt).__name__, repr(slots), sub, pkt.issues))
+            pkt = pkt.payload
+        return out
+
+    fast = [state(parse(raw)) for raw in corpus[:120]]
+    original = MIKEYPacket.__init__, MIKEYPacket.do_dissect
+
+    def scapy_init(self, *args, **kwargs):
+        object.__setattr__(self, "issues", [])
+        Packet.__init__(self, *args, **kwargs)
+
+    try:
+        MIKEYPacket.__init__, MIKEYPacket.do_dissect = scapy_init, Packet.do_dissect
+        slow = [state(parse(raw)) for raw in corpus[:120]]
+    finally:
+        MIKEYPacket.__init__, MIKEYPacket.do_dissect = original
+    assert fast == slow

@@ -108,9 +108,68 @@ class MIKEYPacket(Packet):
     #: Payload type of this layer (-1 for HDR); None for sub-structures.
     payload_type: ClassVar[int | None] = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, _pkt: bytes = b"", post_transform: Any = None, _internal: int = 0,
+                 _underlayer: Packet | None = None, _parent: Packet | None = None,
+                 stop_dissection_after: Any = None, **fields: Any) -> None:
         object.__setattr__(self, "issues", [])
-        super().__init__(*args, **kwargs)
+        cls = type(self)
+        defaults = Packet.class_default_fields.get(cls)
+        if (not _pkt or fields or post_transform is not None or stop_dissection_after is not None
+                or defaults is None or cls in Packet.class_dont_cache):
+            super().__init__(_pkt, post_transform, _internal, _underlayer, _parent,
+                             stop_dissection_after, **fields)
+            return
+        # Dissection fast path: the state Packet.__init__ gives a layer made from
+        # bytes, set without its per-field keyword handling (a quarter of the cost
+        # of dissecting a MIKEY message). tests/test_mikey_vectors.py checks that
+        # both paths give the same state for every layer class.
+        osa = object.__setattr__
+        osa(self, "time", 0.0)
+        osa(self, "sent_time", None)
+        osa(self, "name", cls.__name__ if self._name is None else self._name)
+        osa(self, "default_fields", defaults)
+        osa(self, "overload_fields", self._overload_fields)
+        osa(self, "overloaded_fields", {})
+        osa(self, "fields", {})
+        osa(self, "fieldtype", Packet.class_fieldtype[cls])
+        osa(self, "packetfields", Packet.class_packetfields[cls])
+        osa(self, "payload", NoPayload())
+        osa(self, "underlayer", _underlayer)
+        osa(self, "parent", _parent)
+        osa(self, "original", bytes(_pkt))
+        osa(self, "explicit", 0)
+        osa(self, "raw_packet_cache", None)
+        osa(self, "raw_packet_cache_fields", None)
+        osa(self, "wirelen", None)
+        osa(self, "direction", None)
+        osa(self, "sniffed_on", None)
+        osa(self, "comments", None)
+        osa(self, "process_information", None)
+        osa(self, "stop_dissection_after", None)
+        self.dissect(self.original)
+        if not _internal:
+            self.dissection_done(self)
+        osa(self, "post_transforms", [])
+
+    def do_dissect(self, s: bytes) -> bytes:
+        # Packet.do_dissect, with its slot writes bypassing Packet.__setattr__.
+        raw = s
+        cache: dict[str, Any] = {}
+        object.__setattr__(self, "raw_packet_cache_fields", cache)
+        fields = self.fields
+        for f in self.fields_desc:
+            s, fval = f.getfield(self, s)
+            if f.isconditional and fval is None:
+                continue
+            if (f.islist or f.holds_packets or f.ismutable) and fval is not None:
+                cache[f.name] = self._raw_packet_cache_field_value(f, fval, copy=True)
+            fields[f.name] = fval
+            if not s and (f.ismayend or (fval is not None and f.isconditional
+                                         and f.fld.ismayend)):
+                break
+        object.__setattr__(self, "raw_packet_cache", raw[:-len(s)] if s else raw)
+        object.__setattr__(self, "explicit", 1)
+        return s
 
     def __getattr__(self, attr: str) -> Any:
         # Fast path for dissected field values: our fields' i2h is the identity,
