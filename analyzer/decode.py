@@ -40,6 +40,7 @@ class Transport:
     l4_offset: int = 0
     payload_offset: int = 0
     ip_version: int = 4
+    tcp_flags: int = 0
 
 
 def network_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
@@ -142,7 +143,7 @@ def _l4(proto: int, seg: bytes, src: str, dst: str, l3: int, l4: int,
         if doff < 20:
             return None
         return Transport("tcp", src, dst, sport, dport, seg[doff:], seq, l3, l4, l4 + doff,
-                         version)
+                         version, seg[13])
     return None
 
 

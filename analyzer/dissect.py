@@ -9,91 +9,26 @@ object of ``dissect --json``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from dissectors.carriers import find_embedded
 from dissectors.issues import Issue
-from dissectors.mikey import MIKEY_EXT, all_issues, iter_layers, parse, tree
-from dissectors.mikey.base import Field_, Node
+from dissectors.mikey import all_issues, parse, tree
+from dissectors.mikey.base import Node
 from dissectors.mikey.constants import DATA_TYPES
 from dissectors.mikey.heuristic import looks_like_mikey
 
+from .bmsc_view import build_http, is_relevant
 from .decode import Transport, decode_transport
+from .http_flow import HttpEvent, HttpTracker
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
+from .result import Dissected, endpoint, summarize
 
-#: Short data-type names used in summaries (Wireshark's Info column style).
-SHORT_TYPES = {0: "PSK msg", 1: "PSK ver msg", 2: "PK msg", 3: "PK ver msg"}
-
-#: The text shown instead of a hidden secret.
-HIDDEN = "<hidden, use --reveal-keys>"
-
-
-@dataclass
-class Dissected:
-    """One MBMS-relevant packet and what the dissectors made of it.
-
-    Attributes:
-        capture: index of the capture file in the command line (0-based).
-        frame: 1-based frame number in that file.
-        time: capture timestamp (seconds since the epoch).
-        src, dst: ``ip:port`` (``[ip]:port`` for IPv6).
-        protocol: ``mikey`` for now (later ``bmsc``, ``srtp``, ...).
-        summary: one-line Info text.
-        items: the dissection tree, :class:`Node` and :class:`Field_` items.
-        errors: issues found in the packet.
-    """
-
-    capture: int
-    frame: int
-    time: float
-    src: str
-    dst: str
-    protocol: str
-    summary: str
-    items: list = field(default_factory=list)
-    errors: list[Issue] = field(default_factory=list)
-
-    def fields(self, reveal_keys: bool = False) -> list[list[Any]]:
-        """``[name, value]`` pairs in wire order; secrets are None unless revealed."""
-        return [[f[0], f[1] if (reveal_keys or not f[4]) else None]
-                for f in self.items if type(f) is Field_]
-
-    def to_json(self, reveal_keys: bool = False) -> dict[str, Any]:
-        """The ``dissect --json`` object of DESIGN.md."""
-        return {
-            "capture": self.capture,
-            "frame": self.frame,
-            "time": self.time,
-            "src": self.src,
-            "dst": self.dst,
-            "protocol": self.protocol,
-            "summary": self.summary,
-            "fields": self.fields(reveal_keys),
-            "errors": [e.to_json() for e in self.errors],
-        }
-
-    def to_text(self, reveal_keys: bool = False) -> str:
-        """A readable tree like ``tshark -V``."""
-        lines = [f"Frame {self.frame} (capture {self.capture}): {self.src} -> {self.dst}, "
-                 f"time {self.time:.6f}", f"    {self.summary}"]
-        for item in self.items:
-            indent = "    " * (item.depth + 1)
-            if isinstance(item, Node):
-                lines.append(f"{indent}{item.title}")
-            else:
-                shown = item.display if (reveal_keys or not item.secret) else HIDDEN
-                lines.append(f"{indent}{item.label}: {shown}")
-        for err in self.errors:
-            lines.append(f"    [{err.severity}] {err.code}: {err.message}")
-        return "\n".join(lines)
-
-
-def endpoint(ip: str, port: int) -> str:
-    """``ip:port``, with brackets around IPv6 addresses."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+__all__ = ["Candidate", "Dissected", "build", "candidates", "classify", "dissect_record",
+           "dissect_records", "endpoint", "mikey_payloads", "summarize"]
 
 
 def mikey_payloads(tp: Transport, profile: Profile) -> list[tuple[str, bytes, Issue | None]]:
@@ -112,32 +47,6 @@ def mikey_payloads(tp: Transport, profile: Profile) -> list[tuple[str, bytes, Is
     return []
 
 
-def summarize(msg) -> str:
-    """Info-column text for one MIKEY message."""
-    dtype = getattr(msg, "data_type", None)
-    if dtype is None:
-        return "MIKEY (malformed)"
-    parts = [f"MIKEY {SHORT_TYPES.get(dtype, DATA_TYPES.get(dtype, f'type {dtype}'))}"]
-    for layer in iter_layers(msg):
-        if isinstance(layer, MIKEY_EXT) and layer.ext_type == 3:
-            ids = layer.key_ids_by_type()
-            kd, msk, mtk = ids.get(0), ids.get(1), ids.get(2)
-            if msk is not None and not any(msk) and (mtk is None or not any(mtk)):
-                parts.append("key IDs 0 (solicited pull)")
-            elif mtk is not None:
-                parts.append(f"MTK {_h(kd)}/{_h(msk)}/{mtk.hex()}")
-            elif msk is not None:
-                parts.append(f"MSK {_h(kd)}/{msk.hex()}")
-            break
-    if getattr(msg, "v", 0):
-        parts.append("V=1")
-    return ", ".join(parts)
-
-
-def _h(value: bytes | None) -> str:
-    return value.hex() if value is not None else "?"
-
-
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A record found to carry MIKEY, before any Scapy work (cheap to pickle).
@@ -153,6 +62,7 @@ class Candidate:
     src: str
     dst: str
     found: tuple[tuple[str, bytes, Issue | None], ...]
+    http: HttpEvent | None = None
 
 
 def classify(record: Record, capture: int = 0,
@@ -174,6 +84,8 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None) -> Dissected
     With a key *hierarchy* (``--keys``), each message is also checked and
     decrypted, and the keys it carries are learned for the packets after it.
     """
+    if cand.http is not None:
+        return build_http(cand, hierarchy)
     items: list = []
     errors: list[Issue] = []
     summaries: list[str] = []
@@ -209,11 +121,50 @@ def dissect_record(record: Record, capture: int = 0,
 
 def candidates(records: Iterable[Record], capture: int = 0,
                profile: Profile = DEFAULT_PROFILE) -> Iterator[Candidate]:
-    """The records of a stream that carry MIKEY, in capture order."""
+    """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
+    BM-SC HTTP messages when their last segment arrives (TCP reassembled)."""
+    tracker = HttpTracker()
+    relevant: dict[tuple[str, int, str, int], list[bool]] = {}
+    last = (capture, 0)
+    last_time = 0.0
     for record in records:
-        cand = classify(record, capture, profile)
-        if cand is not None:
-            yield cand
+        last, last_time = (capture, record.number), record.time
+        tp = decode_transport(record.linktype, record.data)
+        if tp is None:
+            continue
+        if tp.proto == "tcp" and profile.embedded_mikey:
+            in_http, events = tracker.segment(tp, last, record.time)
+            yield from _http_candidates(events, capture, relevant)
+            if in_http:
+                continue
+        found = mikey_payloads(tp, profile)
+        if found:
+            yield Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
+                            endpoint(tp.dst, tp.dport), tuple(found))
+    yield from _http_candidates(tracker.finish(last, last_time), capture, relevant)
+
+
+def _http_candidates(events: list[HttpEvent], capture: int,
+                     relevant: dict[tuple[str, int, str, int], list[bool]]) -> Iterator[Candidate]:
+    for event in events:
+        msg = event.message
+        key = (event.src, event.sport, event.dst, event.dport)
+        wanted = is_relevant(msg) or bool(msg.issues and not msg.method and not msg.status)
+        if msg.is_request and msg.method:
+            queue = relevant.setdefault((event.dst, event.dport, event.src, event.sport), [])
+            if len(queue) < 1024:
+                queue.append(wanted)
+        elif msg.status:
+            queue = relevant.get(key)
+            asked = queue.pop(0) if queue else False
+            if msg.status >= 200 or not queue:
+                wanted = wanted or asked
+            if 100 <= msg.status < 200 and queue is not None:
+                queue.insert(0, asked)  # an interim response: the final one still comes
+        if wanted:
+            frame = msg.frames[-1] if msg.frames else (capture, 0)
+            yield Candidate(capture, frame[1], msg.time, endpoint(event.src, event.sport),
+                            endpoint(event.dst, event.dport), (), event)
 
 
 def _via(carrier: str) -> str:

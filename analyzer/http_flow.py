@@ -1,0 +1,123 @@
+"""HTTP over reassembled TCP (sans-IO): TCP segments in, whole HTTP messages out.
+
+Only connections that carry HTTP are followed: a direction is taken as HTTP when
+its first payload starts with an HTTP request or status line (by content, not
+by port). The two directions of a connection are paired so that a response
+knows the method it answers (no body after HEAD). Memory is bounded by the
+reassembler's caps and by :data:`MAX_TRACKED` connections.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from dissectors.http import HttpMessage, HttpStream
+
+from .decode import Transport
+from .tcp import Chunk, Reassembler
+
+MAX_TRACKED = 10_000
+_PROBE = re.compile(rb"^(?:[A-Z][A-Z0-9_-]{0,19} |HTTP/\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpEvent:
+    """A whole HTTP message and the direction it travelled."""
+
+    message: HttpMessage
+    src: str
+    sport: int
+    dst: str
+    dport: int
+
+
+@dataclass
+class _Conn:
+    streams: dict[tuple[str, int, str, int], HttpStream] = field(default_factory=dict)
+
+
+@dataclass
+class HttpTracker:
+    """Follows every HTTP connection of a capture."""
+
+    tcp: Reassembler = field(default_factory=Reassembler)
+    conns: dict[frozenset, _Conn] = field(default_factory=dict)
+    ignored: set[frozenset] = field(default_factory=set)
+
+    def segment(self, tp: Transport, frame: tuple[int, int], time: float) -> tuple[bool, list[HttpEvent]]:
+        """Add one TCP segment: (is it part of an HTTP connection, messages it completes)."""
+        key = (tp.src, tp.sport, tp.dst, tp.dport)
+        conn_key = frozenset((key[:2], key[2:]))
+        conn = self.conns.get(conn_key)
+        if conn is None:
+            if conn_key in self.ignored or not tp.payload:
+                # a SYN or a pure ACK of a connection not yet known: remember the SYN seq
+                if tp.tcp_flags & 0x02 and conn_key not in self.ignored:
+                    self.tcp.segment(key, tp.tcp_seq or 0, tp.tcp_flags, b"", frame, time)
+                return False, []
+            if not _PROBE.match(tp.payload):
+                if len(self.ignored) > 4 * MAX_TRACKED:
+                    self.ignored.clear()
+                self.ignored.add(conn_key)
+                self.tcp.halves.pop(key, None)
+                return False, []
+            if len(self.conns) >= MAX_TRACKED:
+                self.conns.clear()
+                self.tcp.halves.clear()
+            conn = self.conns[conn_key] = _Conn()
+        chunks = self.tcp.segment(key, tp.tcp_seq or 0, tp.tcp_flags, tp.payload, frame, time)
+        events = self._deliver(conn, key, chunks, frame, time)
+        if tp.tcp_flags & 0x05:  # FIN or RST: the direction ends
+            stream = conn.streams.get(key)
+            if stream is not None:
+                events.extend(self._events(stream.close(frame, time), key))
+        return True, events
+
+    def _stream(self, conn: _Conn, key: tuple[str, int, str, int], first: bytes) -> HttpStream:
+        stream = conn.streams.get(key)
+        if stream is None:
+            stream = conn.streams[key] = HttpStream(is_server_side=first.startswith(b"HTTP/"))
+        return stream
+
+    def _deliver(self, conn: _Conn, key: tuple[str, int, str, int], chunks: list[Chunk],
+                 frame: tuple[int, int], time: float) -> list[HttpEvent]:
+        events: list[HttpEvent] = []
+        for chunk in chunks:
+            if chunk.gap:
+                stream = conn.streams.get(key)
+                if stream is not None:
+                    events.extend(self._events(stream.gap(chunk.gap, chunk.frame, chunk.time), key))
+                continue
+            stream = self._stream(conn, key, chunk.data)
+            msgs = stream.feed(chunk.data, chunk.frame, chunk.time)
+            for msg in msgs:
+                if msg.is_request and msg.method:
+                    peer = conn.streams.get((key[2], key[3], key[0], key[1]))
+                    if peer is None:
+                        peer = conn.streams[(key[2], key[3], key[0], key[1])] = HttpStream(True)
+                    peer.pending_methods.append(msg.method)
+            events.extend(self._events(msgs, key))
+        for tframe, issue in self.tcp.issues:  # reassembly problems, reported where seen
+            events.append(HttpEvent(HttpMessage(False, complete=False, frames=[tframe],
+                                                time=time, issues=[issue]), *key))
+        self.tcp.issues.clear()
+        return events
+
+    @staticmethod
+    def _events(msgs: list[HttpMessage], key: tuple[str, int, str, int]) -> list[HttpEvent]:
+        return [HttpEvent(m, *key) for m in msgs]
+
+    def finish(self, frame: tuple[int, int], time: float) -> list[HttpEvent]:
+        """End of the captures: deliver what waits behind gaps, close every stream."""
+        events: list[HttpEvent] = []
+        for key, chunks in self.tcp.flush_all(frame, time).items():
+            conn = self.conns.get(frozenset((key[:2], key[2:])))
+            if conn is not None:
+                events.extend(self._deliver(conn, key, chunks, frame, time))
+        for conn in self.conns.values():
+            for key, stream in conn.streams.items():
+                events.extend(self._events(stream.close(frame, time), key))
+        self.conns.clear()
+        return events
+
