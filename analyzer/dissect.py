@@ -123,7 +123,7 @@ def candidates(records: Iterable[Record], capture: int = 0,
                profile: Profile = DEFAULT_PROFILE) -> Iterator[Candidate]:
     """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
     BM-SC HTTP messages when their last segment arrives (TCP reassembled)."""
-    tracker = HttpTracker()
+    tracker = HttpTracker(http_ports=profile.http_ports)
     relevant: dict[tuple[str, int, str, int], list[bool]] = {}
     last = (capture, 0)
     last_time = 0.0
@@ -132,7 +132,8 @@ def candidates(records: Iterable[Record], capture: int = 0,
         tp = decode_transport(record.linktype, record.data)
         if tp is None:
             continue
-        if tp.proto == "tcp" and profile.embedded_mikey:
+        if (tp.proto == "tcp" and profile.embedded_mikey
+                and tp.sport not in profile.mikey_tcp_ports and tp.dport not in profile.mikey_tcp_ports):
             in_http, events = tracker.segment(tp, last, record.time)
             yield from _http_candidates(events, capture, relevant)
             if in_http:

@@ -18,6 +18,8 @@ from .decode import Transport
 from .tcp import Chunk, Reassembler
 
 MAX_TRACKED = 10_000
+#: bytes of a new connection that may wait for its first in-order bytes to be probed
+PROBE_LIMIT = 65536
 _PROBE = re.compile(rb"^(?:[A-Z][A-Z0-9_-]{0,19} |HTTP/\d)")
 
 
@@ -44,6 +46,9 @@ class HttpTracker:
     tcp: Reassembler = field(default_factory=Reassembler)
     conns: dict[frozenset, _Conn] = field(default_factory=dict)
     ignored: set[frozenset] = field(default_factory=set)
+    #: ports whose connections are taken as HTTP whatever their first bytes (so that
+    #: garbage there is reported); elsewhere HTTP is recognised by content
+    http_ports: frozenset[int] = frozenset()
 
     def segment(self, tp: Transport, frame: tuple[int, int], time: float) -> tuple[bool, list[HttpEvent]]:
         """Add one TCP segment: (is it part of an HTTP connection, messages it completes)."""
@@ -51,21 +56,31 @@ class HttpTracker:
         conn_key = frozenset((key[:2], key[2:]))
         conn = self.conns.get(conn_key)
         if conn is None:
-            if conn_key in self.ignored or not tp.payload:
-                # a SYN or a pure ACK of a connection not yet known: remember the SYN seq
-                if tp.tcp_flags & 0x02 and conn_key not in self.ignored:
-                    self.tcp.segment(key, tp.tcp_seq or 0, tp.tcp_flags, b"", frame, time)
+            if conn_key in self.ignored:
                 return False, []
-            if not _PROBE.match(tp.payload):
-                if len(self.ignored) > 4 * MAX_TRACKED:
-                    self.ignored.clear()
-                self.ignored.add(conn_key)
-                self.tcp.halves.pop(key, None)
+            half = self.tcp.halves.get(key)
+            if tp.tcp_flags & 0x02 or (half is not None and half.next_seq is not None):
+                # the connection's start was seen: probe its first bytes in stream order
+                chunks = self.tcp.segment(key, tp.tcp_seq or 0, tp.tcp_flags, tp.payload,
+                                          frame, time)
+                self.tcp.issues.clear()
+                half = self.tcp.halves.get(key)
+                if not chunks:
+                    if half is not None and half.pending_bytes > PROBE_LIMIT:
+                        self._ignore(conn_key, key)
+                    return False, []
+                first = next((c.data for c in chunks if c.data), b"")
+                if not self._is_http(first, tp):
+                    self._ignore(conn_key, key)
+                    return False, []
+                conn = self._track(conn_key)
+                return True, self._deliver(conn, key, chunks, frame, time)
+            if not tp.payload:
                 return False, []
-            if len(self.conns) >= MAX_TRACKED:
-                self.conns.clear()
-                self.tcp.halves.clear()
-            conn = self.conns[conn_key] = _Conn()
+            if not self._is_http(tp.payload, tp):  # a capture that starts mid-connection
+                self._ignore(conn_key, key)
+                return False, []
+            conn = self._track(conn_key)
         chunks = self.tcp.segment(key, tp.tcp_seq or 0, tp.tcp_flags, tp.payload, frame, time)
         events = self._deliver(conn, key, chunks, frame, time)
         if tp.tcp_flags & 0x05:  # FIN or RST: the direction ends
@@ -73,6 +88,24 @@ class HttpTracker:
             if stream is not None:
                 events.extend(self._events(stream.close(frame, time), key))
         return True, events
+
+    def _is_http(self, first: bytes, tp: Transport) -> bool:
+        return bool(_PROBE.match(first)) or bool({tp.sport, tp.dport} & self.http_ports)
+
+    def _ignore(self, conn_key: frozenset, key: tuple[str, int, str, int]) -> None:
+        if len(self.ignored) > 4 * MAX_TRACKED:
+            self.ignored.clear()
+        self.ignored.add(conn_key)
+        self.tcp.forget(key)
+        self.tcp.forget((key[2], key[3], key[0], key[1]))
+
+    def _track(self, conn_key: frozenset) -> _Conn:
+        if len(self.conns) >= MAX_TRACKED:
+            self.conns.clear()
+            self.tcp.halves.clear()
+            self.tcp.total_pending = 0
+        conn = self.conns[conn_key] = _Conn()
+        return conn
 
     def _stream(self, conn: _Conn, key: tuple[str, int, str, int], first: bytes) -> HttpStream:
         stream = conn.streams.get(key)

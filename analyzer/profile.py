@@ -21,13 +21,17 @@ class Profile:
             because OMA BCAST-derived BM-SCs use it (fact check §2.1) [U].
         mikey_tcp_ports: TCP ports whose segments are taken as MIKEY.
         mikey_heuristic: also try the strict heuristic on other UDP ports.
-        embedded_mikey: look for MIKEY in SDP, RTSP KeyMgmt and HTTP bodies.
+        embedded_mikey: look for MIKEY in SDP, RTSP KeyMgmt and HTTP bodies, and
+            follow HTTP (BM-SC key requests) over reassembled TCP.
+        http_ports: TCP ports always parsed as HTTP (elsewhere HTTP is found by content);
+            what is not HTTP there is reported.
     """
 
     mikey_udp_ports: frozenset[int] = field(default_factory=lambda: frozenset({2269, 4359}))
     mikey_tcp_ports: frozenset[int] = field(default_factory=lambda: frozenset({2269, 4359}))
     mikey_heuristic: bool = True
     embedded_mikey: bool = True
+    http_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 8080}))
 
 
 DEFAULT_PROFILE = Profile()

@@ -10,7 +10,9 @@ Good enough for real captures (RFC 793 sequence space, as Wireshark's
 * a gap that does not fill is given up when the waiting data passes
   :data:`MAX_PENDING` bytes, or at FIN/RST or the end of the capture: the
   missing range is reported (``tcp.missing_segment``) and the rest is delivered;
-* memory per direction is bounded by :data:`MAX_PENDING` (``tcp.buffer_cap``).
+* memory is bounded: :data:`MAX_PENDING` bytes wait per direction and
+  :data:`MAX_TOTAL_PENDING` in all (``tcp.buffer_cap``), over at most
+  :data:`MAX_CONNECTIONS` directions.
 
 Delivery is a list of :class:`Chunk` s, each with the frames its bytes came
 from, for the application parser above.
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field
 from dissectors.issues import Issue
 
 MAX_PENDING = 1 << 20
-MAX_CONNECTIONS = 100_000
+MAX_TOTAL_PENDING = 64 << 20
+MAX_CONNECTIONS = 20_000
 SEQ_MOD = 1 << 32
 
 
@@ -66,6 +69,7 @@ class Reassembler:
 
     halves: dict[tuple[str, int, str, int], Half] = field(default_factory=dict)
     issues: list[tuple[tuple[int, int], Issue]] = field(default_factory=list)
+    total_pending: int = 0
 
     def segment(self, key: tuple[str, int, str, int], seq: int, flags: int, payload: bytes,
                 frame: tuple[int, int], time: float) -> list[Chunk]:
@@ -75,6 +79,10 @@ class Reassembler:
         if half is None or (syn and half.next_seq is not None and half.closed):
             if len(self.halves) >= MAX_CONNECTIONS:
                 self.halves.clear()
+                self.total_pending = 0
+            old = self.halves.get(key)
+            if old is not None:
+                self.total_pending -= old.pending_bytes
             half = self.halves[key] = Half()
         out: list[Chunk] = []
         if syn:
@@ -101,14 +109,16 @@ class Reassembler:
             if seq not in half.pending:
                 half.pending[seq] = (data, frame, time)
                 half.pending_bytes += len(data)
+                self.total_pending += len(data)
             elif half.pending[seq][0] != data[:len(half.pending[seq][0])]:
                 self.issues.append((frame, Issue("tcp.overlap_conflict",
                                                  "retransmitted bytes differ from the first copy",
                                                  "warning")))
-            if half.pending_bytes > MAX_PENDING:
-                self.issues.append((frame, Issue("tcp.buffer_cap", f"more than {MAX_PENDING} "
+            if half.pending_bytes > MAX_PENDING or self.total_pending > MAX_TOTAL_PENDING:
+                self.issues.append((frame, Issue("tcp.buffer_cap", f"{half.pending_bytes} "
                                                  "bytes wait behind a gap: giving up on it")))
-                self._skip_gap(half, frame, time, out)
+                while half.pending:
+                    self._skip_gap(half, frame, time, out)
             return
         out.append(Chunk(data, frame, time))
         half.next_seq = (seq + len(data)) % SEQ_MOD
@@ -124,6 +134,7 @@ class Reassembler:
                     continue
                 data, frame, time = half.pending.pop(pseq)
                 half.pending_bytes -= len(data)
+                self.total_pending -= len(data)
                 if -rel < len(data):
                     out.append(Chunk(data[-rel:], frame, time))
                     half.next_seq = (pseq + len(data)) % SEQ_MOD
@@ -138,6 +149,12 @@ class Reassembler:
         out.append(Chunk(b"", frame, time, gap))
         half.next_seq = first
         self._drain(half, out)
+
+    def forget(self, key: tuple[str, int, str, int]) -> None:
+        """Drop direction *key* and what waits in it."""
+        half = self.halves.pop(key, None)
+        if half is not None:
+            self.total_pending -= half.pending_bytes
 
     def flush(self, key: tuple[str, int, str, int], frame: tuple[int, int],
               time: float) -> list[Chunk]:

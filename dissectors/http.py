@@ -234,8 +234,9 @@ class HttpStream:
         msg = self._msg
         assert msg is not None
         method = ""
-        if not msg.is_request:
-            method = self.pending_methods.pop(0) if self.pending_methods else ""
+        if not msg.is_request and self.pending_methods:
+            # an interim (1xx) response leaves its request waiting for the final one
+            method = self.pending_methods[0] if msg.status < 200 else self.pending_methods.pop(0)
         te = (msg.header("transfer-encoding") or "").lower()
         length = msg.header("content-length")
         if not msg.is_request and (method == "HEAD" or msg.status in (204, 304)
