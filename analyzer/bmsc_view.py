@@ -160,8 +160,10 @@ def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
                 items.append(Field_("bmsc.reason", reason, "Reason", depth=1))
         if body.btid:
             items.append(Field_("bmsc.body.btid", body.btid, "B-TID", depth=1))
-        parts.append(BODY_LABELS[body.kind] + (f" {', '.join(keys)}" if keys else "")
-                     + (f" {', '.join(body.service_ids)}" if body.service_ids else ""))
+        shown = ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+        services = ", ".join(body.service_ids[:3])
+        parts.append(BODY_LABELS[body.kind] + (f" {shown}" if keys else "")
+                     + (f" {services}" if services else ""))
     embedded = []
     if msg.content_type == "application/mikey":
         embedded = [("http", msg.body, None)]
