@@ -8,7 +8,9 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Sequence, TextIO
 
 from dissectors.mikey import parse
@@ -17,10 +19,12 @@ from .decode import decode_transport, replace_udp_payload
 from .decrypt import SrtpDecryptor
 from .dissect import candidates, classify, endpoint
 from .keys import KeyFileError, load_keys
+from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
+from .lab.scenarios import run as run_scenario
 from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .reading import CaptureError, read_capture
-from .writer import PcapWriter
+from .writer import PcapngWriter, PcapWriter
 
 PROG = "mbms-analyzer"
 
@@ -52,7 +56,56 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
     dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
+    lab = sub.add_parser("lab", help="simulate a BM-SC and its UEs (every procedure of "
+                                     "TS 33.246 §6.3) into a capture, or live")
+    lab.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    lab.add_argument("--ues", type=int, help="number of UEs (default 3; storm 1000)")
+    lab.add_argument("--duration", type=float, default=10.0, help="stream seconds (default 10)")
+    lab.add_argument("--mtk-period", type=float, default=2.0, help="seconds between MTKs")
+    lab.add_argument("--msk-period", type=float, default=0.0,
+                     help="seconds between MSK pushes (default: none)")
+    lab.add_argument("--loss", type=float, default=0.0, help="SRTP loss probability 0..1")
+    lab.add_argument("--rate", type=float, default=50.0, help="SRTP packets per second")
+    lab.add_argument("--seed", type=int, default=1, help="same seed, same bytes")
+    where = lab.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", metavar="OUT.pcapng", help="write a capture")
+    where.add_argument("--send", metavar="HOST", help="send live to HOST (an address here)")
+    lab.add_argument("--keys-out", metavar="KEYS.toml",
+                     help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
+    lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a lab scenario into a pcapng file (and a key file), or live."""
+    opts = Options(ues=args.ues or DEFAULT_UES.get(args.scenario, 3), duration=args.duration,
+                   mtk_period=args.mtk_period, msk_period=args.msk_period, loss=args.loss,
+                   rate=args.rate)
+    if opts.ues < 1 or not 0 <= opts.loss <= 1 or opts.rate < 0 or opts.mtk_period <= 0:
+        sys.stderr.write(f"{PROG}: lab: --ues >= 1, 0 <= --loss <= 1, --rate >= 0, "
+                         "--mtk-period > 0\n")
+        return 2
+    world = run_scenario(args.scenario, args.seed, opts)
+    frames = world.sorted_frames()
+    if args.send:
+        from .lab.live import send
+        sent = send(frames, args.send, args.speed)
+        out.write(f"{args.scenario}: sent {sent} packets to {args.send}\n")
+    else:
+        try:
+            with PcapngWriter(args.output) as writer:
+                for frame in frames:
+                    writer.write(frame.time, frame.data)
+        except OSError as exc:
+            sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
+            return 1
+        out.write(f"{args.scenario}: {len(frames)} packets, {len(world.ues)} UEs, "
+                  f"{len(world.msks)} MSKs -> {args.output}\n")
+    if args.keys_out:
+        keys = Path(args.keys_out)
+        keys.write_text(world.keys_toml())
+        keys.with_suffix(".truth.json").write_text(json.dumps(world.truth(), indent=1) + "\n")
+    return 0
 
 
 def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
@@ -123,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dissect(args, sys.stdout)
         if args.command == "decrypt":
             return cmd_decrypt(args, sys.stdout)
+        if args.command == "lab":
+            return cmd_lab(args, sys.stdout)
     except KeyFileError as exc:
         sys.stderr.write(f"{PROG}: key file: {exc}\n")
         return 2

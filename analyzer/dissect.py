@@ -38,8 +38,11 @@ def mikey_payloads(tp: Transport, profile: Profile) -> list[tuple[str, bytes, Is
         return []
     ports = profile.mikey_udp_ports if tp.proto == "udp" else profile.mikey_tcp_ports
     if tp.sport in ports or tp.dport in ports:
-        if not (profile.embedded_mikey and data[:1].isalpha()):
-            return [(tp.proto, data, None)]
+        if profile.embedded_mikey and data[:1].isalpha():
+            found = [(e.carrier, e.data, e.issue) for e in find_embedded(data)]
+            if found:
+                return found
+        return [(tp.proto, data, None)]  # on a MIKEY port: MIKEY, or reported as malformed
     if tp.proto == "udp" and profile.mikey_heuristic and looks_like_mikey(data):
         return [("udp", data, None)]
     if profile.embedded_mikey and data[:1].isalpha():

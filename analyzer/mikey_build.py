@@ -35,6 +35,26 @@ from .crypto.kemac import (
 from .crypto.prf import message_keys
 
 
+def chain(hdr: MIKEY, payloads: list) -> bytes:
+    """The bytes of *hdr* followed by *payloads*, each announcing the next.
+
+    Building layer by layer avoids Scapy's ``a / b`` copies (quadratic in the
+    chain length); the bytes are the same as ``bytes(hdr / p1 / p2 ...)``.
+    """
+    types = [p.payload_type for p in payloads] + [0]
+    out = [bytes(_with_next(hdr, types[0]))]
+    for payload, nxt in zip(payloads, types[1:]):
+        out.append(bytes(_with_next(payload, nxt)))
+    return b"".join(out)
+
+
+def _with_next(layer, next_type: int):
+    if getattr(layer, "next_payload_offset", 0) is None:  # SIGN has no next payload byte
+        return layer
+    layer.next_payload = next_type
+    return layer
+
+
 def key_ids_ext(kd: bytes, msk_id: bytes, mtk_id: bytes | None = None) -> MIKEY_EXT:
     """The RFC 4563 Key ID extension for Key Domain ID, MSK ID [and MTK ID]."""
     kids = [MIKEY_KeyID(key_id_type=0, key_id=kd), MIKEY_KeyID(key_id_type=1, key_id=msk_id)]
@@ -62,22 +82,22 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
     plain = b"".join(bytes(k) for k in key_data)
     encr = encrypt_key_data(encr_alg, keys.encr_key, keys.salt_key, csb_id,
                             timestamp_64(2, ts_value), plain)
-    msg = MIKEY(data_type=0, v=v, prf_func=prf_func, csb_id=csb_id, cs_id_map_type=1) \
-        / MIKEY_T(ts_type=2, ts_value=ts_value)
+    hdr = MIKEY(data_type=0, v=v, prf_func=prf_func, csb_id=csb_id, cs_id_map_type=1)
+    payloads: list = [MIKEY_T(ts_type=2, ts_value=ts_value)]
     if rand is not None:
-        msg = msg / MIKEY_RAND(rand=rand)
+        payloads.append(MIKEY_RAND(rand=rand))
     if idi is not None:
-        msg = msg / MIKEY_ID(id_type=1, id_data=idi)
+        payloads.append(MIKEY_ID(id_type=1, id_data=idi))
     if idr is not None:
-        msg = msg / MIKEY_ID(id_type=1, id_data=idr)
+        payloads.append(MIKEY_ID(id_type=1, id_data=idr))
     if ext is not None:
-        msg = msg / ext
+        payloads.append(ext)
     tag_len = MAC_DIGESTS.get(mac_alg, (None, 0))[1] if mac_alg else 0
     kemac = MIKEY_KEMAC(encr_alg=encr_alg, encr_data=encr, mac_alg=mac_alg, mac=b"\x00" * tag_len)
     if encr_alg == 0:
         kemac = MIKEY_KEMAC(encr_alg=0, key_data=list(key_data), mac_alg=mac_alg,
                             mac=b"\x00" * tag_len)
-    raw = bytes(msg / kemac)
+    raw = chain(hdr, payloads + [kemac])
     body = raw[:len(raw) - tag_len]
     return body + mac(mac_alg, keys.auth_key, body)
 
@@ -89,8 +109,8 @@ def verification_message(psk: bytes, csb_id: int, rand: bytes, counter: int, idi
     keys = message_keys(psk, csb_id, rand, prf_func, 16, MAC_DIGESTS.get(auth_alg, (None, 20))[1])
     ts_value = struct.pack("!I", counter)
     tag_len = MAC_DIGESTS.get(auth_alg, (None, 0))[1] if auth_alg else 0
-    raw = bytes(MIKEY(data_type=1, prf_func=prf_func, csb_id=csb_id, cs_id_map_type=1)
-                / MIKEY_T(ts_type=2, ts_value=ts_value)
-                / MIKEY_V(auth_alg=auth_alg, ver_data=b"\x00" * tag_len))
+    raw = chain(MIKEY(data_type=1, prf_func=prf_func, csb_id=csb_id, cs_id_map_type=1),
+                [MIKEY_T(ts_type=2, ts_value=ts_value),
+                 MIKEY_V(auth_alg=auth_alg, ver_data=b"\x00" * tag_len)])
     body = raw[:len(raw) - tag_len]
     return body + mac(auth_alg, keys.auth_key, verification_input(body, idi, idr, ts_value, rule))

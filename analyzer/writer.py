@@ -49,3 +49,34 @@ class PcapWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class PcapngWriter:
+    """Write frames to a pcapng file: one section, one Ethernet interface (µs timestamps).
+
+    Nothing depends on the wall clock or the host, so the same frames give the same bytes.
+    """
+
+    def __init__(self, path: str | Path, linktype: int = 1, snaplen: int = 262144) -> None:
+        self._fh = open(path, "wb")
+        shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+        idb = struct.pack("<IIHHI", 1, 20, linktype, 0, snaplen) + struct.pack("<I", 20)
+        self._fh.write(shb + idb)
+
+    def write(self, time: float, data: bytes) -> None:
+        """Write one frame captured at *time* (seconds since the epoch)."""
+        ts = int(round(time * 1e6))
+        pad = (-len(data)) % 4
+        total = 32 + len(data) + pad
+        self._fh.write(struct.pack("<IIIIIII", 6, total, 0, ts >> 32, ts & 0xFFFFFFFF,
+                                   len(data), len(data)) + data + b"\x00" * pad
+                       + struct.pack("<I", total))
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "PcapngWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

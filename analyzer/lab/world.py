@@ -1,0 +1,273 @@
+"""The simulated MBMS world: one BM-SC, N UEs, their keys, and the frames they exchange.
+
+Everything is derived from one seed (``random.Random``), timestamps from a fixed
+epoch: the same options give byte-identical captures. Keys follow the product's
+hierarchy: each UE's MUK is its GBA Ks_int_NAF for the BM-SC (TS 33.220 Annex B,
+:func:`analyzer.crypto.gba.muk_from_gba`); the BM-SC's HTTP digest password for a
+UE is the base64 of its Ks_NAF [U: TS 33.246 §6.2.1.3 unread]; MSKs are delivered
+under MUKs (V=1, acknowledged), MTKs under MSKs, SRTP under the current MTK with
+MKI = MSK ID || MTK ID.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from dissectors.digest import DigestParams, expected_response
+from dissectors.mikey import MIKEY_KeyData
+
+from ..crypto.gba import ks_naf, muk_from_gba, naf_id
+from ..crypto.srtp import SUITES, SrtpContext
+from ..mikey_build import key_ids_ext, psk_message, verification_message
+from .frames import tcp_frame, udp_frame
+
+EPOCH = 1_700_000_000.0
+MIKEY_PORT = 2269
+HTTP_PORT = 80
+RTP_PORT = 5004
+MSS = 1460
+REALM_PREFIX = "3GPP-bootstrapping@"
+
+
+@dataclass
+class Frame:
+    """One frame of the simulation: when, the bytes, and what it is (ground truth)."""
+
+    time: float
+    data: bytes
+    note: str = ""
+
+
+@dataclass
+class UE:
+    """A UE: its address, GBA identity and keys, and its MIKEY replay counter."""
+
+    index: int
+    ip: str
+    impi: str
+    btid: str
+    ks: bytes = field(repr=False)
+    gba_rand: bytes = field(repr=False)
+    muk: bytes = field(repr=False)
+    password: str = field(repr=False)
+    mikey_counter: int = 0  # the per-MUK timestamp counter (EF_MUK, TS 31.102 §4.2.81)
+    msks: set[bytes] = field(default_factory=set)
+
+
+@dataclass
+class Msk:
+    """An MSK and its MTKs (ground truth)."""
+
+    kd: bytes
+    msk_id: bytes
+    key: bytes = field(repr=False)
+    counter: int = 0  # MTK message counter under this MSK
+    mtks: list[dict[str, Any]] = field(default_factory=list)
+
+
+class World:
+    """The BM-SC, its UEs and the frames, with helpers for every procedure."""
+
+    def __init__(self, seed: int, ues: int, fqdn: str = "bmsc.example.org",
+                 bmsc_ip: str = "10.0.0.1", group: str = "232.0.0.1") -> None:
+        self.rng = random.Random(seed)
+        self.fqdn = fqdn
+        self.bmsc_ip = bmsc_ip
+        self.group = group
+        self.kd = bytes.fromhex("02f810")
+        self.frames: list[Frame] = []
+        self.msks: list[Msk] = []
+        self.ues = [self._make_ue(n) for n in range(ues)]
+        self._ident = 0
+        self._port = 40000
+        self._nonce = 0
+        self._ssrc = self.rng.getrandbits(32)
+        self._rtp_seq = self.rng.getrandbits(16)
+        self._rtp_ts = self.rng.getrandbits(32)
+        self._srtp: dict[bytes, SrtpContext] = {}
+
+    # ------------------------------------------------------------------ identities
+
+    def _make_ue(self, n: int) -> UE:
+        ks = self.rng.randbytes(32)
+        rand = self.rng.randbytes(16)
+        impi = f"00101{n:010d}@ims.mnc001.mcc001.3gppnetwork.org"
+        btid = base64.b64encode(rand).decode() + "@bsf.example.org"
+        nafid = naf_id(self.fqdn)
+        return UE(n, f"10.{1 + n // 65025}.{(n // 255) % 255}.{1 + n % 255}", impi, btid, ks,
+                  rand, muk_from_gba(ks, rand, impi, self.fqdn),
+                  base64.b64encode(ks_naf(ks, rand, impi, nafid)).decode())
+
+    def next_ident(self) -> int:
+        self._ident = (self._ident + 1) & 0xFFFF
+        return self._ident
+
+    def emit(self, time: float, data: bytes, note: str = "") -> None:
+        self.frames.append(Frame(time, data, note))
+
+    # ------------------------------------------------------------------ keys
+
+    def new_msk(self) -> Msk:
+        group = 1
+        number = len(self.msks) + 1
+        msk = Msk(self.kd, struct.pack("!HH", group, number), self.rng.randbytes(16))
+        self.msks.append(msk)
+        return msk
+
+    # ------------------------------------------------------------------ MIKEY
+
+    def msk_message(self, ue: UE, msk: Msk | None, v: int = 1, counter: int | None = None) -> bytes:
+        """An MSK message for *ue* (key IDs 0 and no key data when *msk* is None: a solicitation)."""
+        ue.mikey_counter += 1
+        rand = self.rng.randbytes(16)
+        csb = self.rng.getrandbits(32)
+        if msk is None:
+            keys, ext = [], key_ids_ext(self.kd, b"\x00\x00\x00\x00")
+        else:
+            keys = [MIKEY_KeyData(next_payload=0, key_type=0, kv=2, key_data=msk.key,
+                                  valid_from=b"\x00\x01", valid_to=b"\xff\xff")]
+            ext = key_ids_ext(msk.kd, msk.msk_id)
+        raw = psk_message(ue.muk, csb, rand, ue.mikey_counter if counter is None else counter, keys, ext,
+                          self.fqdn.encode(), ue.btid.encode(), v=v)
+        self._last_msk = (ue, csb, rand, ue.mikey_counter if counter is None else counter)
+        return raw
+
+    def ack_for_last(self) -> bytes:
+        """The verification message of the UE for the last MSK message built."""
+        ue, csb, rand, counter = self._last_msk
+        return verification_message(ue.muk, csb, rand, counter, self.fqdn.encode(),
+                                    ue.btid.encode())
+
+    def mtk_message(self, msk: Msk, mtk_id: int) -> bytes:
+        """An MTK message under *msk* carrying a new MTK and salt (TEK+SALT)."""
+        msk.counter += 1
+        key, salt = self.rng.randbytes(16), self.rng.randbytes(14)
+        mid = struct.pack("!H", mtk_id)
+        msk.mtks.append({"mtk_id": mid.hex(), "key": key.hex(), "salt": salt.hex()})
+        self._srtp[msk.msk_id + mid] = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], key, salt,
+                                                   mki=msk.msk_id + mid)
+        data = [MIKEY_KeyData(next_payload=0, key_type=3, kv=0, key_data=key, salt=salt)]
+        return psk_message(msk.key, self.rng.getrandbits(32), self.rng.randbytes(16), msk.counter,
+                           data, key_ids_ext(msk.kd, msk.msk_id, mid))
+
+    def send_mikey_to_ue(self, t: float, ue: UE, raw: bytes, note: str) -> None:
+        self.emit(t, udp_frame(self.bmsc_ip, MIKEY_PORT, ue.ip, MIKEY_PORT, raw, self.next_ident()),
+                  note)
+
+    def send_mikey_from_ue(self, t: float, ue: UE, raw: bytes, note: str) -> None:
+        self.emit(t, udp_frame(ue.ip, MIKEY_PORT, self.bmsc_ip, MIKEY_PORT, raw, self.next_ident()),
+                  note)
+
+    def multicast_mikey(self, t: float, raw: bytes, note: str) -> None:
+        self.emit(t, udp_frame(self.bmsc_ip, MIKEY_PORT, self.group, MIKEY_PORT, raw,
+                               self.next_ident()), note)
+
+    # ------------------------------------------------------------------ SRTP
+
+    def srtp_packet(self, t: float, mki: bytes, note: str = "srtp") -> None:
+        """One 20 ms PCMU packet (PT 0, 160 bytes) protected with the MTK named by *mki*."""
+        ctx = self._srtp.get(mki)
+        seq = self._rtp_seq & 0xFFFF
+        rtp = struct.pack("!BBHII", 0x80, 0, seq, self._rtp_ts & 0xFFFFFFFF, self._ssrc) \
+            + bytes(0xFF ^ (self.rng.getrandbits(4)) for _ in range(160))
+        roc = self._rtp_seq >> 16
+        self._rtp_seq += 1
+        self._rtp_ts += 160
+        if ctx is None:  # an MKI nobody knows (attacks): random key
+            ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], self.rng.randbytes(16),
+                              self.rng.randbytes(14), mki=mki)
+        wire = ctx.protect(rtp, 12, roc=roc)
+        self.emit(t, udp_frame(self.bmsc_ip, RTP_PORT, self.group, RTP_PORT, wire,
+                               self.next_ident()), note)
+
+    # ------------------------------------------------------------------ HTTP over TCP
+
+    def http_exchange(self, t: float, ue: UE, pairs: list[tuple[bytes, bytes]],
+                      note: str, gap: float = 0.004) -> float:
+        """A keep-alive TCP connection from *ue* to the BM-SC carrying request/response *pairs*.
+
+        Handshake, MSS-sized segments each acknowledged, and FIN teardown. Returns the end time.
+        """
+        self._port = 40000 + (self._port - 39999) % 20000
+        cport = self._port
+        c_isn, s_isn = self.rng.getrandbits(32), self.rng.getrandbits(32)
+        cseq, sseq = c_isn + 1, s_isn + 1
+        c, s = ue.ip, self.bmsc_ip
+        self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, c_isn, 0, 0x02, ident=self.next_ident()), note)
+        t += gap / 4
+        self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, s_isn, cseq, 0x12, ident=self.next_ident()), note)
+        t += gap / 4
+        self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x10, ident=self.next_ident()), note)
+        for request, response in pairs:
+            for start in range(0, len(request), MSS):
+                piece = request[start:start + MSS]
+                t += gap / 8
+                self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x18, piece,
+                                       self.next_ident()), note)
+                cseq += len(piece)
+            t += gap / 8
+            self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, sseq, cseq, 0x10, ident=self.next_ident()), note)
+            t += gap
+            for start in range(0, len(response), MSS):
+                piece = response[start:start + MSS]
+                t += gap / 8
+                self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, sseq, cseq, 0x18, piece,
+                                       self.next_ident()), note)
+                sseq += len(piece)
+            t += gap / 8
+            self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x10, ident=self.next_ident()), note)
+        t += gap / 4
+        self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x11, ident=self.next_ident()), note)
+        t += gap / 4
+        self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, sseq, cseq + 1, 0x11, ident=self.next_ident()), note)
+        t += gap / 4
+        self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq + 1, sseq + 1, 0x10,
+                               ident=self.next_ident()), note)
+        return t
+
+    def nonce(self) -> str:
+        self._nonce += 1
+        return base64.b64encode(self.rng.randbytes(12) + struct.pack("!I", self._nonce)).decode()
+
+    def authorization(self, ue: UE, method: str, uri: str, nonce: str) -> str:
+        """The UE's Authorization header for a challenge with *nonce* (RFC 7616, MD5, qop=auth)."""
+        cnonce = base64.b64encode(self.rng.randbytes(8)).decode()
+        creds = DigestParams("Digest", {"username": ue.btid, "realm": REALM_PREFIX + self.fqdn,
+                                        "nonce": nonce, "uri": uri, "qop": "auth",
+                                        "nc": "00000001", "cnonce": cnonce, "algorithm": "MD5"})
+        response = expected_response(creds, ue.password, method)
+        return (f'Digest username="{ue.btid}", realm="{REALM_PREFIX}{self.fqdn}", '
+                f'nonce="{nonce}", uri="{uri}", qop=auth, nc=00000001, cnonce="{cnonce}", '
+                f'algorithm=MD5, response="{response}"')
+
+    # ------------------------------------------------------------------ output helpers
+
+    def sorted_frames(self) -> list[Frame]:
+        """The frames in time order (stable for equal times)."""
+        return sorted(self.frames, key=lambda f: f.time)
+
+    def keys_toml(self) -> str:
+        """The key file a user would have: each UE's MUK and digest password."""
+        out = [f"# Lab keys: the MUK and HTTP digest password of each of {len(self.ues)} UEs.",
+               "# MSKs, MTKs and SRTP keys are learned from the capture."]
+        for ue in self.ues:
+            out += ["", "[[muk]]", f'idr = "{ue.btid}"', f'idi = "{self.fqdn}"',
+                    f'key = "{ue.muk.hex()}"', "", "[[digest]]", f'btid = "{ue.btid}"',
+                    f'password = "{ue.password}"']
+        return "\n".join(out) + "\n"
+
+    def truth(self) -> dict[str, Any]:
+        """Ground truth: every key the simulation made."""
+        return {
+            "bmsc": {"ip": self.bmsc_ip, "fqdn": self.fqdn, "group": self.group},
+            "ues": [{"ip": u.ip, "btid": u.btid, "impi": u.impi, "muk": u.muk.hex(),
+                     "ks": u.ks.hex(), "gba_rand": u.gba_rand.hex()} for u in self.ues],
+            "msks": [{"key_domain": m.kd.hex(), "msk_id": m.msk_id.hex(), "key": m.key.hex(),
+                      "mtks": m.mtks} for m in self.msks],
+            "srtp": {"ssrc": self._ssrc, "suite": "AES_CM_128_HMAC_SHA1_80",
+                     "mki": "msk_id || mtk_id"},
+        }
