@@ -89,7 +89,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     frames = world.sorted_frames()
     if args.send:
         from .lab.live import send
-        sent = send(frames, args.send, args.speed)
+        sent = send(frames, args.send, args.speed, world)
         out.write(f"{args.scenario}: sent {sent} packets to {args.send}\n")
     else:
         try:

@@ -28,6 +28,18 @@ CHAIN_MSK = bytes.fromhex("5ac0ffee5ac0ffee5ac0ffee5ac0ffee")
 CHAIN_IDI, CHAIN_IDR = b"bmsc.example.org", b"c2VjcmV0cmFuZDE2Ynl0ZQ==@bsf.example.org"
 CHAIN_KD, CHAIN_MSK_ID = bytes.fromhex("02f810"), bytes.fromhex("00010002")
 
+#: One small demo capture per lab scenario (captures/lab-NAME.pcapng), with these options.
+LAB_DEMOS = {
+    "basic": ["--duration", "6"],
+    "push": ["--duration", "6"],
+    "solicited-pull": ["--duration", "8"],
+    "missed-update": ["--duration", "8"],
+    "reject": ["--duration", "4"],
+    "attacks": ["--duration", "6"],
+    "storm": ["--ues", "60"],
+    "mixed": ["--duration", "3", "--ues", "2"],
+}
+
 
 def demo_packets():
     from scapy.layers.inet import IP, TCP, UDP
@@ -126,7 +138,7 @@ def main() -> None:
     wrpcap(str(DEMO), demo_packets())
     out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", str(DEMO)],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    GOLDEN.write_text(out.replace(str(DEMO), "captures/mikey-demo.pcap"))
+    GOLDEN.write_text(out.replace(str(DEMO), "captures/mikey-demo.pcap"))  # rewritten below
     wrpcap(str(CHAIN), chain_packets())
     CHAIN_KEYS.write_text(
         "# MUK of the UE in captures/mbms-chain-demo.pcap: everything else is learned from MIKEY\n"
@@ -134,12 +146,22 @@ def main() -> None:
         f'idr = "{CHAIN_IDR.decode()}"\n'
         f'idi = "{CHAIN_IDI.decode()}"\n'
         f'key = "{CHAIN_MUK.hex()}"\n')
-    for name, extra in (("mbms-chain-demo.dissect.jsonl", []),
-                        ("mbms-chain-demo.dissect-keys.jsonl", ["--keys", str(CHAIN_KEYS)])):
-        out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", *extra,
-                              str(CHAIN)], capture_output=True, text=True, check=True,
-                             cwd=ROOT).stdout
-        (GOLDEN.parent / name).write_text(out)
+    for scenario, extra in LAB_DEMOS.items():
+        capture = ROOT / "captures" / f"lab-{scenario}.pcapng"
+        subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", scenario,
+                        "--seed", "7", "-o", str(capture), "--keys-out",
+                        str(capture.with_suffix(".keys.toml")), *extra], check=True,
+                       capture_output=True, cwd=ROOT)
+    for capture in sorted((ROOT / "captures").glob("*.pcap*")):
+        keys = capture.with_suffix(".keys.toml")
+        runs = [(f"{capture.stem}.dissect.jsonl", [])]
+        if keys.is_file():
+            runs.append((f"{capture.stem}.dissect-keys.jsonl", ["--keys", str(keys)]))
+        for name, extra in runs:
+            out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", *extra,
+                                  str(capture.relative_to(ROOT))], capture_output=True, text=True,
+                                 check=True, cwd=ROOT).stdout
+            (GOLDEN.parent / name).write_text(out)
 
 
 if __name__ == "__main__":

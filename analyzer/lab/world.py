@@ -89,6 +89,8 @@ class World:
         self._rtp_seq = self.rng.getrandbits(16)
         self._rtp_ts = self.rng.getrandbits(32)
         self._srtp: dict[bytes, SrtpContext] = {}
+        #: HTTP exchanges as (start time, UE, [(request, response), ...]) for live sending
+        self.exchanges: list[tuple[float, UE, list[tuple[bytes, bytes]]]] = []
 
     # ------------------------------------------------------------------ identities
 
@@ -192,6 +194,7 @@ class World:
 
         Handshake, MSS-sized segments each acknowledged, and FIN teardown. Returns the end time.
         """
+        self.exchanges.append((t, ue, pairs))
         self._port = 40000 + (self._port - 39999) % 20000
         cport = self._port
         c_isn, s_isn = self.rng.getrandbits(32), self.rng.getrandbits(32)

@@ -1,0 +1,176 @@
+"""The lab simulator: determinism, every scenario recognisable, peers agree with its traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from analyzer.decode import decode_transport
+from analyzer.dissect import build, candidates
+from analyzer.keys import load_keys
+from analyzer.lab.scenarios import SCENARIOS, Options, run
+from analyzer.lab.world import RTP_PORT
+from analyzer.mikey_keys import KeyHierarchy
+from analyzer.reading import read_capture
+from tests import livecap
+from tests.conftest import ROOT
+
+
+def lab(tmp_path, scenario, *extra, seed="3"):
+    out = tmp_path / f"{scenario}-{seed}.pcapng"
+    keys = tmp_path / f"{scenario}-{seed}.keys.toml"
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", scenario,
+                           "--seed", seed, "-o", str(out), "--keys-out", str(keys), *extra],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return out, keys
+
+
+def summaries(capture, keys):
+    hierarchy = KeyHierarchy(load_keys(keys))
+    return [build(c, hierarchy) for c in candidates(read_capture(capture))]
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    a, _ = lab(tmp_path, "basic", "--duration", "2")
+    b, _ = lab(tmp_path, "basic", "--duration", "2", "--ues", "3")
+    (tmp_path / "second").mkdir()
+    c, _ = lab(tmp_path / "second", "basic", "--duration", "2")
+    d, _ = lab(tmp_path, "basic", "--duration", "2", seed="4")
+    assert a.read_bytes() == b.read_bytes() == c.read_bytes()
+    assert a.read_bytes() != d.read_bytes()
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_scenario_is_recognisable(tmp_path, scenario):
+    extra = ["--ues", "30"] if scenario == "storm" else ["--duration", "6"]
+    capture, keys = lab(tmp_path, scenario, *extra)
+    pkts = summaries(capture, keys)
+    text = [p.summary for p in pkts]
+    count = Counter()
+    for s in text:
+        for pattern in ("MSK 02f810", "PSK ver msg", "MTK 02f810", "key IDs 0", "stale nonce",
+                        "digest good", "digest bad", ": 403", "deregistration", "MAC bad",
+                        "MAC good", "registration response"):
+            count[pattern] += pattern in s
+    errors = Counter(e.code for p in pkts for e in p.errors)
+    assert count["digest bad"] == 0 and count["MAC good"] > 0
+    if scenario in ("basic", "mixed", "reject", "attacks", "push", "missed-update",
+                    "solicited-pull"):
+        assert count["registration response"] >= 2
+    if scenario == "push":  # 2 MSK deliveries per UE, one ack missing
+        assert count["MSK 02f810"] == 6 and count["PSK ver msg"] == 5
+    if scenario == "solicited-pull":
+        assert count["key IDs 0"] == 3 and count["stale nonce"] == 1
+    if scenario == "missed-update":  # the missed push, then the UE's own request
+        assert count["MSK 02f810"] == 7 and count["PSK ver msg"] == 6
+    if scenario == "reject":
+        assert count[": 403"] == 1 and count["deregistration"] >= 1
+        assert count["MSK 02f810"] == 2
+    if scenario == "attacks":
+        assert errors["mikey.mac_bad"] == 1 and errors["mikey.malformed"] >= 1
+    if scenario == "storm":
+        assert count["key IDs 0"] == 30 and count["PSK ver msg"] == 30
+    if scenario == "mixed":
+        assert sum(1 for _ in read_capture(capture)) > 10 * len(pkts)
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_tshark_dissects_every_mikey_message_without_malformed(tmp_path, scenario):
+    extra = ["--ues", "20"] if scenario == "storm" else ["--duration", "4"]
+    capture, _ = lab(tmp_path, scenario, *extra)
+    world = run(scenario, 3, Options(ues=20) if scenario == "storm" else Options(duration=4.0))
+    attacked = {n + 1 for n, f in enumerate(world.sorted_frames())
+                if f.note in ("attack: truncated mikey", "attack: garbage on the mikey port")}
+    out = subprocess.run(["tshark", "-r", str(capture), "-d", "udp.port==2269,mikey", "-T",
+                          "fields", "-e", "frame.number", "-e", "_ws.malformed",
+                          "-e", "_ws.expert.severity", "-Y", "mikey"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    ours = sum(1 for p in summaries(capture, capture.with_suffix(".keys.toml"))
+               if p.protocol == "mikey")
+    assert len(out) == ours
+    for line in out:
+        frame, malformed, severity = (line.split("\t") + ["", ""])[:3]
+        if int(frame) in attacked:
+            continue
+        assert not malformed and "warning" not in severity.lower() and "error" not in severity.lower(), line
+
+
+def test_libsrtp_decrypts_the_basic_stream_with_the_ground_truth(tmp_path):
+    pylibsrtp = pytest.importorskip("pylibsrtp")
+    capture, keys = lab(tmp_path, "basic", "--duration", "6")
+    truth = json.loads(keys.with_suffix(".truth.json").read_text())
+    mtks = {}
+    for msk in truth["msks"]:
+        for mtk in msk["mtks"]:
+            mtks[bytes.fromhex(msk["msk_id"] + mtk["mtk_id"])] = bytes.fromhex(mtk["key"] + mtk["salt"])
+    sessions = {}
+    decrypted = total = 0
+    for rec in read_capture(capture):
+        tp = decode_transport(rec.linktype, rec.data)
+        if tp is None or tp.dport != RTP_PORT:
+            continue
+        total += 1
+        pkt = tp.payload
+        mki, tag = pkt[-16:-10], pkt[-10:]
+        if mki not in sessions:
+            sessions[mki] = pylibsrtp.Session(pylibsrtp.Policy(
+                key=mtks[mki], ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND,
+                srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+        plain = sessions[mki].unprotect(pkt[:-16] + tag)  # libsrtp: no MKI (not authenticated)
+        assert len(plain) == 12 + 160 and plain[1] == 0  # PCMU, 20 ms
+        decrypted += 1
+    assert decrypted == total > 250  # every packet, unprotect raises on any failure
+
+
+def test_only_the_muks_decrypt_every_srtp_packet_of_basic(tmp_path):
+    capture, keys = lab(tmp_path, "basic", "--duration", "6")
+    out = tmp_path / "plain.pcap"
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(capture), "--keys",
+                           str(keys), "-o", str(out)], capture_output=True, text=True, cwd=ROOT)
+    srtp = sum(1 for r in read_capture(capture)
+               if (tp := decode_transport(r.linktype, r.data)) and tp.dport == RTP_PORT)
+    assert f"{srtp} SRTP and 0 SRTCP packets decrypted, 0 authentication failures" in proc.stdout
+
+
+def test_digest_agrees_with_pythons_own_implementation():
+    world = run("basic", 5, Options(ues=1, duration=1.0))
+    exchanges = [pairs for _, _, pairs in world.exchanges]
+    request = exchanges[0][1][0].decode("latin-1")
+    challenge = exchanges[0][0][1].decode("latin-1")
+    auth = re.search(r"Authorization: Digest (.*)\r\n", request).group(1)
+    params = dict(re.findall(r'(\w+)="?([^",]*)"?', auth))
+    header = re.search(r"WWW-Authenticate: Digest (.*)\r\n", challenge).group(1)
+    chal = dict(re.findall(r'(\w+)="?([^",]*)"?', header))
+    mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    mgr.add_password(None, "http://bmsc.example.org/", params["username"], world.ues[0].password)
+    handler = urllib.request.HTTPDigestAuthHandler(mgr)
+    handler.get_cnonce = lambda nonce: params["cnonce"]
+    req = urllib.request.Request("http://bmsc.example.org" + params["uri"], data=b"x", method="POST")
+    theirs = handler.get_authorization(req, chal)
+    assert re.search(r'response="([0-9a-f]+)"', theirs).group(1) == params["response"]
+
+
+@pytest.mark.skipif(not livecap.available() and os.environ.get("CI") != "true",
+                    reason="live capture needs root and dumpcap")
+def test_send_live_on_loopback_is_captured_and_dissected(tmp_path):
+    capture = tmp_path / "live.pcap"
+    keys = tmp_path / "live.keys.toml"
+    with livecap.capture_loopback(capture, "udp port 2269 or udp port 5004 or tcp port 80"):
+        proc = subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic",
+                               "--duration", "1", "--send", "127.0.0.1", "--speed", "25",
+                               "--keys-out", str(keys)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    text = [p.summary for p in summaries(capture, keys)]
+    assert sum("digest good" in s for s in text) == 6  # 3 UEs x (registration + MSK request)
+    assert sum(s.endswith("MAC good") and "MSK 02f810" in s for s in text) == 3
+    assert sum("PSK ver msg, MAC good" in s for s in text) == 3
