@@ -18,6 +18,7 @@ from dissectors.mikey import parse
 from .decode import decode_transport, replace_udp_payload
 from .decrypt import SrtpDecryptor
 from .dissect import candidates, classify, endpoint
+from .export import Export
 from .keys import KeyFileError, load_keys
 from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
 from .lab.scenarios import run as run_scenario
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
     dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
+    exp = sub.add_parser("export", help="write the timeline JSON of the captures: key "
+                                         "lifecycles, procedures, findings")
+    exp.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    exp.add_argument("--keys", metavar="FILE", help="key file (TOML)")
+    exp.add_argument("--reveal-keys", action="store_true", help="include key values")
+    exp.add_argument("-o", "--output", metavar="OUT.json", required=True, help="timeline JSON")
     lab = sub.add_parser("lab", help="simulate a BM-SC and its UEs (every procedure of "
                                      "TS 33.246 §6.3) into a capture, or live")
     lab.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
@@ -74,6 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    """Stream the captures through the reconstructor and write the timeline."""
+    store = load_keys(args.keys) if args.keys else None
+    progress = None
+    if sys.stderr.isatty():
+        def progress(path: str, packets: int) -> None:
+            sys.stderr.write(f"\r{path}: {packets} packets")
+            sys.stderr.flush()
+    run = Export(store, reveal_keys=args.reveal_keys, progress=progress)
+    status = 0
+    for path in args.captures:
+        try:
+            run.add_capture(path)
+        except CaptureError as exc:
+            sys.stderr.write(f"{PROG}: {exc}\n")
+            status = 1
+    doc = run.document()
+    try:
+        Path(args.output).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
+        return 1
+    if progress is not None:
+        sys.stderr.write("\n")
+    out.write(f"{len(doc['keys'])} keys, {len(doc['procedures'])} procedures, "
+              f"{len(doc['findings'])} findings -> {args.output}\n")
+    return status
 
 
 def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
@@ -178,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_decrypt(args, sys.stdout)
         if args.command == "lab":
             return cmd_lab(args, sys.stdout)
+        if args.command == "export":
+            return cmd_export(args, sys.stdout)
     except KeyFileError as exc:
         sys.stderr.write(f"{PROG}: key file: {exc}\n")
         return 2

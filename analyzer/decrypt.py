@@ -63,6 +63,7 @@ class _Candidate:
     ctx: SrtpContext
     ssrc: int | None = None
     dst: str | None = None
+    mtk: tuple[str, str, str] | None = None
 
 
 class SrtpDecryptor:
@@ -71,6 +72,10 @@ class SrtpDecryptor:
     def __init__(self, store: KeyStore, rules: SrtpRules = SrtpRules()) -> None:
         self.store = store
         self.rules = rules
+        #: the outcome of the last :meth:`decrypt`: (result, key label, MTK ids or None);
+        #: result ``ok``, ``auth`` (the key its MKI names fails), ``unknown`` (no key for a
+        #: known stream) or "" (not an SRTP packet of a known stream)
+        self.last: tuple[str, str | None, tuple[str, str, str] | None] = ("", None, None)
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
@@ -93,7 +98,8 @@ class SrtpDecryptor:
         mki = {"msk_mtk": msk_id + mtk_id, "mtk": mtk_id}.get(self.rules.mki, b"")
         suite = SUITES[self.rules.suite]
         ctx = SrtpContext(suite, (key.value or b"")[:suite.key_len], key.salt or b"", 0, mki)
-        return _Candidate(f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}", ctx)
+        return _Candidate(f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}", ctx,
+                          mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()))
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))
@@ -106,6 +112,7 @@ class SrtpDecryptor:
     def decrypt(self, payload: bytes, dst: str) -> bytes | None:
         """Plain RTP/RTCP for an SRTP/SRTCP UDP payload to *dst*, or None."""
         self._refresh_mtks()
+        self.last = ("", None, None)
         if not self._cands:
             return None
         if is_rtcp(payload):
@@ -130,6 +137,7 @@ class SrtpDecryptor:
                 st.decrypted += 1
                 st.keys.add(cand.label)
                 self._by_stream[key] = cand
+                self.last = ("ok", cand.label, cand.mtk)
                 return plain
             if reason == "auth":
                 tried_mki = True
@@ -137,8 +145,10 @@ class SrtpDecryptor:
             st = self._stats(hdr.ssrc, dst)
             if tried_mki:
                 st.auth_failures += 1
+                self.last = ("auth", None, None)
             else:
                 st.unknown_mki += 1
+                self.last = ("unknown", None, None)
         return None
 
     def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
@@ -151,5 +161,6 @@ class SrtpDecryptor:
                 st = self._stats(ssrc, dst)
                 st.rtcp_decrypted += 1
                 st.keys.add(cand.label)
+                self.last = ("ok", cand.label, cand.mtk)
                 return plain
         return None

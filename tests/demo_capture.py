@@ -162,6 +162,12 @@ def main() -> None:
                                   str(capture.relative_to(ROOT))], capture_output=True, text=True,
                                  check=True, cwd=ROOT).stdout
             (GOLDEN.parent / name).write_text(out)
+        if keys.is_file():
+            subprocess.run([sys.executable, "-m", "analyzer", "export",
+                            str(capture.relative_to(ROOT)), "--keys",
+                            str(keys.relative_to(ROOT)), "--reveal-keys", "-o",
+                            str(GOLDEN.parent / f"{capture.stem}.timeline.json")],
+                           check=True, capture_output=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,12 @@ def test_only_the_tui_imports_textual():
         if "tui" in path.parts:
             continue
         assert "textual" not in _imports(path), path
+
+
+def test_the_reconstructor_is_sans_io():
+    """analyzer/flows: observations in, changes out; no files, sockets, threads or Textual."""
+    forbidden = {"socket", "threading", "subprocess", "multiprocessing", "asyncio", "os",
+                 "io", "pathlib", "shutil", "textual", "select"}
+    for path in (ROOT / "analyzer" / "flows").rglob("*.py"):
+        assert not _imports(path) & forbidden, path
+        assert "open(" not in path.read_text(), path

@@ -1,0 +1,156 @@
+"""The timeline export (``mbms-analyzer export``): captures to the DESIGN.md timeline JSON.
+
+Streams through the captures once, in order: MIKEY and BM-SC packets are
+dissected (with the key hierarchy when a key file is given) and observed; UDP
+packets of known SRTP streams are tried with the known and learned keys; the
+observations feed the :class:`~analyzer.flows.reconstructor.Reconstructor`.
+Memory grows with keys, UEs and procedures, not with packets. The document is
+versioned (``format``/``version``) and described by ``timeline.schema.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from dissectors.srtp import rtp_header
+
+from .decode import decode_transport
+from .decrypt import SrtpDecryptor
+from .dissect import build, candidates, endpoint
+from .flows.model import KeyRecord, Procedure
+from .flows.observe import SrtpObs, Where, observe
+from .flows.reconstructor import Reconstructor
+from .keys import KeyStore
+from .mikey_keys import KeyHierarchy
+from .profile import DEFAULT_PROFILE, Profile
+from .reading import CaptureError, Record, read_capture
+
+FORMAT = "mbms-timeline"
+VERSION = 1
+SCHEMA = Path(__file__).with_name("timeline.schema.json")
+
+
+@dataclass
+class CaptureInfo:
+    """``captures[]`` of the timeline."""
+
+    file: str
+    packets: int = 0
+    start: float | None = None
+    end: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class Export:
+    """One export run over several captures."""
+
+    store: KeyStore | None = None
+    profile: Profile = DEFAULT_PROFILE
+    reveal_keys: bool = False
+    progress: Callable[[str, int], None] | None = None
+    rec: Reconstructor = field(init=False)
+    captures: list[CaptureInfo] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rec = Reconstructor(with_keys=self.store is not None)
+        self.hierarchy = KeyHierarchy(self.store) if self.store is not None else None
+        self.decryptor = SrtpDecryptor(self.store) if self.store is not None else None
+        if self.store is not None:
+            for muk in self.store.muks:
+                rec = self.rec.add_known_key("MUK", idr=muk.ident.get("idr"),
+                                             idi=muk.ident.get("idi"))
+                rec.value = (muk.value or b"").hex()
+            for (kd, msk), key in self.store.msks.items():
+                self.rec.add_known_key("MSK", key_domain=kd.hex(), msk_id=msk.hex()).value = \
+                    (key.value or b"").hex()
+            for (kd, msk, mtk), key in self.store.mtks.items():
+                self.rec.add_known_key("MTK", key_domain=kd.hex(), msk_id=msk.hex(),
+                                       mtk_id=mtk.hex()).value = (key.value or b"").hex()
+
+    def add_capture(self, path: str | Path) -> None:
+        """Read one capture into the timeline (damage is recorded and raised)."""
+        index = len(self.captures)
+        info = CaptureInfo(str(path))
+        self.captures.append(info)
+        try:
+            for cand in candidates(self._records(path, index, info), index, self.profile):
+                for obs in observe(build(cand, self.hierarchy)):
+                    self.rec.feed(obs)
+        except CaptureError as exc:
+            info.error = str(exc)
+            raise
+
+    def _records(self, path: str | Path, index: int, info: CaptureInfo) -> Iterator[Record]:
+        for record in read_capture(path):
+            info.packets += 1
+            info.start = record.time if info.start is None else min(info.start, record.time)
+            info.end = record.time if info.end is None else max(info.end, record.time)
+            if self.progress is not None and info.packets % 50_000 == 0:
+                self.progress(str(path), info.packets)
+            if self.decryptor is not None:
+                self._srtp(record, index)
+            yield record
+
+    def _srtp(self, record: Record, index: int) -> None:
+        tp = decode_transport(record.linktype, record.data)
+        if tp is None or tp.proto != "udp" or not tp.payload or tp.payload[0] >> 6 != 2:
+            return
+        ports = self.profile.mikey_udp_ports
+        if tp.sport in ports or tp.dport in ports:
+            return
+        dst = endpoint(tp.dst, tp.dport)
+        self.decryptor.decrypt(tp.payload, dst)
+        result, label, mtk = self.decryptor.last
+        if not result:
+            return
+        hdr = rtp_header(tp.payload)
+        ssrc = hdr.ssrc if hdr is not None else int.from_bytes(tp.payload[4:8], "big")
+        at = Where(index, record.number, record.time, endpoint(tp.src, tp.sport), dst)
+        self.rec.feed(SrtpObs(at, ssrc, mtk, label, result))
+
+    def document(self) -> dict[str, Any]:
+        """The timeline JSON document (DESIGN.md "Timeline JSON")."""
+        self.rec.finish()
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "captures": [_capture_json(c) for c in self.captures],
+            "keys": [self._key_json(k) for k in self.rec.keys.values()],
+            "procedures": [_proc_json(p) for p in sorted(
+                self.rec.procedures, key=lambda p: (p.start, p.frames[:1]))],
+            "findings": [{"code": f.code, "severity": f.severity, "time": f.time,
+                          "capture": f.capture, "frame": f.frame, "message": f.message}
+                         for f in sorted(self.rec.findings, key=lambda f: (f.time, f.frame))],
+        }
+
+    def _key_json(self, rec: KeyRecord) -> dict[str, Any]:
+        ue_holders = sorted({e.ue for e in rec.events if e.ue and e.event == "delivered"})
+        return {
+            "kind": rec.kind, "key_domain": rec.key_domain, "msk_id": rec.msk_id,
+            "mtk_id": rec.mtk_id, "idr": rec.idr, "idi": rec.idi,
+            "value": rec.value if (self.reveal_keys and rec.value) else None,
+            "state": rec.state.value,
+            "events": [{"time": e.time, "capture": e.capture, "frame": e.frame,
+                        "event": e.event, "ue": e.ue, "detail": e.detail}
+                       for e in sorted(rec.events, key=lambda e: (e.time, e.frame))],
+            "ues": ue_holders,
+        }
+
+
+def _capture_json(info: CaptureInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": info.file, "packets": info.packets, "start": info.start,
+                           "end": info.end}
+    if info.error:
+        out["error"] = info.error
+    return out
+
+
+def _proc_json(proc: Procedure) -> dict[str, Any]:
+    out = {"procedure": proc.procedure, "ue": proc.ue, "start": proc.start, "end": proc.end,
+           "outcome": proc.outcome, "frames": [list(f) for f in proc.frames]}
+    if proc.detail:
+        out["detail"] = proc.detail
+    return out

@@ -1,0 +1,161 @@
+"""Key lifecycles, UEs, procedures and findings: the reconstructor's records.
+
+Key states and their transitions (DESIGN.md event names; a transition not in
+:data:`TRANSITIONS` keeps the state and is recorded as a ``flow.unexpected``
+finding by the reconstructor)::
+
+    known ──requested──► requested ──challenged──► requested
+      │                      │  └──rejected──► rejected   (elsewhere a refusal for one UE
+      │                      │                             leaves the key's state as it is)
+      └──────delivered───────┴──► delivered ──acknowledged──► acknowledged
+                                     │                             │
+                                     └──first_use──► active ◄──────┘
+    delivered | acknowledged | active ──superseded──► superseded ──expired──► expired
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class KeyState(str, Enum):
+    """Lifecycle state of a key."""
+
+    KNOWN = "known"              # given in the key file, nothing seen yet
+    REQUESTED = "requested"
+    REJECTED = "rejected"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+
+
+S = KeyState
+#: event -> states it may happen in, and the state it leads to (None: unchanged).
+TRANSITIONS: dict[str, tuple[frozenset[KeyState], KeyState | None]] = {
+    "requested": (frozenset({S.KNOWN, S.REQUESTED, S.REJECTED, S.DELIVERED, S.ACKNOWLEDGED,
+                             S.ACTIVE, S.SUPERSEDED}), None),
+    "challenged": (frozenset(S), None),
+    "rejected": (frozenset(S), None),  # per UE: the key's state changes only if nobody has it
+    "delivered": (frozenset(S), S.DELIVERED),
+    "acknowledged": (frozenset({S.DELIVERED, S.ACKNOWLEDGED, S.ACTIVE}), None),
+    "first_use": (frozenset({S.KNOWN, S.DELIVERED, S.ACKNOWLEDGED, S.ACTIVE, S.SUPERSEDED}),
+                  S.ACTIVE),
+    "last_use": (frozenset(S), None),
+    "superseded": (frozenset({S.KNOWN, S.DELIVERED, S.ACKNOWLEDGED, S.ACTIVE}), S.SUPERSEDED),
+    "expired": (frozenset(S), S.EXPIRED),
+}
+
+
+def next_state(state: KeyState, event: str) -> tuple[KeyState, bool]:
+    """(new state, allowed) for *event* in *state*."""
+    allowed, target = TRANSITIONS[event]
+    if state not in allowed:
+        return state, False
+    if event == "acknowledged" and state == S.DELIVERED:
+        return S.ACKNOWLEDGED, True
+    if event == "requested" and state in (S.KNOWN, S.REJECTED):
+        return S.REQUESTED, True
+    if event == "rejected" and state in (S.KNOWN, S.REQUESTED):
+        return S.REJECTED, True
+    return (target or state), True
+
+
+@dataclass
+class KeyEvent:
+    """One event in a key's life (timeline JSON ``keys[].events[]``)."""
+
+    time: float
+    capture: int
+    frame: int
+    event: str
+    ue: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class KeyRecord:
+    """A MUK, MSK or MTK and its life."""
+
+    kind: str
+    key_domain: str | None = None
+    msk_id: str | None = None
+    mtk_id: str | None = None
+    idr: str | None = None
+    idi: str | None = None
+    value: str | None = field(default=None, repr=False)
+    state: KeyState = KeyState.KNOWN
+    events: list[KeyEvent] = field(default_factory=list)
+    counter: int | None = None          # last accepted MIKEY counter under this key
+    first_use: KeyEvent | None = None
+    last_use: KeyEvent | None = None
+    uses: int = 0
+
+
+@dataclass
+class UERecord:
+    """A UE: address and B-TID, and the keys it requested, received, acknowledged, used."""
+
+    ip: str
+    btid: str | None = None
+    requested: set[str] = field(default_factory=set)
+    received: set[str] = field(default_factory=set)
+    acknowledged: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+    failed: bool = False   # its last MSK request was refused
+    left: bool = False     # it deregistered
+
+
+@dataclass
+class Procedure:
+    """One procedure of the seed (timeline JSON ``procedures[]``)."""
+
+    procedure: str
+    ue: str | None
+    start: float
+    end: float
+    outcome: str = "incomplete"
+    frames: list[tuple[int, int]] = field(default_factory=list)
+    state: str = "open"           # internal: open / challenged / awaiting_delivery / awaiting_ack / done
+    keys: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, capture: int, frame: int, time: float) -> None:
+        if (capture, frame) not in self.frames:
+            self.frames.append((capture, frame))
+        self.end = max(self.end, time)
+
+    def close(self, outcome: str) -> None:
+        self.outcome = outcome
+        self.state = "done"
+
+
+@dataclass
+class Finding:
+    """A finding (timeline JSON ``findings[]``), a code of :data:`FINDING_CODES`."""
+
+    code: str
+    severity: str
+    time: float
+    capture: int
+    frame: int
+    message: str
+
+
+#: Stable finding codes of the reconstructor (the dissectors' issue codes come too).
+FINDING_CODES = {
+    "mikey.replay": "MIKEY counter not above the last accepted one for its MUK or MSK",
+    "mikey.mac_bad": "a MIKEY MAC does not verify with the known key",
+    "mikey.unknown_key": "an MSK or MTK message under a key that is not known",
+    "mikey.ack_missing": "an acknowledgement was requested (V=1) and never came",
+    "mikey.ack_unexpected": "a verification message for a message never seen",
+    "srtp.unknown_mki": "SRTP under an MKI that names no known MTK",
+    "srtp.auth_failed": "SRTP that fails authentication under the key its MKI names",
+    "srtp.stale_key": "SRTP under an MTK whose MSK has been superseded or expired",
+    "ue.no_msk_traffic": "a UE that failed to get an MSK and holds none still shows traffic",
+    "bmsc.request_storm": "many MSK requests in a short window after a solicitation",
+    "flow.unexpected": "an event that the key's state does not allow",
+}

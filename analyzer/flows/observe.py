@@ -1,0 +1,164 @@
+"""Observations: what the reconstructor learns from one dissected packet.
+
+The reconstructor reads the same fields that ``dissect --json`` shows (as
+Zeek's scripts read dissector events): :func:`observe` turns a
+:class:`~analyzer.result.Dissected` into typed observations, so the flow logic
+never touches wire bytes. SRTP observations come from the decryptor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..result import Dissected
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an observation was made."""
+
+    capture: int
+    frame: int
+    time: float
+    src: str
+    dst: str
+
+    @property
+    def src_ip(self) -> str:
+        return self.src.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def dst_ip(self) -> str:
+        return self.dst.rsplit(":", 1)[0].strip("[]")
+
+
+@dataclass(frozen=True)
+class MikeyObs:
+    """A MIKEY message (RFC 3830) and what the key hierarchy made of it."""
+
+    at: Where
+    data_type: int
+    csb_id: int
+    v: int
+    counter: int | None
+    kd: str | None
+    msk_id: str | None
+    mtk_id: str | None
+    idi: str | None
+    idr: str | None
+    mac_status: str | None        # good / bad / not checked; None without keys
+    key_value: str | None = None  # the key it delivered, when decrypted
+    key_salt: str | None = None
+
+    @property
+    def solicitation(self) -> bool:
+        """Key IDs 0: the BM-SC solicits a pull (TS 33.246 §6.3.2.2.4)."""
+        return self.msk_id is not None and int(self.msk_id, 16) == 0 and self.mtk_id is None
+
+
+@dataclass(frozen=True)
+class HttpObs:
+    """A BM-SC HTTP message (TS 33.246 §6.3.2)."""
+
+    at: Where
+    is_request: bool
+    method: str | None
+    uri: str | None
+    status: int | None
+    body_kind: str | None
+    keys: tuple[tuple[str | None, str | None, int | None], ...] = ()
+    btid: str | None = None
+    challenge: bool = False
+    stale: bool = False
+    digest: str | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class SrtpObs:
+    """An SRTP/SRTCP packet and the key that opened it (or why none did)."""
+
+    at: Where
+    ssrc: int
+    mtk: tuple[str, str, str] | None  # (kd, msk_id, mtk_id) of the MTK that decrypted it
+    key_label: str | None
+    result: str                       # ok / auth / unknown
+
+
+@dataclass(frozen=True)
+class IssueObs:
+    """A problem the dissectors found (malformed data, refused XML, ...)."""
+
+    at: Where
+    code: str
+    severity: str
+    message: str
+
+
+def _first(fields: list[list[Any]], name: str) -> Any:
+    for key, value in fields:
+        if key == name:
+            return value
+    return None
+
+
+def _all(fields: list[list[Any]], name: str) -> list[Any]:
+    return [value for key, value in fields if key == name]
+
+
+def observe(pkt: Dissected) -> list[Any]:
+    """Observations of one dissected packet, in wire order."""
+    at = Where(pkt.capture, pkt.frame, pkt.time, pkt.src, pkt.dst)
+    fields = pkt.fields(reveal_keys=True)
+    out: list[Any] = []
+    if pkt.protocol == "bmsc":
+        out.append(HttpObs(
+            at, _first(fields, "bmsc.request.method") is not None,
+            _first(fields, "bmsc.request.method"), _first(fields, "bmsc.request.uri"),
+            _first(fields, "bmsc.response.code"), _first(fields, "bmsc.body.kind"),
+            tuple(zip(_all(fields, "bmsc.key.key_domain_id"), _all(fields, "bmsc.key.msk_id"),
+                      _key_statuses(fields))),
+            _first(fields, "bmsc.btid"), _first(fields, "bmsc.digest.challenge.nonce") is not None,
+            str(_first(fields, "bmsc.digest.challenge.stale") or "").lower() == "true",
+            _first(fields, "bmsc.digest.verified"),
+            not any(e.code == "http.incomplete" for e in pkt.errors)))
+    for start in [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]:
+        out.append(_mikey(at, fields[start:_next_message(fields, start)]))
+    for err in pkt.errors:
+        out.append(IssueObs(at, err.code, err.severity, err.message))
+    return out
+
+
+def _next_message(fields: list[list[Any]], start: int) -> int:
+    for n in range(start + 1, len(fields)):
+        if fields[n][0] == "mikey.version":
+            return n
+    return len(fields)
+
+
+def _key_statuses(fields: list[list[Any]]) -> list[int | None]:
+    """Per-key status aligned with the key list (None where a key has no status)."""
+    out: list[int | None] = []
+    for key, value in fields:
+        if key == "bmsc.key.msk_id":
+            out.append(None)
+        elif key == "bmsc.key.status" and out:
+            out[-1] = value
+    return out
+
+
+def _mikey(at: Where, fields: list[list[Any]]) -> MikeyObs:
+    ids = _all(fields, "mikey.id.data")
+    status = _first(fields, "mikey.kemac.mac_status") or _first(fields, "mikey.v.status")
+    return MikeyObs(
+        at, _first(fields, "mikey.type") or 0, _first(fields, "mikey.csb_id") or 0,
+        _first(fields, "mikey.v.set") or 0, _first(fields, "mikey.t.counter"),
+        _first(fields, "mikey.mbms.key_domain_id"), _first(fields, "mikey.mbms.msk_id"),
+        _first(fields, "mikey.mbms.mtk_id"), ids[0] if ids else None,
+        ids[1] if len(ids) > 1 else None, status,
+        _first(fields, "mikey.kemac.decrypted.key.data"),
+        _first(fields, "mikey.kemac.decrypted.key.salt"))
+
+
+__all__ = ["HttpObs", "IssueObs", "MikeyObs", "SrtpObs", "Where", "observe"]

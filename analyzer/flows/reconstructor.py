@@ -1,0 +1,451 @@
+"""The sans-IO flow reconstructor (DESIGN.md procedure table, TS 33.246 §6.3).
+
+Observations go in (:meth:`Reconstructor.feed`), in capture order; the return
+value lists what changed (``("key", record)``, ``("procedure", proc)``,
+``("finding", finding)``), so a UI can update incrementally. :meth:`finish`
+closes what the capture leaves open (``incomplete``, missing acks, request
+storms). Memory grows with keys, UEs and procedures, never with packets.
+
+Procedure rules (how timelines from different tools compare, DESIGN.md):
+
+* ``registration`` / ``deregistration``: one per UE request exchange, its
+  digest challenge and retry included; outcome from the final status.
+* ``msk_request``: from the UE's first MSK-request POST (challenge and retry
+  included) to the MIKEY MSK message that answers it and the UE's ack when V=1;
+  ``rejected`` on an HTTP error or a per-key status other than 200.
+* ``solicited_pull``: from the BM-SC's key-IDs-0 message to that UE's resulting
+  MSK delivery; its HTTP request belongs to it (not also an ``msk_request``).
+* ``msk_push``: one per unsolicited MSK message; ``success`` at the ack, or at
+  delivery when no ack was asked; ``incomplete`` when the ack never came.
+* ``mtk_update``: one per MTK message, ``ue`` null; ``failed`` when a receiver
+  holding the MSK would reject it (bad MAC, counter not increasing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import (
+    Finding,
+    KeyEvent,
+    KeyRecord,
+    KeyState,
+    Procedure,
+    UERecord,
+    next_state,
+)
+from .observe import HttpObs, IssueObs, MikeyObs, SrtpObs, Where
+
+ACK_TIMEOUT = 5.0          # seconds a V=1 message waits for its verification
+STORM_WINDOW = 2.0         # requests this soon after a solicitation burst ...
+STORM_THRESHOLD = 20       # ... this many of them make a request storm
+SOLICITATION_BURST = 1.0   # solicitations this close together are one burst
+MAX_FINDINGS_PER_STREAM = 1
+
+
+@dataclass
+class Reconstructor:
+    """Key lifecycles, procedures and findings from observations."""
+
+    keys: dict[tuple, KeyRecord] = field(default_factory=dict)
+    ues: dict[str, UERecord] = field(default_factory=dict)
+    procedures: list[Procedure] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    with_keys: bool = False
+    _open: dict[tuple[str, str], Procedure] = field(default_factory=dict)
+    _acks: dict[int, tuple[Procedure, str, str, Where]] = field(default_factory=dict)
+    _solicited: dict[str, Procedure] = field(default_factory=dict)
+    _bursts: list[dict[str, Any]] = field(default_factory=list)
+    _reported: set[tuple] = field(default_factory=set)
+    _changes: list[tuple[str, Any]] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ helpers
+
+    def add_known_key(self, kind: str, **ident: Any) -> KeyRecord:
+        """A key given in the key file (state ``known``)."""
+        rec = self._key(kind, **ident)
+        return rec
+
+    def _key(self, kind: str, **ident: Any) -> KeyRecord:
+        ident = {k: v for k, v in ident.items() if k != "value"}
+        key = (kind, ident.get("key_domain"), ident.get("msk_id"), ident.get("mtk_id"),
+               ident.get("idr"), ident.get("idi") if kind == "MUK" else None)
+        rec = self.keys.get(key)
+        if rec is None:
+            rec = self.keys[key] = KeyRecord(kind, **ident)
+        return rec
+
+    def _event(self, rec: KeyRecord, at: Where, event: str, ue: str | None = None,
+               **detail: Any) -> None:
+        state, ok = next_state(rec.state, event)
+        if not ok:
+            self._finding("flow.unexpected", "warning", at,
+                          f"{rec.kind} {_label(rec)}: {event} while {rec.state.value}")
+            return
+        rec.state = state
+        ev = KeyEvent(at.time, at.capture, at.frame, event, ue, dict(detail))
+        if event == "first_use":
+            rec.first_use = ev
+        rec.events.append(ev)
+        self._changes.append(("key", rec))
+
+    def _finding(self, code: str, severity: str, at: Where, message: str) -> None:
+        finding = Finding(code, severity, at.time, at.capture, at.frame, message)
+        self.findings.append(finding)
+        self._changes.append(("finding", finding))
+
+    def _ue(self, ip: str) -> UERecord:
+        rec = self.ues.get(ip)
+        if rec is None:
+            rec = self.ues[ip] = UERecord(ip)
+        return rec
+
+    def _proc(self, kind: str, ue: str | None, at: Where) -> Procedure:
+        proc = Procedure(kind, ue, at.time, at.time, frames=[(at.capture, at.frame)])
+        self.procedures.append(proc)
+        self._changes.append(("procedure", proc))
+        return proc
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, obs: Any) -> list[tuple[str, Any]]:
+        """Apply one observation; return what changed."""
+        self._changes = []
+        at: Where = obs.at
+        self._expire_acks(at)
+        if isinstance(obs, HttpObs):
+            self._http(obs)
+        elif isinstance(obs, MikeyObs):
+            self._mikey(obs)
+        elif isinstance(obs, SrtpObs):
+            self._srtp(obs)
+        elif isinstance(obs, IssueObs) and obs.code != "mikey.mac_bad":
+            # (MAC failures are reported by the MIKEY logic, with what they concern)
+            self._finding(obs.code, obs.severity, at, obs.message)
+        return self._changes
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _http(self, obs: HttpObs) -> None:
+        at = obs.at
+        ue_ip = at.src_ip if obs.is_request else at.dst_ip
+        ue = self._ue(ue_ip)
+        if obs.is_request and obs.body_kind != "deregister":
+            self._check_left(ue, at)
+        if obs.btid:
+            ue.btid = obs.btid
+        if obs.is_request:
+            kind = {"register": "registration", "deregister": "deregistration",
+                    "msk-request": "msk_request"}.get(obs.body_kind or "")
+            if kind is None:
+                return
+            slot = (ue_ip, "msk" if kind == "msk_request" else kind)
+            proc = self._open.get(slot)
+            if proc is None or proc.state not in ("open", "challenged"):
+                if kind == "msk_request" and ue_ip in self._solicited:
+                    proc = self._solicited.pop(ue_ip)
+                    proc.detail["delay"] = round(at.time - proc.start, 6)
+                    for burst in self._bursts:
+                        if ue_ip in burst["ues"] and "delay" not in burst["ues"][ue_ip]:
+                            burst["ues"][ue_ip]["delay"] = at.time - proc.start
+                    proc.add(at.capture, at.frame, at.time)
+                else:
+                    proc = self._proc(kind, ue_ip, at)
+                self._open[slot] = proc
+            else:
+                proc.add(at.capture, at.frame, at.time)
+            proc.state = "open"
+            if kind == "deregistration":
+                ue.left = True
+            for kd, msk, _status in obs.keys:
+                if kd and msk:
+                    label = f"{kd}/{msk}"
+                    ue.requested.add(label)
+                    proc.keys.append(label)
+                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "requested",
+                                ue_ip)
+            return
+        proc = next((p for (ip, _), p in self._open.items() if ip == ue_ip
+                     and p.state in ("open", "challenged")), None)
+        if proc is None or obs.status is None:
+            return
+        proc.add(at.capture, at.frame, at.time)
+        if obs.status == 401:
+            proc.state = "challenged"
+            proc.detail["challenges"] = proc.detail.get("challenges", 0) + 1
+            if obs.stale:
+                proc.detail["stale"] = True
+            for label in proc.keys:
+                kd, msk = label.split("/")
+                self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "challenged", ue_ip)
+            return
+        if obs.status < 200:
+            return
+        slot = next(s for s, p in self._open.items() if p is proc)
+        if obs.status >= 300 or any(st not in (None, 200) for _, _, st in obs.keys):
+            proc.close("rejected")
+            del self._open[slot]
+            for kd, msk, st in obs.keys:
+                if kd and msk and st not in (None, 200):
+                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "rejected",
+                                ue_ip, status=st)
+            if proc.procedure in ("msk_request", "solicited_pull"):
+                ue.failed = not any(self._msk_valid(label) for label in ue.received)
+            self._changes.append(("procedure", proc))
+            return
+        if proc.procedure in ("registration", "deregistration"):
+            proc.close("success")
+            del self._open[slot]
+        else:
+            proc.state = "awaiting_delivery"
+        self._changes.append(("procedure", proc))
+
+    def _msk_valid(self, label: str) -> bool:
+        kd, msk = label.split("/")
+        rec = self.keys.get(("MSK", kd, msk, None, None, None))
+        return rec is not None and rec.state not in (KeyState.SUPERSEDED, KeyState.EXPIRED)
+
+    def _check_left(self, ue: UERecord, at: Where) -> None:
+        if ue.failed and not ue.left and not ue.received:
+            key = ("ue.no_msk_traffic", ue.ip)
+            if key not in self._reported:
+                self._reported.add(key)
+                self._finding("ue.no_msk_traffic", "warning", at,
+                              f"UE {ue.ip} got no MSK and holds none, yet still shows traffic "
+                              "(TS 33.246 §6.3.1: it shall leave the service)")
+
+    # ------------------------------------------------------------------ MIKEY
+
+    def _mikey(self, obs: MikeyObs) -> None:
+        at = obs.at
+        if obs.data_type == 1:
+            self._verification(obs)
+            return
+        if obs.data_type != 0:
+            return
+        if obs.mtk_id is not None and obs.kd and obs.msk_id:
+            self._mtk_message(obs)
+        elif obs.solicitation:
+            ue = at.dst_ip
+            proc = self._proc("solicited_pull", ue, at)
+            self._solicited[ue] = proc
+            self._burst(ue, at)
+            self._under_muk(obs)
+        elif obs.msk_id is not None and obs.kd:
+            self._msk_message(obs)
+
+    def _under_muk(self, obs: MikeyObs) -> KeyRecord | None:
+        """Counter check per MUK (EF_MUK, TS 31.102 §4.2.81); the MUK's use."""
+        if not obs.idr:
+            return None
+        muk = self.keys.get(("MUK", None, None, None, obs.idr, obs.idi)) \
+            or self.keys.get(("MUK", None, None, None, obs.idr, None))
+        if muk is None:
+            if self.with_keys:
+                muk = self._key("MUK", idr=obs.idr, idi=obs.idi)
+            else:
+                return None
+        self._replay(muk, obs, f"MUK of {obs.idr}")
+        if obs.mac_status == "bad":
+            self._finding("mikey.mac_bad", "error", obs.at,
+                          f"MSK message to {obs.at.dst_ip}: MAC does not verify with the MUK")
+        elif obs.mac_status == "not checked" and self.with_keys and muk.value is None:
+            self._finding("mikey.unknown_key", "warning", obs.at,
+                          f"MSK message under an unknown MUK (IDr {obs.idr})")
+        if obs.mac_status != "bad":
+            self._use(muk, obs.at)
+        return muk
+
+    def _replay(self, rec: KeyRecord, obs: MikeyObs, what: str) -> bool:
+        if obs.counter is None or obs.mac_status == "bad":
+            return False
+        if rec.counter is not None and obs.counter <= rec.counter:
+            self._finding("mikey.replay", "warning", obs.at,
+                          f"MIKEY counter {obs.counter} not above last accepted {rec.counter} "
+                          f"for {what}")
+            return True
+        rec.counter = obs.counter
+        return False
+
+    def _use(self, rec: KeyRecord, at: Where) -> None:
+        if rec.first_use is None:
+            self._event(rec, at, "first_use")
+        rec.last_use = KeyEvent(at.time, at.capture, at.frame, "last_use")
+        rec.uses += 1
+
+    def _msk_message(self, obs: MikeyObs) -> None:
+        at = obs.at
+        ue_ip = at.dst_ip
+        ue = self._ue(ue_ip)
+        muk = self._under_muk(obs)
+        label = f"{obs.kd}/{obs.msk_id}"
+        msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
+        if obs.key_value and obs.mac_status == "good":
+            msk.value = obs.key_value
+        if obs.mac_status != "bad":
+            self._event(msk, at, "delivered", ue_ip,
+                        mac=obs.mac_status or "not checked", muk=muk.idr if muk else None)
+            ue.received.add(label)
+            ue.failed = False
+        proc = self._open.get((ue_ip, "msk"))
+        if proc is not None and proc.state == "awaiting_delivery":
+            del self._open[(ue_ip, "msk")]
+            proc.add(at.capture, at.frame, at.time)
+        else:
+            proc = self._proc("msk_push", ue_ip, at)
+        if obs.mac_status == "bad":
+            proc.close("failed")
+        elif obs.v:
+            proc.state = "awaiting_ack"
+            self._acks[obs.csb_id] = (proc, label, ue_ip, at)
+        else:
+            proc.close("success")
+        self._changes.append(("procedure", proc))
+
+    def _supersede_older_msks(self, msk: KeyRecord, at: Where) -> None:
+        group = (msk.msk_id or "")[:4]
+        for rec in self.keys.values():
+            if (rec.kind == "MSK" and rec is not msk and rec.key_domain == msk.key_domain
+                    and (rec.msk_id or "")[:4] == group and (rec.msk_id or "") < (msk.msk_id or "")
+                    and rec.state in (KeyState.DELIVERED, KeyState.ACKNOWLEDGED, KeyState.ACTIVE)
+                    and rec.events and rec.events[-1].time < at.time):
+                self._event(rec, at, "superseded", None, by=msk.msk_id)
+
+    def _verification(self, obs: MikeyObs) -> None:
+        at = obs.at
+        pending = self._acks.pop(obs.csb_id, None)
+        if pending is None:
+            self._finding("mikey.ack_unexpected", "warning", at,
+                          f"verification from {at.src_ip} for CSB ID 0x{obs.csb_id:08x}: "
+                          "no message with that CSB ID was seen")
+            return
+        proc, label, ue_ip, _sent = pending
+        self._check_left(self._ue(ue_ip), at)
+        proc.add(at.capture, at.frame, at.time)
+        if obs.mac_status == "bad":
+            self._finding("mikey.mac_bad", "error", at,
+                          f"verification message from {ue_ip}: MAC does not verify")
+            proc.close("failed")
+        else:
+            kd, msk = label.split("/")
+            self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "acknowledged", ue_ip)
+            self._ue(ue_ip).acknowledged.add(label)
+            proc.close("success")
+        self._changes.append(("procedure", proc))
+
+    def _expire_acks(self, at: Where) -> None:
+        for csb, (proc, label, ue_ip, sent) in list(self._acks.items()):
+            if at.time - sent.time > ACK_TIMEOUT:
+                del self._acks[csb]
+                self._ack_missing(proc, label, ue_ip, sent)
+
+    def _ack_missing(self, proc: Procedure, label: str, ue_ip: str, sent: Where) -> None:
+        proc.close("incomplete")
+        self._finding("mikey.ack_missing", "warning", sent,
+                      f"MSK {label} to {ue_ip} asked for an acknowledgement (V=1) that never came")
+        self._changes.append(("procedure", proc))
+
+    def _mtk_message(self, obs: MikeyObs) -> None:
+        at = obs.at
+        proc = self._proc("mtk_update", None, at)
+        msk = self.keys.get(("MSK", obs.kd, obs.msk_id, None, None, None))
+        if msk is None:
+            msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
+        label = f"{obs.kd}/{obs.msk_id}/{obs.mtk_id}"
+        replay = self._replay(msk, obs, f"MSK {obs.kd}/{obs.msk_id}")
+        if obs.mac_status == "bad":
+            self._finding("mikey.mac_bad", "error", at,
+                          f"MTK message {label}: MAC does not verify with the MSK")
+        elif obs.mac_status == "not checked" and self.with_keys and msk.value is None:
+            self._finding("mikey.unknown_key", "warning", at,
+                          f"MTK message {label} under an unknown MSK")
+        if obs.mac_status == "bad" or replay:
+            proc.close("failed")
+            self._changes.append(("procedure", proc))
+            return
+        proc.close("success")
+        self._use(msk, at)
+        mtk = self._key("MTK", key_domain=obs.kd, msk_id=obs.msk_id, mtk_id=obs.mtk_id)
+        if obs.key_value:
+            mtk.value = obs.key_value
+        self._event(mtk, at, "delivered", None, mac=obs.mac_status or "not checked")
+        for rec in self.keys.values():  # older MTKs of this MSK are superseded
+            if (rec.kind == "MTK" and rec is not mtk and rec.key_domain == obs.kd
+                    and rec.msk_id == obs.msk_id and rec.state in
+                    (KeyState.DELIVERED, KeyState.ACTIVE)):
+                self._event(rec, at, "superseded", None, by=obs.mtk_id)
+        for rec in self.keys.values():  # an MTK under a newer MSK supersedes older MSKs
+            if rec.kind == "MSK" and rec is msk:
+                self._supersede_older_msks(rec, at)
+        self._changes.append(("procedure", proc))
+
+    # ------------------------------------------------------------------ SRTP
+
+    def _srtp(self, obs: SrtpObs) -> None:
+        at = obs.at
+        stream = (obs.ssrc, at.dst)
+        if obs.result == "ok" and obs.mtk is not None:
+            kd, msk_id, mtk_id = obs.mtk
+            mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
+            self._use(mtk, at)
+            msk = self.keys.get(("MSK", kd, msk_id, None, None, None))
+            if msk is not None and msk.state in (KeyState.SUPERSEDED, KeyState.EXPIRED):
+                self._once(("srtp.stale_key", stream, mtk_id), "srtp.stale_key", "warning", at,
+                           f"SRTP SSRC 0x{obs.ssrc:08x} under MTK {kd}/{msk_id}/{mtk_id} whose "
+                           f"MSK is {msk.state.value}")
+        elif obs.result == "unknown":
+            self._once(("srtp.unknown_mki", stream), "srtp.unknown_mki", "warning", at,
+                       f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst}: its MKI names no known key")
+        elif obs.result == "auth":
+            self._once(("srtp.auth_failed", stream), "srtp.auth_failed", "error", at,
+                       f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst} fails authentication")
+
+    def _once(self, key: tuple, code: str, severity: str, at: Where, message: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            self._finding(code, severity, at, message)
+
+    # ------------------------------------------------------------------ storms
+
+    def _burst(self, ue: str, at: Where) -> None:
+        if not self._bursts or at.time - self._bursts[-1]["last"] > SOLICITATION_BURST:
+            self._bursts.append({"start": at, "last": at.time, "ues": {}})
+        burst = self._bursts[-1]
+        burst["last"] = at.time
+        burst["ues"][ue] = {}
+
+    # ------------------------------------------------------------------ end
+
+    def finish(self) -> list[tuple[str, Any]]:
+        """The capture ended: open procedures become ``incomplete``; storms are judged."""
+        self._changes = []
+        for csb, (proc, label, ue_ip, sent) in list(self._acks.items()):
+            self._ack_missing(proc, label, ue_ip, sent)
+        self._acks.clear()
+        for proc in list(self._open.values()) + list(self._solicited.values()):
+            if proc.state != "done":
+                proc.close("incomplete")
+                self._changes.append(("procedure", proc))
+        self._open.clear()
+        self._solicited.clear()
+        for burst in self._bursts:
+            delays = sorted(u["delay"] for u in burst["ues"].values() if "delay" in u)
+            quick = [d for d in delays if d <= STORM_WINDOW]
+            if len(quick) >= STORM_THRESHOLD:
+                self._finding("bmsc.request_storm", "warning", burst["start"],
+                              f"{len(quick)} of {len(burst['ues'])} solicited UEs asked within "
+                              f"{STORM_WINDOW:g} s: request delays min {delays[0]:.3f} s, median "
+                              f"{delays[len(delays) // 2]:.3f} s, max {delays[-1]:.3f} s "
+                              "(TS 33.246 §6.3.2: spread the requests)")
+        for rec in self.keys.values():
+            if rec.first_use is not None and rec.last_use is not None:
+                rec.events.append(KeyEvent(rec.last_use.time, rec.last_use.capture,
+                                           rec.last_use.frame, "last_use", None,
+                                           {"uses": rec.uses}))
+        return self._changes
+
+
+def _label(rec: KeyRecord) -> str:
+    return "/".join(x for x in (rec.key_domain, rec.msk_id, rec.mtk_id, rec.idr) if x)
+
