@@ -64,6 +64,7 @@ class _Candidate:
     ssrc: int | None = None
     dst: str | None = None
     mtk: tuple[str, str, str] | None = None
+    trial: bool = False  # an MTK tried without MKI: its failure says nothing of the MKI
 
 
 class SrtpDecryptor:
@@ -91,15 +92,23 @@ class SrtpDecryptor:
             if ids in self._mtk_seen or not key.ready:
                 continue
             self._mtk_seen.add(ids)
-            self._cands.append(self._mtk_candidate(ids, key))
+            self._cands.extend(self._mtk_candidates(ids, key))
 
-    def _mtk_candidate(self, ids: tuple[bytes, bytes, bytes], key: Key) -> _Candidate:
+    def _mtk_candidates(self, ids: tuple[bytes, bytes, bytes], key: Key) -> list[_Candidate]:
+        """SRTP contexts for an MTK, in the order of DESIGN.md: the MKI of the rule
+        (MSK ID || MTK ID), the key data's SPI/MKI, then no MKI (trial by auth tag)."""
         kd, msk_id, mtk_id = ids
-        mki = {"msk_mtk": msk_id + mtk_id, "mtk": mtk_id}.get(self.rules.mki, b"")
+        mkis = [{"msk_mtk": msk_id + mtk_id, "mtk": mtk_id}.get(self.rules.mki, b"")]
+        spi = key.extra.get("spi")
+        if spi:
+            mkis.append(spi)
+        mkis.append(b"")
         suite = SUITES[self.rules.suite]
-        ctx = SrtpContext(suite, (key.value or b"")[:suite.key_len], key.salt or b"", 0, mki)
-        return _Candidate(f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}", ctx,
-                          mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()))
+        label = f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}"
+        return [_Candidate(label, SrtpContext(suite, (key.value or b"")[:suite.key_len],
+                                              key.salt or b"", 0, mki),
+                           mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki)
+                for mki in dict.fromkeys(mkis)]
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))
@@ -139,7 +148,7 @@ class SrtpDecryptor:
                 self._by_stream[key] = cand
                 self.last = ("ok", cand.label, cand.mtk)
                 return plain
-            if reason == "auth":
+            if reason == "auth" and not cand.trial:
                 tried_mki = True
         if known:
             st = self._stats(hdr.ssrc, dst)

@@ -141,3 +141,22 @@ def test_random_srtp_with_right_and_wrong_keys_never_raises(data, right):
     assert (plain is None) == (reason != "ok")
     plain, reason = ctx.unprotect_rtcp(data)
     assert (plain is None) == (reason != "ok")
+
+
+def test_mtk_selected_by_rule_mki_by_key_data_spi_or_by_trial():
+    from analyzer.decrypt import SrtpDecryptor
+    from analyzer.keys import KeyStore
+
+    store = KeyStore()
+    kd, msk, mtk = bytes.fromhex("02f810"), bytes.fromhex("00010002"), bytes.fromhex("0009")
+    key, salt = bytes(range(16)), bytes(range(14))
+    store.learn_mtk(kd, msk, mtk, key, salt, "test", spi=b"\x00\x00\x00\x07")
+    dec = SrtpDecryptor(store)
+    suite = SUITES["AES_CM_128_HMAC_SHA1_80"]
+    rtp = bytes([0x80, 0, 0, 1]) + bytes(4) + b"\x00\x00\x00\x2a" + b"a" * 40
+    for mki, label in ((msk + mtk, "rule"), (b"\x00\x00\x00\x07", "spi"), (b"", "trial")):
+        wire = SrtpContext(suite, key, salt, mki=mki).protect(rtp, 12)
+        assert dec.decrypt(wire, f"232.0.0.{len(mki)}:5004") == rtp, label
+        assert dec.last == ("ok", "MTK 02f810/00010002/0009", ("02f810", "00010002", "0009"))
+    other = SrtpContext(suite, bytes(16), salt, mki=msk + b"\xff\xff").protect(rtp, 12)
+    assert dec.decrypt(other, "232.0.0.6:5004") is None and dec.last[0] == "unknown"
