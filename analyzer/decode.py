@@ -8,7 +8,7 @@ Anything else yields None. Never raises on frame bytes.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -77,8 +77,23 @@ def network_offset(linktype: int, data: bytes) -> tuple[int, int] | None:
     return None
 
 
+_LAST: list = [None, None, None]  # the last frame decoded: (linktype, data, result)
+
+
 def decode_transport(linktype: int, data: bytes) -> Transport | None:
-    """The UDP/TCP payload of a frame, or None when there is none to find."""
+    """The UDP/TCP payload of a frame, or None when there is none to find.
+
+    The last result is remembered: pipelines that look at a frame twice (the
+    SRTP path and the MIKEY/HTTP path of ``export``) decode it once.
+    """
+    if data is _LAST[1] and linktype == _LAST[0]:
+        return _LAST[2]
+    result = _decode(linktype, data)
+    _LAST[:] = [linktype, data, result]
+    return result
+
+
+def _decode(linktype: int, data: bytes) -> Transport | None:
     where = network_offset(linktype, data)
     if where is None:
         return None
@@ -99,8 +114,8 @@ def _ipv4(data: bytes, off: int) -> Transport | None:
     if ihl < 20 or frag & 0x1FFF:  # not the first fragment
         return None
     end = min(len(data), off + total) if total >= ihl else len(data)
-    src = ipaddress.IPv4Address(data[off + 12:off + 16]).compressed
-    dst = ipaddress.IPv4Address(data[off + 16:off + 20]).compressed
+    src = socket.inet_ntoa(data[off + 12:off + 16])
+    dst = socket.inet_ntoa(data[off + 16:off + 20])
     return _l4(data[off + 9], data[off + ihl:end], src, dst, off, off + ihl, 4)
 
 
@@ -109,8 +124,8 @@ def _ipv6(data: bytes, off: int) -> Transport | None:
         return None
     plen = struct.unpack_from("!H", data, off + 4)[0]
     nxt = data[off + 6]
-    src = ipaddress.IPv6Address(data[off + 8:off + 24]).compressed
-    dst = ipaddress.IPv6Address(data[off + 24:off + 40]).compressed
+    src = socket.inet_ntop(socket.AF_INET6, data[off + 8:off + 24])
+    dst = socket.inet_ntop(socket.AF_INET6, data[off + 24:off + 40])
     end = min(len(data), off + 40 + plen) if plen else len(data)
     pos = off + 40
     for _ in range(8):

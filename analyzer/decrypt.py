@@ -22,6 +22,8 @@ from .crypto.srtp import SUITES, SrtpContext
 from .keys import Key, KeyStore
 
 MAX_STREAMS = 65536
+#: MTKs tried without MKI (trial by auth tag): only the most recently learned ones
+MAX_TRIAL_KEYS = 4
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class SrtpDecryptor:
         self._cands: list[_Candidate] = []
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
         self._by_stream: dict[tuple[int, str], _Candidate] = {}
+        self._index_size = -1
         for n, key in enumerate(store.srtp):
             ex = key.extra
             ctx = SrtpContext(SUITES[ex["suite"]], key.value or b"", key.salt or b"",
@@ -110,6 +113,26 @@ class SrtpDecryptor:
                            mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki)
                 for mki in dict.fromkeys(mkis)]
 
+    def _matching(self, payload: bytes) -> list[_Candidate]:
+        """Candidates whose MKI is the packet's (looked up, not tried one by one),
+        then those without MKI: key-file entries and the newest MTKs on trial."""
+        if self._index_size != len(self._cands):
+            self._by_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
+            for cand in self._cands:
+                if cand.ctx.mki:
+                    key = (cand.ctx.suite.tag_len, len(cand.ctx.mki), cand.ctx.mki)
+                    self._by_mki.setdefault(key, []).append(cand)
+            self._shapes = sorted({k[:2] for k in self._by_mki})
+            self._plain = [c for c in self._cands if not c.ctx.mki and not c.trial]
+            self._trials = [c for c in self._cands if c.trial][-MAX_TRIAL_KEYS:]
+            self._index_size = len(self._cands)
+        found: list[_Candidate] = []
+        n = len(payload)
+        for tag_len, mki_len in self._shapes:
+            end = n - tag_len
+            found.extend(self._by_mki.get((tag_len, mki_len, payload[end - mki_len:end]), ()))
+        return found + self._plain + self._trials
+
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))
         if st is None:
@@ -134,7 +157,8 @@ class SrtpDecryptor:
         cached = self._by_stream.get(key)
         tried_mki = False
         reason = ""
-        order = ([cached] if cached is not None else []) + [c for c in self._cands if c is not cached]
+        order = ([cached] if cached is not None else []) + \
+            [c for c in self._matching(payload) if c is not cached]
         for cand in order:
             if cand.ssrc is not None and cand.ssrc != hdr.ssrc:
                 continue

@@ -193,16 +193,15 @@ class SrtpContext:
 
     # ------------------------------------------------------------------ SRTP
 
-    def estimate_index(self, ssrc: int, seq: int) -> tuple[int, StreamState]:
-        """(packet index, stream state) for a packet, RFC 3711 Appendix A."""
+    def estimate_index(self, ssrc: int, seq: int) -> tuple[int, StreamState | None]:
+        """(packet index, stream state or None for a new stream), RFC 3711 Appendix A.
+
+        A new stream's state is made only once a packet of it authenticates (by
+        the caller), so packets that merely look like SRTP cost no memory.
+        """
         st = self.streams.get(ssrc)
-        if st is None:
-            st = StreamState(self.roc)
-            if len(self.streams) > 65536:
-                self.streams.clear()
-            self.streams[ssrc] = st
-        if st.s_l is None:
-            return (st.roc << 16) | seq, st
+        if st is None or st.s_l is None:
+            return ((self.roc if st is None else st.roc) << 16) | seq, st
         roc, s_l = st.roc, st.s_l
         if s_l < 32768:
             v = roc - 1 if seq - s_l > 32768 else roc
@@ -247,7 +246,11 @@ class SrtpContext:
             # the keystream, aligned on the payload, leaves the header bytes unchanged
             ks = keys.cipher.stream_int(keys.salt ^ (ssrc << 64) ^ (index << 16), end - header_len)
             authed = (int.from_bytes(authed, "big") ^ ks).to_bytes(end, "big")
-        if st.s_l is None or roc > st.roc:
+        if st is None:
+            if len(self.streams) >= 65536:
+                self.streams.clear()
+            st = self.streams[ssrc] = StreamState(roc, seq)
+        elif st.s_l is None or roc > st.roc:
             st.roc, st.s_l = roc, seq
         elif roc == st.roc and seq > st.s_l:
             st.s_l = seq
@@ -256,9 +259,9 @@ class SrtpContext:
     def protect(self, rtp: bytes, header_len: int, roc: int | None = None) -> bytes:
         """SRTP packet for plain RTP *rtp* (for tests and the lab; index from *roc*)."""
         seq, ssrc = struct.unpack_from("!H4xI", rtp, 2)
-        st = self.streams.setdefault(ssrc, StreamState(self.roc))
         if roc is None:
-            roc = st.roc
+            st = self.streams.get(ssrc)
+            roc = st.roc if st is not None else self.roc
         index = (roc << 16) | seq
         keys = self._session(False, index)
         payload = rtp[header_len:]
