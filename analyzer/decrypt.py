@@ -91,6 +91,8 @@ class SrtpDecryptor:
             self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst")))
 
     def _refresh_mtks(self) -> None:
+        if len(self.store.mtks) == len(self._mtk_seen):
+            return
         for ids, key in self.store.mtks.items():
             if ids in self._mtk_seen or not key.ready:
                 continue
