@@ -93,12 +93,9 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.flush()
     run = Export(store, reveal_keys=args.reveal_keys, progress=progress)
     status = 0
-    for path in args.captures:
-        try:
-            run.add_capture(path)
-        except CaptureError as exc:
-            sys.stderr.write(f"{PROG}: {exc}\n")
-            status = 1
+    for error in run.add_captures(args.captures):
+        sys.stderr.write(f"{PROG}: {error}\n")
+        status = 1
     doc = run.document()
     try:
         Path(args.output).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")

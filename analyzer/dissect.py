@@ -27,7 +27,7 @@ from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
 from .result import Dissected, endpoint, summarize
 
-__all__ = ["Candidate", "Dissected", "build", "candidates", "classify", "dissect_record",
+__all__ = ["Candidate", "CandidateFinder", "Dissected", "build", "candidates", "classify", "dissect_record",
            "dissect_records", "endpoint", "mikey_payloads", "summarize"]
 
 
@@ -122,30 +122,54 @@ def dissect_record(record: Record, capture: int = 0,
     return None if cand is None else build(cand)
 
 
+class CandidateFinder:
+    """Push-style :func:`candidates` for one capture: records in, candidates out.
+
+    ``export`` interleaves several captures in time order with one finder each.
+    """
+
+    def __init__(self, capture: int = 0, profile: Profile = DEFAULT_PROFILE) -> None:
+        self.capture = capture
+        self.profile = profile
+        self.tracker = HttpTracker(http_ports=profile.http_ports)
+        self.relevant: dict[tuple[str, int, str, int], list[bool]] = {}
+        self.last = (capture, 0)
+        self.last_time = 0.0
+
+    def record(self, record: Record) -> list[Candidate]:
+        """The candidates that *record* makes ready."""
+        capture, profile = self.capture, self.profile
+        self.last, self.last_time = (capture, record.number), record.time
+        tp = decode_transport(record.linktype, record.data)
+        if tp is None:
+            return []
+        out: list[Candidate] = []
+        if (tp.proto == "tcp" and profile.embedded_mikey and tp.sport not in
+                profile.mikey_tcp_ports and tp.dport not in profile.mikey_tcp_ports):
+            in_http, events = self.tracker.segment(tp, self.last, record.time)
+            out.extend(_http_candidates(events, capture, self.relevant))
+            if in_http:
+                return out
+        found = mikey_payloads(tp, profile)
+        if found:
+            out.append(Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
+                                 endpoint(tp.dst, tp.dport), tuple(found)))
+        return out
+
+    def finish(self) -> list[Candidate]:
+        """The end of the capture: HTTP messages still waiting."""
+        return list(_http_candidates(self.tracker.finish(self.last, self.last_time),
+                                     self.capture, self.relevant))
+
+
 def candidates(records: Iterable[Record], capture: int = 0,
                profile: Profile = DEFAULT_PROFILE) -> Iterator[Candidate]:
     """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
     BM-SC HTTP messages when their last segment arrives (TCP reassembled)."""
-    tracker = HttpTracker(http_ports=profile.http_ports)
-    relevant: dict[tuple[str, int, str, int], list[bool]] = {}
-    last = (capture, 0)
-    last_time = 0.0
+    finder = CandidateFinder(capture, profile)
     for record in records:
-        last, last_time = (capture, record.number), record.time
-        tp = decode_transport(record.linktype, record.data)
-        if tp is None:
-            continue
-        if (tp.proto == "tcp" and profile.embedded_mikey
-                and tp.sport not in profile.mikey_tcp_ports and tp.dport not in profile.mikey_tcp_ports):
-            in_http, events = tracker.segment(tp, last, record.time)
-            yield from _http_candidates(events, capture, relevant)
-            if in_http:
-                continue
-        found = mikey_payloads(tp, profile)
-        if found:
-            yield Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
-                            endpoint(tp.dst, tp.dport), tuple(found))
-    yield from _http_candidates(tracker.finish(last, last_time), capture, relevant)
+        yield from finder.record(record)
+    yield from finder.finish()
 
 
 def _http_candidates(events: list[HttpEvent], capture: int,

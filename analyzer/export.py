@@ -10,6 +10,9 @@ versioned (``format``/``version``) and described by ``timeline.schema.json``.
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -18,7 +21,7 @@ from dissectors.srtp import rtp_header
 
 from .decode import decode_transport
 from .decrypt import SrtpDecryptor
-from .dissect import build, candidates, endpoint
+from .dissect import CandidateFinder, build, endpoint, mikey_payloads
 from .flows.model import KeyRecord, Procedure
 from .flows.observe import SrtpObs, Where, observe
 from .flows.reconstructor import Reconstructor
@@ -26,6 +29,11 @@ from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import CaptureError, Record, read_capture
+
+#: Seconds within which the same message in two captures is one message.
+SAME_WINDOW = 2.0
+#: Most MIKEY fingerprints kept per capture for the clock alignment.
+MAX_FINGERPRINTS = 200_000
 
 FORMAT = "mbms-timeline"
 VERSION = 1
@@ -41,6 +49,7 @@ class CaptureInfo:
     start: float | None = None
     end: float | None = None
     error: str | None = None
+    offset: float | None = None
 
 
 @dataclass
@@ -55,6 +64,8 @@ class Export:
     captures: list[CaptureInfo] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._seen: dict[bytes, tuple[int, float]] = {}
+        self._recent: deque[tuple[bytes, float]] = deque()
         self.rec = Reconstructor(with_keys=self.store is not None)
         self.hierarchy = KeyHierarchy(self.store) if self.store is not None else None
         self.decryptor = SrtpDecryptor(self.store) if self.store is not None else None
@@ -70,29 +81,82 @@ class Export:
                 self.rec.add_known_key("MTK", key_domain=kd.hex(), msk_id=msk.hex(),
                                        mtk_id=mtk.hex()).value = (key.value or b"").hex()
 
+    def add_captures(self, paths: list[str | Path]) -> list[str]:
+        """Read captures into the timeline, merged in time; returns their errors.
+
+        Captures after the first are aligned to it: MIKEY messages seen in both give
+        the clock offset (the median difference), reported as ``captures[].offset``
+        and applied; a message, HTTP exchange or SRTP packet seen in two captures
+        is counted once.
+        """
+        paths = [Path(p) for p in paths]
+        errors: list[str] = []
+        first = len(self.captures)
+        infos = [CaptureInfo(str(p)) for p in paths]
+        self.captures.extend(infos)
+        offsets = [0.0] * len(paths)
+        if len(paths) > 1:
+            reference = _fingerprints(paths[0])
+            for k in range(1, len(paths)):
+                diffs = sorted(reference[fp] - t for fp, t in _fingerprints(paths[k]).items()
+                               if fp in reference)
+                if diffs:
+                    offsets[k] = diffs[len(diffs) // 2]
+                    infos[k].offset = round(offsets[k], 6)
+        streams = [self._records(p, first + k, infos[k], offsets[k], errors)
+                   for k, p in enumerate(paths)]
+        finders = {first + k: CandidateFinder(first + k, self.profile) for k in range(len(paths))}
+        for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            for cand in finders[index].record(record):
+                self._feed(cand)
+        for finder in finders.values():
+            for cand in finder.finish():
+                self._feed(cand)
+        return errors
+
     def add_capture(self, path: str | Path) -> None:
-        """Read one capture into the timeline (damage is recorded and raised)."""
-        index = len(self.captures)
-        info = CaptureInfo(str(path))
-        self.captures.append(info)
+        """Read one capture (raises :class:`CaptureError` on damage, after the rest)."""
+        errors = self.add_captures([path])
+        if errors:
+            raise CaptureError(errors[0])
+
+    def _feed(self, cand: Any) -> None:
+        if self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time):
+            return
+        for obs in observe(build(cand, self.hierarchy)):
+            self.rec.feed(obs)
+
+    def _duplicate(self, fp: bytes, capture: int, time: float) -> bool:
+        """Seen in another capture within :data:`SAME_WINDOW` seconds (aligned)?"""
+        while self._recent and time - self._recent[0][1] > 5 * SAME_WINDOW:
+            old, _ = self._recent.popleft()
+            if self._seen.get(old, (None, 0.0))[1] <= time - 5 * SAME_WINDOW:
+                self._seen.pop(old, None)
+        seen = self._seen.get(fp)
+        if seen is not None and seen[0] != capture and abs(time - seen[1]) <= SAME_WINDOW:
+            return True
+        self._seen[fp] = (capture, time)
+        self._recent.append((fp, time))
+        return False
+
+    def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
+                 errors: list[str]) -> Iterator[tuple[float, int, Record]]:
         try:
-            for cand in candidates(self._records(path, index, info), index, self.profile):
-                for obs in observe(build(cand, self.hierarchy)):
-                    self.rec.feed(obs)
+            for record in read_capture(path):
+                if offset:
+                    record = Record(record.number, record.time + offset, record.linktype,
+                                    record.data, record.orig_len)
+                info.packets += 1
+                info.start = record.time if info.start is None else min(info.start, record.time)
+                info.end = record.time if info.end is None else max(info.end, record.time)
+                if self.progress is not None and info.packets % 50_000 == 0:
+                    self.progress(str(path), info.packets)
+                if self.decryptor is not None:
+                    self._srtp(record, index)
+                yield record.time, index, record
         except CaptureError as exc:
             info.error = str(exc)
-            raise
-
-    def _records(self, path: str | Path, index: int, info: CaptureInfo) -> Iterator[Record]:
-        for record in read_capture(path):
-            info.packets += 1
-            info.start = record.time if info.start is None else min(info.start, record.time)
-            info.end = record.time if info.end is None else max(info.end, record.time)
-            if self.progress is not None and info.packets % 50_000 == 0:
-                self.progress(str(path), info.packets)
-            if self.decryptor is not None:
-                self._srtp(record, index)
-            yield record
+            errors.append(str(exc))
 
     def _srtp(self, record: Record, index: int) -> None:
         tp = decode_transport(record.linktype, record.data)
@@ -100,6 +164,9 @@ class Export:
             return
         ports = self.profile.mikey_udp_ports
         if tp.sport in ports or tp.dport in ports:
+            return
+        if len(self.captures) > 1 and self._duplicate(
+                b"s" + hashlib.sha1(tp.payload).digest()[:12], index, record.time):
             return
         dst = endpoint(tp.dst, tp.dport)
         self.decryptor.decrypt(tp.payload, dst)
@@ -140,9 +207,36 @@ class Export:
         }
 
 
+def _fingerprints(path: Path) -> dict[bytes, float]:
+    """First time of each MIKEY message of a capture (for the clock alignment)."""
+    out: dict[bytes, float] = {}
+    try:
+        for record in read_capture(path):
+            tp = decode_transport(record.linktype, record.data)
+            if tp is None:
+                continue
+            for _carrier, data, _issue in mikey_payloads(tp, DEFAULT_PROFILE):
+                out.setdefault(hashlib.sha1(data).digest()[:12], record.time)
+            if len(out) >= MAX_FINGERPRINTS:
+                break
+    except CaptureError:
+        pass
+    return out
+
+
+def _cand_fingerprint(cand: Any) -> bytes:
+    if cand.http is not None:
+        msg = cand.http.message
+        ident = repr((msg.is_request, msg.method, msg.uri, msg.status, msg.headers)).encode()
+        return b"h" + hashlib.sha1(ident + msg.body).digest()[:12]
+    return b"m" + hashlib.sha1(b"".join(d for _c, d, _i in cand.found)).digest()[:12]
+
+
 def _capture_json(info: CaptureInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"file": info.file, "packets": info.packets, "start": info.start,
                            "end": info.end}
+    if info.offset is not None:
+        out["offset"] = info.offset
     if info.error:
         out["error"] = info.error
     return out

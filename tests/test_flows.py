@@ -224,3 +224,46 @@ def test_basic_timeline_tells_the_whole_story():
                if e["event"] == "last_use")
     assert uses == 301  # every SRTP packet of the 6 s stream at 50 pps was opened
     assert doc["findings"] == []
+
+
+def _story(doc):
+    """A timeline without frame references: what must not depend on which tap saw what."""
+    keys = [(k["kind"], k["key_domain"], k["msk_id"], k["mtk_id"], k["idr"], k["state"],
+             [(e["event"], e["ue"], round(e["time"], 3)) for e in k["events"]
+              if e["event"] != "last_use"]) for k in doc["keys"]]
+    procs = sorted((p["procedure"], p["ue"], p["outcome"], round(p["start"], 3))
+                   for p in doc["procedures"])
+    finds = sorted((f["code"], round(f["time"], 3)) for f in doc["findings"])
+    return keys, procs, finds
+
+
+def test_two_taps_with_shifted_clocks_give_the_same_timeline(tmp_path):
+    from analyzer.decode import decode_transport
+    from analyzer.export import Export
+    from analyzer.keys import load_keys
+    from analyzer.reading import read_capture
+    from analyzer.writer import PcapWriter
+
+    capture = CAPTURES / "lab-basic.pcapng"
+    keys = load_keys(CAPTURES / "lab-basic.keys.toml")
+    shift = 3.2517
+    bmsc, ue = tmp_path / "bmsc.pcap", tmp_path / "ue.pcap"
+    with PcapWriter(bmsc) as a, PcapWriter(ue) as b:
+        for rec in read_capture(capture):
+            a.write(rec)
+            tp = decode_transport(rec.linktype, rec.data)
+            if tp is not None and ("10.1.0.1" in (tp.src, tp.dst) or tp.dst == "232.0.0.1"):
+                b.write(type(rec)(rec.number, rec.time + shift, rec.linktype, rec.data,
+                                  rec.orig_len))
+    original = Export(load_keys(CAPTURES / "lab-basic.keys.toml"))
+    original.add_captures([capture])
+    merged = Export(keys)
+    assert merged.add_captures([bmsc, ue]) == []
+    doc, want = merged.document(), original.document()
+    assert doc["captures"][1]["offset"] == pytest.approx(-shift, abs=1e-3)
+    assert _story(doc) == _story(want)
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    # the UE's tap alone, realigned, tells that UE's part of the story
+    alone = Export(load_keys(CAPTURES / "lab-basic.keys.toml"))
+    alone.add_captures([ue])
+    assert {p["ue"] for p in alone.document()["procedures"]} == {"10.1.0.1", None}

@@ -112,9 +112,14 @@ def test_libsrtp_decrypts_the_basic_stream_with_the_ground_truth(tmp_path):
     for msk in truth["msks"]:
         for mtk in msk["mtks"]:
             mtks[bytes.fromhex(msk["msk_id"] + mtk["mtk_id"])] = bytes.fromhex(mtk["key"] + mtk["salt"])
+    ours_out = tmp_path / "ours.pcap"  # our decryption with only the MUKs in the key file
+    subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(capture), "--keys", str(keys),
+                    "-o", str(ours_out)], check=True, capture_output=True, cwd=ROOT)
+    ours = iter(read_capture(ours_out))
     sessions = {}
     decrypted = total = 0
     for rec in read_capture(capture):
+        mine = next(ours)
         tp = decode_transport(rec.linktype, rec.data)
         if tp is None or tp.dport != RTP_PORT:
             continue
@@ -127,6 +132,7 @@ def test_libsrtp_decrypts_the_basic_stream_with_the_ground_truth(tmp_path):
                 srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
         plain = sessions[mki].unprotect(pkt[:-16] + tag)  # libsrtp: no MKI (not authenticated)
         assert len(plain) == 12 + 160 and plain[1] == 0  # PCMU, 20 ms
+        assert decode_transport(mine.linktype, mine.data).payload == plain
         decrypted += 1
     assert decrypted == total > 250  # every packet, unprotect raises on any failure
 
