@@ -188,10 +188,23 @@ class Export:
             "keys": [self._key_json(k) for k in self.rec.keys.values()],
             "procedures": [_proc_json(p) for p in sorted(
                 self.rec.procedures, key=lambda p: (p.start, p.frames[:1]))],
+            "ues": self._ues_json(),
             "findings": [{"code": f.code, "severity": f.severity, "time": f.time,
                           "capture": f.capture, "frame": f.frame, "message": f.message}
                          for f in sorted(self.rec.findings, key=lambda f: (f.time, f.frame))],
         }
+
+    def _ues_json(self) -> list[dict[str, Any]]:
+        """Per UE: the MSKs it requested, received and acknowledged, the MTKs it could use."""
+        used_mtks = [k for k in self.rec.keys.values() if k.kind == "MTK" and k.uses]
+        out = []
+        for ue in self.rec.ues.values():
+            used = sorted(f"{k.key_domain}/{k.msk_id}/{k.mtk_id}" for k in used_mtks
+                          if f"{k.key_domain}/{k.msk_id}" in ue.received)
+            out.append({"ip": ue.ip, "btid": ue.btid, "requested": sorted(ue.requested),
+                        "received": sorted(ue.received), "acknowledged": sorted(ue.acknowledged),
+                        "used": used, "left": ue.left})
+        return out
 
     def _key_json(self, rec: KeyRecord) -> dict[str, Any]:
         ue_holders = sorted({e.ue for e in rec.events if e.ue and e.event == "delivered"})
