@@ -206,23 +206,9 @@ class World:
         t += gap / 4
         self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x10, ident=self.next_ident()), note)
         for request, response in pairs:
-            for start in range(0, len(request), MSS):
-                piece = request[start:start + MSS]
-                t += gap / 8
-                self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x18, piece,
-                                       self.next_ident()), note)
-                cseq += len(piece)
-            t += gap / 8
-            self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, sseq, cseq, 0x10, ident=self.next_ident()), note)
+            t, cseq = self._send_data(t, gap, (c, cport, s, HTTP_PORT), cseq, sseq, request, note)
             t += gap
-            for start in range(0, len(response), MSS):
-                piece = response[start:start + MSS]
-                t += gap / 8
-                self.emit(t, tcp_frame(s, HTTP_PORT, c, cport, sseq, cseq, 0x18, piece,
-                                       self.next_ident()), note)
-                sseq += len(piece)
-            t += gap / 8
-            self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x10, ident=self.next_ident()), note)
+            t, sseq = self._send_data(t, gap, (s, HTTP_PORT, c, cport), sseq, cseq, response, note)
         t += gap / 4
         self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq, sseq, 0x11, ident=self.next_ident()), note)
         t += gap / 4
@@ -231,6 +217,22 @@ class World:
         self.emit(t, tcp_frame(c, cport, s, HTTP_PORT, cseq + 1, sseq + 1, 0x10,
                                ident=self.next_ident()), note)
         return t
+
+    def _send_data(self, t: float, gap: float, path: tuple[str, int, str, int], seq: int,
+                   ack: int, data: bytes, note: str) -> tuple[float, int]:
+        """MSS-sized segments of *data* along *path* (src, sport, dst, dport), then the
+        peer's ACK; returns the time after it and the sender's next sequence number."""
+        src, sport, dst, dport = path
+        for start in range(0, len(data), MSS):
+            piece = data[start:start + MSS]
+            t += gap / 8
+            self.emit(t, tcp_frame(src, sport, dst, dport, seq, ack, 0x18, piece,
+                                   self.next_ident()), note)
+            seq += len(piece)
+        t += gap / 8
+        self.emit(t, tcp_frame(dst, dport, src, sport, ack, seq, 0x10, ident=self.next_ident()),
+                  note)
+        return t, seq
 
     def nonce(self) -> str:
         self._nonce += 1
