@@ -267,3 +267,18 @@ def test_two_taps_with_shifted_clocks_give_the_same_timeline(tmp_path):
     alone = Export(load_keys(CAPTURES / "lab-basic.keys.toml"))
     alone.add_captures([ue])
     assert {p["ue"] for p in alone.document()["procedures"]} == {"10.1.0.1", None}
+
+
+def test_feed_returns_what_changed():
+    rec = Reconstructor(with_keys=False)
+    first = rec.feed(http(1, 0.0, True))
+    assert [kind for kind, _ in first] == ["procedure", "key"]
+    assert first[0][1].procedure == "msk_request" and first[1][1].state == S.REQUESTED
+    challenged = rec.feed(http(2, 0.1, False, 401, challenge=True))
+    assert [kind for kind, _ in challenged] == ["key"]
+    delivered = rec.feed(msk_msg(3, 0.2, 0x11, 1, v=0))
+    kinds = [kind for kind, _ in delivered]
+    assert "key" in kinds and kinds[-1] == "procedure" and delivered[-1][1].outcome == "success"
+    replay = rec.feed(msk_msg(4, 0.3, 0x12, 1, v=0))
+    assert ("finding", "mikey.replay") in [(k, getattr(o, "code", None)) for k, o in replay]
+    assert rec.feed(ack(5, 0.4, 0x99))[0][1].code == "mikey.ack_unexpected"

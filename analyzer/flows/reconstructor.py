@@ -241,11 +241,8 @@ class Reconstructor:
             return None
         muk = self.keys.get(("MUK", None, None, None, obs.idr, obs.idi)) \
             or self.keys.get(("MUK", None, None, None, obs.idr, None))
-        if muk is None:
-            if self.with_keys:
-                muk = self._key("MUK", idr=obs.idr, idi=obs.idi)
-            else:
-                return None
+        if muk is None:  # counters are kept per MUK even when its value is unknown
+            muk = self._key("MUK", idr=obs.idr, idi=obs.idi)
         self._replay(muk, obs, f"MUK of {obs.idr}")
         if obs.mac_status == "bad":
             self._finding("mikey.mac_bad", "error", obs.at,
