@@ -1,4 +1,4 @@
-"""Problems found in wire data: the dissectors' "expert info".
+"""Problems found in wire data: the dissectors' (and HTTP/TCP layers') "expert info".
 
 Dissectors never raise on wire bytes (STYLE.md rule 1). What they cannot
 decode is kept as bytes and described by an :class:`Issue` with a stable,
@@ -24,6 +24,22 @@ ISSUE_CODES: dict[str, str] = {
     "mikey.sp.malformed": "a security policy parameter is truncated",
     "mikey.kemac.key_data_malformed": "the Key data sub-payload chain of a NULL KEMAC is malformed",
     "mikey.base64": "a base64 MIKEY blob (SDP/RTSP/HTTP) does not decode",
+    "mikey.mac_bad": "a MIKEY MAC does not verify with the known key (analysis with keys)",
+    "http.bad_start_line": "a stream position where an HTTP message should start holds none",
+    "http.bad_header": "a header line without a name",
+    "http.header_cap": "the header block is over the size or count cap",
+    "http.bad_length": "Content-Length is not a number",
+    "http.bad_chunk": "a chunk size line of the chunked coding is malformed",
+    "http.body_cap": "a body longer than the cap: counted, not kept",
+    "http.incomplete": "the stream ended or broke inside a message",
+    "tcp.missing_segment": "bytes of a TCP stream were never captured",
+    "tcp.overlap_conflict": "retransmitted TCP bytes differ from the first copy",
+    "tcp.buffer_cap": "too much data waits behind a gap: the gap is given up",
+    "bmsc.xml_refused": "XML with a DTD, entities or external references is refused",
+    "bmsc.xml_malformed": "a BM-SC XML body does not parse",
+    "bmsc.xml_too_large": "a BM-SC XML body over the size limit",
+    "bmsc.bad_key_id": "a requested key ID is not 3/4 bytes of hex, decimal or base64",
+    "bmsc.digest_bad": "an HTTP digest response does not match the key file's password",
 }
 
 

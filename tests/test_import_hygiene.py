@@ -38,3 +38,18 @@ def test_the_reconstructor_is_sans_io():
     for path in (ROOT / "analyzer" / "flows").rglob("*.py"):
         assert not _imports(path) & forbidden, path
         assert "open(" not in path.read_text(), path
+
+
+def test_every_issue_code_is_documented():
+    import re
+
+    from dissectors.issues import ISSUE_CODES
+
+    used = set()
+    for folder in ("dissectors", "analyzer"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            used |= set(re.findall(r'Issue\("([a-z_]+\.[a-z_.]+)"', text))
+            used |= set(re.findall(r'add_issue\(\s*"([a-z_]+\.[a-z_.]+)"', text))
+            used |= set(re.findall(r'issue_code="([a-z_]+\.[a-z_.]+)"', text))
+    assert used and used <= set(ISSUE_CODES), used - set(ISSUE_CODES)
