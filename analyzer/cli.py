@@ -25,6 +25,7 @@ from .lab.scenarios import run as run_scenario
 from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .reading import CaptureError, read_capture
+from .srtp_view import SrtpFinder
 from .writer import PcapngWriter, PcapWriter
 
 PROG = "mbms-analyzer"
@@ -191,7 +192,8 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
     for index, path in enumerate(args.captures):
         try:
-            cands = candidates(read_capture(path), capture=index)
+            srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None)
+            cands = candidates(read_capture(path), capture=index, srtp=srtp)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
                 out.write(chunk)
         except CaptureError as exc:

@@ -26,6 +26,7 @@ from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
 from .result import Dissected, endpoint, summarize
+from .srtp_view import SrtpFinder, SrtpInfo, build_srtp
 
 __all__ = ["Candidate", "CandidateFinder", "Dissected", "build", "candidates", "classify", "dissect_record",
            "dissect_records", "endpoint", "mikey_payloads", "summarize"]
@@ -66,6 +67,7 @@ class Candidate:
     dst: str
     found: tuple[tuple[str, bytes, Issue | None], ...]
     http: HttpEvent | None = None
+    srtp: SrtpInfo | None = None
 
 
 def classify(record: Record, capture: int = 0,
@@ -89,6 +91,8 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None) -> Dissected
     """
     if cand.http is not None:
         return build_http(cand, hierarchy)
+    if cand.srtp is not None:
+        return build_srtp(cand)
     items: list = []
     errors: list[Issue] = []
     summaries: list[str] = []
@@ -128,9 +132,11 @@ class CandidateFinder:
     ``export`` interleaves several captures in time order with one finder each.
     """
 
-    def __init__(self, capture: int = 0, profile: Profile = DEFAULT_PROFILE) -> None:
+    def __init__(self, capture: int = 0, profile: Profile = DEFAULT_PROFILE,
+                 srtp: SrtpFinder | None = None) -> None:
         self.capture = capture
         self.profile = profile
+        self.srtp = srtp
         self.tracker = HttpTracker(http_ports=profile.http_ports)
         self.relevant: dict[tuple[str, int, str, int], list[bool]] = {}
         self.last = (capture, 0)
@@ -154,6 +160,13 @@ class CandidateFinder:
         if found:
             out.append(Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
                                  endpoint(tp.dst, tp.dport), tuple(found)))
+            if self.srtp is not None:
+                for _carrier, data, issue in found:
+                    if issue is None:
+                        self.srtp.learn_mikey(data)
+        elif self.srtp is not None and (info := self.srtp.classify(tp)) is not None:
+            out.append(Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
+                                 endpoint(tp.dst, tp.dport), (), None, info))
         return out
 
     def finish(self) -> list[Candidate]:
@@ -163,10 +176,12 @@ class CandidateFinder:
 
 
 def candidates(records: Iterable[Record], capture: int = 0,
-               profile: Profile = DEFAULT_PROFILE) -> Iterator[Candidate]:
+               profile: Profile = DEFAULT_PROFILE,
+               srtp: SrtpFinder | None = None) -> Iterator[Candidate]:
     """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
-    BM-SC HTTP messages when their last segment arrives (TCP reassembled)."""
-    finder = CandidateFinder(capture, profile)
+    BM-SC HTTP messages when their last segment arrives (TCP reassembled), and with
+    an :class:`SrtpFinder` the SRTP/SRTCP packets of known streams."""
+    finder = CandidateFinder(capture, profile, srtp)
     for record in records:
         yield from finder.record(record)
     yield from finder.finish()

@@ -139,3 +139,54 @@ def test_marseillaise_output_rtp_payloads_as_tshark_shows_them(tmp_path):
         assert int(seq) == struct.unpack_from("!H", plain, 2)[0]
         assert payload.replace(":", "") == plain[12:].hex()
         assert (udp_ok, ip_ok) == ("1", "1")
+
+
+def _dissect_json(*args):
+    out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", *args],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    return [__import__("json").loads(line) for line in out.splitlines()]
+
+
+def test_dissect_shows_srtp_by_announced_mki_without_keys():
+    objs = _dissect_json("captures/lab-basic.pcapng")
+    srtp = [o for o in objs if o["protocol"] == "srtp"]
+    assert len(srtp) == 301
+    fields = dict(srtp[0]["fields"])
+    assert fields["rtp.version"] == 2 and fields["rtp.p_type"] == 0
+    assert len(fields["srtp.mki"]) == 12 and len(fields["srtp.auth_tag"]) == 20
+    assert "srtp.result" not in fields  # no keys: framing only
+
+
+def test_dissect_with_keys_tells_decrypted_srtp_and_srtcp():
+    objs = _dissect_json("--keys", "captures/mbms-chain-demo.keys.toml",
+                         "captures/mbms-chain-demo.pcap")
+    kinds = [(o["protocol"], dict(o["fields"]).get("srtp.result")) for o in objs]
+    assert kinds.count(("srtp", "ok")) == 12 and kinds.count(("srtcp", "ok")) == 2
+
+
+@pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
+def test_dissect_marseillaise_with_its_key(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[srtp]]\nkey = "69206b6e6f7720616c6c20796f757220"\n'
+                    'salt = "6c6974746c652073656372657473"\n')
+    objs = _dissect_json("--keys", str(keys), str(MARSEILLAISE))
+    assert len(objs) == 11888
+    assert all(dict(o["fields"])["srtp.result"] == "ok" for o in objs)
+
+
+@pytest.mark.tshark
+def test_rtp_fields_equal_tsharks():
+    objs = [o for o in _dissect_json("captures/lab-basic.pcapng") if o["protocol"] == "srtp"]
+    out = subprocess.run(["tshark", "-r", str(ROOT / "captures" / "lab-basic.pcapng"), "-d",
+                          "udp.port==5004,rtp", "-Y", "rtp", "-T", "fields", "-e", "frame.number",
+                          "-e", "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.ssrc", "-e",
+                          "rtp.p_type", "-e", "rtp.marker"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    theirs = {int(line.split("\t")[0]): line.split("\t")[1:] for line in out}
+    assert len(theirs) == len(objs)
+    for obj in objs:
+        f = dict(obj["fields"])
+        seq, ts, ssrc, pt, marker = theirs[obj["frame"]]
+        assert (f["rtp.seq"], f["rtp.timestamp"], f["rtp.ssrc"], f["rtp.p_type"]) == \
+            (int(seq), int(ts), int(ssrc, 16), int(pt))
+        assert f["rtp.marker"] == (1 if marker in ("1", "True") else 0)

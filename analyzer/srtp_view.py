@@ -1,0 +1,125 @@
+"""SRTP/SRTCP packets in ``dissect`` (RFC 3711 framing, MBMS MKI = MSK ID || MTK ID).
+
+A UDP packet is shown as SRTP when it is RTP-framed and either
+* its MKI names an MTK announced by a MIKEY MTK message earlier in the capture
+  (key IDs are visible without any key), or
+* with a key file, a known or learned key opens it, or it belongs to a stream
+  that one did (then the failure - auth, unknown MKI - is shown).
+
+Fields use Wireshark's RTP names (``rtp.seq``, ``rtp.ssrc`` ...) and ``srtp.mki``,
+``srtp.auth_tag``; with keys, ``srtp.result`` (ok / auth / unknown) and
+``srtp.key``. The decrypted payload itself is not shown (``decrypt`` writes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dissectors.mikey import MIKEY_EXT, iter_layers, parse
+from dissectors.mikey.base import Field_, Node
+from dissectors.srtp import is_rtcp, rtp_header
+
+from .decode import Transport
+from .decrypt import SrtpDecryptor
+from .result import Dissected, endpoint
+
+TAG_LENGTHS = (10, 4)
+
+
+@dataclass(frozen=True)
+class SrtpInfo:
+    """What the main process learned of an SRTP/SRTCP packet before it is rendered."""
+
+    rtcp: bool
+    header: bytes
+    mki: bytes
+    tag: bytes
+    payload_len: int
+    result: str = ""
+    key: str | None = None
+
+
+class SrtpFinder:
+    """Stateful SRTP recognition for ``dissect`` (in capture order, main process)."""
+
+    def __init__(self, decryptor: SrtpDecryptor | None = None) -> None:
+        self.decryptor = decryptor
+        self.mkis: set[bytes] = set()
+
+    def learn_mikey(self, data: bytes) -> None:
+        """Note the MKI (MSK ID || MTK ID) an MTK message announces."""
+        msg = parse(data)
+        for layer in iter_layers(msg):
+            if isinstance(layer, MIKEY_EXT) and layer.ext_type == 3:
+                ids = layer.key_ids_by_type()
+                if 1 in ids and 2 in ids and len(self.mkis) < 65536:
+                    self.mkis.add(ids[1] + ids[2])
+
+    def classify(self, tp: Transport) -> SrtpInfo | None:
+        data = tp.payload
+        if tp.proto != "udp" or len(data) < 12 or data[0] >> 6 != 2:
+            return None
+        rtcp = is_rtcp(data)
+        result, key = "", None
+        if self.decryptor is not None:
+            self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport))
+            result, key, _ = self.decryptor.last
+        mki = b""
+        tag_len = 10
+        for tag_len in TAG_LENGTHS:
+            for size in sorted({len(m) for m in self.mkis}):
+                cut = len(data) - tag_len
+                if data[cut - size:cut] in self.mkis:
+                    mki = data[cut - size:cut]
+                    break
+            if mki:
+                break
+        if not result and not mki:
+            return None
+        tag_len = tag_len if mki else 10
+        head = 8 if rtcp else (rtp_header(data).header_len if rtp_header(data) else 12)
+        cut = len(data) - tag_len - len(mki)
+        return SrtpInfo(rtcp, data[:head], mki, data[len(data) - tag_len:],
+                        max(0, cut - head - (4 if rtcp else 0)), result, key)
+
+
+def build_srtp(cand: Any) -> Dissected:
+    """The dissected form of an SRTP/SRTCP candidate."""
+    info: SrtpInfo = cand.srtp
+    h = info.header
+    items: list = [Node("Secure RTCP" if info.rtcp else "Secure RTP", -1)]
+    add = items.append
+    if info.rtcp:
+        add(Field_("rtcp.version", h[0] >> 6, "Version", depth=0))
+        add(Field_("rtcp.pt", h[1], "Packet type", depth=0))
+        add(Field_("rtcp.senderssrc", int.from_bytes(h[4:8], "big"), "Sender SSRC",
+                   f"0x{int.from_bytes(h[4:8], 'big'):08x}", depth=0))
+        summary = f"SRTCP PT {h[1]}, SSRC 0x{int.from_bytes(h[4:8], 'big'):08x}"
+    else:
+        seq, ts, ssrc = int.from_bytes(h[2:4], "big"), int.from_bytes(h[4:8], "big"), \
+            int.from_bytes(h[8:12], "big")
+        for name, value, label in (("rtp.version", h[0] >> 6, "Version"),
+                                   ("rtp.padding", (h[0] >> 5) & 1, "Padding"),
+                                   ("rtp.ext", (h[0] >> 4) & 1, "Extension"),
+                                   ("rtp.cc", h[0] & 0x0F, "Contributing source count"),
+                                   ("rtp.marker", h[1] >> 7, "Marker"),
+                                   ("rtp.p_type", h[1] & 0x7F, "Payload type"),
+                                   ("rtp.seq", seq, "Sequence number"),
+                                   ("rtp.timestamp", ts, "Timestamp")):
+            add(Field_(name, value, label, depth=0))
+        add(Field_("rtp.ssrc", ssrc, "SSRC", f"0x{ssrc:08x}", depth=0))
+        summary = f"SRTP SSRC 0x{ssrc:08x}, Seq {seq}, PT {h[1] & 0x7F}"
+    add(Field_("srtp.enc_payload_len", info.payload_len, "Encrypted payload length", depth=0))
+    if info.mki:
+        add(Field_("srtp.mki", info.mki.hex(), "MKI", depth=0))
+        summary += f", MKI {info.mki.hex()}"
+    add(Field_("srtp.auth_tag", info.tag.hex(), "Authentication tag", depth=0))
+    if info.result:
+        add(Field_("srtp.result", info.result, "Decryption", depth=0))
+        if info.key:
+            add(Field_("srtp.key", info.key, "Key", depth=0))
+        summary += {"ok": f", decrypted ({info.key})", "auth": ", authentication failed",
+                    "unknown": ", unknown MKI"}.get(info.result, "")
+    return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst,
+                     "srtcp" if info.rtcp else "srtp", summary, items, [])
