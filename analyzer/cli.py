@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
     dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
+    opn = sub.add_parser("open", help="the TUI on captures: packets, keys, procedures, findings")
+    opn.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    opn.add_argument("--keys", metavar="FILE", help="key file (TOML)")
     exp = sub.add_parser("export", help="write the timeline JSON of the captures: key "
                                          "lifecycles, procedures, findings")
     exp.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
@@ -215,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args, sys.stdout)
         if args.command == "export":
             return cmd_export(args, sys.stdout)
+        if args.command == "open":
+            store = load_keys(args.keys) if args.keys else None
+            from .tui.app import run_app  # only the TUI imports Textual
+            run_app(args.captures, store)
+            return 0
     except KeyFileError as exc:
         sys.stderr.write(f"{PROG}: key file: {exc}\n")
         return 2

@@ -123,6 +123,14 @@ def observe(pkt: Dissected) -> list[Any]:
             str(_first(fields, "bmsc.digest.challenge.stale") or "").lower() == "true",
             _first(fields, "bmsc.digest.verified"),
             not any(e.code == "http.incomplete" for e in pkt.errors)))
+    if pkt.protocol in ("srtp", "srtcp"):
+        result = _first(fields, "srtp.result")
+        if result:
+            label = _first(fields, "srtp.key") or ""
+            parts = label[4:].split("/") if label.startswith("MTK ") else []
+            ssrc = _first(fields, "rtp.ssrc") or _first(fields, "rtcp.senderssrc") or 0
+            out.append(SrtpObs(at, ssrc, tuple(parts) if len(parts) == 3 else None,
+                               label or None, result))
     for start in [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]:
         out.append(_mikey(at, fields[start:_next_message(fields, start)]))
     for err in pkt.errors:

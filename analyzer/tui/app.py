@@ -1,0 +1,202 @@
+"""The ``mbms-analyzer open`` application: packets, keys, procedures and findings.
+
+Loading runs in a thread worker that posts batches of rows, so the first rows
+show before a large capture has finished loading and the UI never waits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from ..keys import KeyStore
+from .filter import FilterError, compile_filter
+from .model import Loaded, Row, load
+from .widgets.details import DetailsTree
+from .widgets.hexview import HexView
+from .widgets.keys import KeysTree
+
+PROTO_STYLES = {"mikey": "cyan", "bmsc": "magenta", "srtp": "green", "srtcp": "green"}
+
+
+class MbmsApp(App):
+    """The analyzer's main window."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mbms-analyzer"
+    BINDINGS = [("ctrl+q", "quit", "Quit"), ("ctrl+f", "focus_filter", "Filter"),
+                ("ctrl+r", "toggle_reveal", "Reveal keys")]
+
+    @dataclass
+    class RowsLoaded(Message):
+        """A batch of dissected packets from the loader."""
+
+        rows: list[Row]
+
+    @dataclass
+    class LoadDone(Message):
+        """The loader finished: the timeline and any errors."""
+
+        loaded: Loaded
+
+    def __init__(self, paths: list[str], store: KeyStore | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.store = store
+        self.rows: list[Row] = []
+        self.shown: list[int] = []
+        self.predicate = compile_filter("")
+        self.loaded: Loaded | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter, e.g. mikey.mbms.msk_id == 00010002 or finding",
+                    id="filter")
+        yield Static("", id="filter-error")
+        with TabbedContent(id="tabs"):
+            with TabPane("Packets", id="tab-packets"):
+                with Vertical():
+                    yield DataTable(id="packets", cursor_type="row", zebra_stripes=True)
+                    with Horizontal(id="lower"):
+                        yield DetailsTree(id="details")
+                        yield HexView(id="hex")
+            with TabPane("Keys", id="tab-keys"):
+                yield KeysTree(id="keys")
+            with TabPane("Procedures", id="tab-procedures"):
+                yield DataTable(id="procedures", cursor_type="row")
+            with TabPane("Findings", id="tab-findings"):
+                yield DataTable(id="findings", cursor_type="row")
+        yield Static("loading...", id="status")
+        yield Footer()
+
+    @property
+    def packet_table(self) -> DataTable:
+        return self.query_one("#packets", DataTable)
+
+    def on_mount(self) -> None:
+        self.packet_table.add_columns("No.", "Time", "Source", "Destination", "Protocol", "Info")
+        self.query_one("#procedures", DataTable).add_columns(
+            "Procedure", "UE", "Start", "End", "Outcome", "Frames")
+        self.query_one("#findings", DataTable).add_columns(
+            "Severity", "Code", "Capture", "Frame", "Message")
+        self.load_captures()
+
+    # ------------------------------------------------------------------ loading
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_captures(self) -> None:
+        loaded = load(self.paths, self.store,
+                      on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))))
+        self.post_message(self.LoadDone(loaded))
+
+    def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
+        table = self.packet_table
+        with self.batch_update():
+            for row in message.rows:
+                self.rows.append(row)
+                if self.predicate(row.pkt):
+                    self._add(table, row)
+        self.query_one("#status", Static).update(f"{len(self.rows)} MBMS packets loaded...")
+
+    def on_mbms_app_load_done(self, message: LoadDone) -> None:
+        self.loaded = message.loaded
+        doc = message.loaded.timeline
+        self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
+        procs = self.query_one("#procedures", DataTable)
+        for p in doc.get("procedures", []):
+            procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
+                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])))
+        finds = self.query_one("#findings", DataTable)
+        for f in doc.get("findings", []):
+            style = "bold red" if f["severity"] == "error" else "yellow"
+            finds.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
+                          str(f["frame"]), Text(f["message"]),
+                          key=f"{f['capture']}:{f['frame']}:{id(f)}")
+        errors = "; ".join(message.loaded.errors)
+        self.query_one("#status", Static).update(Text(
+            f"{len(self.rows)} MBMS packets, {len(doc.get('keys', []))} keys, "
+            f"{len(doc.get('procedures', []))} procedures, {len(doc.get('findings', []))} findings"
+            + (f" - {errors}" if errors else "")))
+
+    def _add(self, table: DataTable, row: Row) -> None:
+        pkt = row.pkt
+        style = "bold red" if row.has_finding else PROTO_STYLES.get(pkt.protocol, "")
+        table.add_row(str(pkt.frame), f"{pkt.time:.6f}", Text(pkt.src), Text(pkt.dst),
+                      Text(pkt.protocol, style=style), Text(pkt.summary, style=style if
+                                                            row.has_finding else ""),
+                      key=str(row.index))
+        self.shown.append(row.index)
+
+    # ------------------------------------------------------------------ interaction
+
+    @on(DataTable.RowHighlighted, "#packets")
+    def show_row(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        row = self.rows[int(event.row_key.value)]
+        self.query_one("#details", DetailsTree).show_packet(row.pkt)
+        self.query_one("#hex", HexView).show_bytes(row.data)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        error = self.query_one("#filter-error", Static)
+        try:
+            predicate = compile_filter(event.value)
+        except FilterError as exc:
+            error.update(f"filter: {exc}")
+            return
+        error.update("")
+        self.predicate = predicate
+        table = self.packet_table
+        table.clear()
+        self.shown = []
+        with self.batch_update():
+            for row in self.rows:
+                if predicate(row.pkt):
+                    self._add(table, row)
+
+    @on(DataTable.RowSelected, "#findings")
+    def jump_to_finding(self, event: DataTable.RowSelected) -> None:
+        capture, frame, _ = str(event.row_key.value).split(":", 2)
+        for position, index in enumerate(self.shown):
+            pkt = self.rows[index].pkt
+            if pkt.capture == int(capture) and pkt.frame == int(frame):
+                self.query_one("#tabs", TabbedContent).active = "tab-packets"
+                self.packet_table.move_cursor(row=position)
+                self.packet_table.focus()
+                return
+        self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_toggle_reveal(self) -> None:
+        details = self.query_one("#details", DetailsTree)
+        details.reveal_keys = not details.reveal_keys
+        table = self.packet_table
+        if table.row_count:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            details.show_packet(self.rows[int(key)].pkt)
+        self.notify("key values shown" if details.reveal_keys else "key values hidden")
+
+
+def run_app(paths: list[str], store: KeyStore | None) -> Any:
+    """Run the application (blocks until it quits)."""
+    return MbmsApp(paths, store).run()

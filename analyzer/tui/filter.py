@@ -1,0 +1,147 @@
+"""Display filters over dissected packets (our field names, Wireshark-like syntax).
+
+Grammar (``or`` binds loosest; ``not`` tightest; parentheses group)::
+
+    expr   := term ("or" | "||") term ...
+    term   := factor ("and" | "&&") factor ...
+    factor := ("not" | "!") factor | "(" expr ")" | test
+    test   := NAME [("==" | "!=" | "contains" | ">" | "<" | ">=" | "<=") VALUE]
+
+Names are the ``dissect`` field names (``mikey.mbms.msk_id``, ``bmsc.btid`` ...), plus
+``ip.addr``/``ip.src``/``ip.dst``, ``frame``, ``protocol`` (or just ``mikey``, ``bmsc``,
+``srtp``), and ``finding`` (packets with a problem). A bare name tests presence.
+Hex values may have colons. :class:`FilterError` says what is wrong, for "as you type".
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..result import Dissected
+
+PROTOCOLS = {"mikey", "bmsc", "srtp", "srtcp"}
+OPS = {"==", "!=", "contains", ">", "<", ">=", "<="}
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")
+
+
+class FilterError(ValueError):
+    """The filter text does not parse (the message says where)."""
+
+
+Predicate = Callable[[Dissected], bool]
+
+
+def _ip(endpoint: str) -> str:
+    return endpoint.rsplit(":", 1)[0].strip("[]")
+
+
+def _values(pkt: Dissected, name: str) -> list[Any]:
+    if name == "ip.addr":
+        return [_ip(pkt.src), _ip(pkt.dst)]
+    if name == "ip.src":
+        return [_ip(pkt.src)]
+    if name == "ip.dst":
+        return [_ip(pkt.dst)]
+    if name == "frame":
+        return [pkt.frame]
+    if name == "protocol":
+        return [pkt.protocol]
+    return [v for k, v in pkt.fields(reveal_keys=False) if k == name]
+
+
+def _norm(value: Any) -> str:
+    return str(value).lower().replace(":", "")
+
+
+def _compare(op: str, have: Any, want: str) -> bool:
+    if op in ("==", "!="):
+        same = _norm(have) == _norm(want)
+        if not same and isinstance(have, int):
+            try:
+                same = have == int(want, 0)
+            except ValueError:
+                same = False
+        return same if op == "==" else not same
+    if op == "contains":
+        return _norm(want) in _norm(have)
+    try:
+        a, b = float(have), float(int(want, 0) if want.lower().startswith("0x") else want)
+    except (TypeError, ValueError):
+        return False
+    return {">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b}[op]
+
+
+@dataclass
+class _Parser:
+    tokens: list[str]
+    pos: int = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        tok = self.peek()
+        if tok is None:
+            raise FilterError("the filter ends too early")
+        self.pos += 1
+        return tok
+
+    def expr(self) -> Predicate:
+        left = self.term()
+        while self.peek() in ("or", "||"):
+            self.take()
+            right = self.term()
+            left = (lambda a, b: lambda p: a(p) or b(p))(left, right)
+        return left
+
+    def term(self) -> Predicate:
+        left = self.factor()
+        while self.peek() in ("and", "&&"):
+            self.take()
+            right = self.factor()
+            left = (lambda a, b: lambda p: a(p) and b(p))(left, right)
+        return left
+
+    def factor(self) -> Predicate:
+        tok = self.take()
+        if tok in ("not", "!"):
+            inner = self.factor()
+            return lambda p: not inner(p)
+        if tok == "(":
+            inner = self.expr()
+            if self.take() != ")":
+                raise FilterError("a ')' is missing")
+            return inner
+        return self.test(tok)
+
+    def test(self, name: str) -> Predicate:
+        if name == "finding":
+            return lambda p: bool(p.errors)
+        if name in PROTOCOLS:
+            return lambda p: p.protocol == name
+        if not _NAME_RE.match(name):
+            raise FilterError(f"{name!r} is not a field name")
+        if self.peek() in OPS:
+            op = self.take()
+            want = self.take()
+            return lambda p: any(_compare(op, v, want) for v in _values(p, name))
+        return lambda p: bool(_values(p, name))
+
+
+def compile_filter(text: str) -> Predicate:
+    """A predicate for *text* (empty: everything); raises :class:`FilterError`."""
+    text = text.strip()
+    if not text:
+        return lambda p: True
+    try:
+        tokens = shlex.split(re.sub(r"(==|!=|>=|<=|\(|\)|&&|\|\|)", r" \1 ", text))
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
+    parser = _Parser(tokens)
+    pred = parser.expr()
+    if parser.peek() is not None:
+        raise FilterError(f"unexpected {parser.peek()!r}")
+    return pred

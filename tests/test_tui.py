@@ -1,0 +1,117 @@
+"""The TUI, driven headless with Textual's Pilot (no terminal needed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from analyzer.keys import load_keys
+from analyzer.tui.app import MbmsApp
+from analyzer.tui.filter import FilterError, compile_filter
+from tests.conftest import CAPTURES
+
+import pytest
+
+
+async def _loaded(app, pilot):
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if app.loaded is not None:
+            return
+    raise AssertionError("the capture did not load")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_packets_details_hex_keys_and_findings():
+    async def scenario():
+        keys = load_keys(CAPTURES / "lab-attacks.keys.toml")
+        app = MbmsApp([str(CAPTURES / "lab-attacks.pcapng")], keys)
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _loaded(app, pilot)
+            assert len(app.rows) == app.packet_table.row_count > 300
+            position = next(n for n, i in enumerate(app.shown)
+                            if app.rows[i].pkt.summary.startswith("MIKEY PSK msg, MSK"))
+            app.packet_table.move_cursor(row=position)
+            await pilot.pause(0.1)
+            tree = app.query_one("#details")
+            assert "MIKEY PSK msg" in str(tree.root.label)
+            labels = [str(n.label) for n in tree.root.children[0].children]
+            assert any(label.startswith("Common Header") for label in labels)
+            assert app.query_one("#hex").render().plain.startswith("0000  ")  # the frame bytes
+            keys_tree = app.query_one("#keys")
+            msks = keys_tree.root.children[1]
+            assert len(msks.children) == 1 and len(msks.children[0].children) == 3  # 3 MTKs
+            findings = app.query_one("#findings")
+            assert findings.row_count == 7
+            # a finding jumps to its packet
+            app.query_one("#tabs").active = "tab-findings"
+            findings.focus()
+            findings.move_cursor(row=1)  # the forged MAC
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert app.query_one("#tabs").active == "tab-packets"
+            row = app.rows[app.shown[app.packet_table.cursor_row]]
+            assert row.pkt.frame == 214
+    run(scenario())
+
+
+def test_filter_as_you_type_and_errors():
+    async def scenario():
+        app = MbmsApp([str(CAPTURES / "mikey-demo.pcap")])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _loaded(app, pilot)
+            assert app.packet_table.row_count == 8
+            await pilot.click("#filter")
+            await pilot.press(*"mikey.mbms.msk_id == 00010002")
+            await pilot.pause(0.1)
+            assert app.packet_table.row_count == 2
+            await pilot.press(*" and")
+            await pilot.pause(0.1)
+            assert "filter:" in app.query_one("#filter-error").render().plain
+            assert app.packet_table.row_count == 2  # the last good filter stays
+            for _ in range(40):
+                await pilot.press("backspace")
+            await pilot.press(*"finding")
+            await pilot.pause(0.1)
+            assert app.packet_table.row_count == 1
+    run(scenario())
+
+
+def test_secret_key_values_hidden_until_revealed():
+    async def scenario():
+        keys = load_keys(CAPTURES / "mbms-chain-demo.keys.toml")
+        app = MbmsApp([str(CAPTURES / "mbms-chain-demo.pcap")], keys)
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _loaded(app, pilot)
+            app.packet_table.move_cursor(row=0)
+            await pilot.pause(0.1)
+
+            def text(node):
+                return str(node.label) + "".join(text(c) for c in node.children)
+            tree = app.query_one("#details")
+            assert "5ac0ffee" not in text(tree.root) and "hidden" in text(tree.root)
+            await pilot.press("ctrl+r")
+            await pilot.pause(0.1)
+            assert "5ac0ffee5ac0ffee" in text(tree.root)
+    run(scenario())
+
+
+@pytest.mark.parametrize("text, frames", [
+    ("", 8), ("mikey", 7), ("bmsc", 1), ("finding", 1), ("frame > 5", 3),
+    ("ip.addr == 10.0.0.7 and not finding", 6), ("(mikey or bmsc) and frame <= 3", 3),
+    ("mikey.csb_id == 0x01020304", 4),
+])
+def test_filter_language(text, frames):
+    from analyzer.dissect import build, candidates
+    from analyzer.reading import read_capture
+    pkts = [build(c) for c in candidates(read_capture(CAPTURES / "mikey-demo.pcap"))]
+    pred = compile_filter(text)
+    assert sum(1 for p in pkts if pred(p)) == frames
+
+
+@pytest.mark.parametrize("text", ["mikey.msk ==", "(mikey", "==", "a b", "'unclosed"])
+def test_filter_errors(text):
+    with pytest.raises(FilterError):
+        compile_filter(text)
