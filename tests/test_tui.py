@@ -115,3 +115,47 @@ def test_filter_language(text, frames):
 def test_filter_errors(text):
     with pytest.raises(FilterError):
         compile_filter(text)
+
+
+def test_timeline_ladder_and_key_selection():
+    async def scenario():
+        keys = load_keys(CAPTURES / "lab-push.keys.toml")
+        app = MbmsApp([str(CAPTURES / "lab-push.pcapng")], keys)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await _loaded(app, pilot)
+            bars = app.query_one("#bars").render().plain
+            assert "MSK 00010001" in bars and "superseded" in bars and "=" in bars
+            procs = app.query_one("#procedures")
+            wanted = next(n for n, p in enumerate(app.loaded.timeline["procedures"])
+                          if p["procedure"] == "msk_push" and p["outcome"] == "incomplete")
+            app.query_one("#tabs").active = "tab-procedures"
+            procs.focus()
+            procs.move_cursor(row=wanted)
+            await pilot.pause(0.1)
+            drawing = app.query_one("#ladder").render().plain
+            assert "UE 10.1.0.3" in drawing and "outcome: incomplete" in drawing and "<-" in drawing
+            # a key: its events, then enter filters the packets to them
+            app.query_one("#tabs").active = "tab-keys"
+            tree = app.query_one("#keys")
+            tree.focus()
+            msk_node = tree.root.children[1].children[0]
+            tree.move_cursor(msk_node)
+            await pilot.pause(0.1)
+            assert "acknowledged" in app.query_one("#key-events").render().plain
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert app.query_one("#filter").value.startswith("frame in {")
+            frames = {e["frame"] for e in msk_node.data["events"]}
+            shown = {app.rows[i].pkt.frame for i in app.shown}
+            assert shown and shown <= frames
+    run(scenario())
+
+
+def test_ladder_and_bars_text():
+    import json
+
+    from analyzer.tui.ladder import lifecycle_bars
+    doc = json.loads((CAPTURES.parent / "tests" / "golden" / "lab-basic.timeline.json").read_text())
+    lines = lifecycle_bars(doc["keys"], width=60).splitlines()
+    assert len(lines) == 1 + sum(k["kind"] in ("MSK", "MTK") for k in doc["keys"])
+    assert all(len(line) <= 26 + 1 + 60 + 14 for line in lines[1:])

@@ -22,10 +22,12 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tree,
 )
 
 from ..keys import KeyStore
 from .filter import FilterError, compile_filter
+from .ladder import ladder, lifecycle_bars
 from .model import Loaded, Row, load
 from .widgets.details import DetailsTree
 from .widgets.hexview import HexView
@@ -62,6 +64,7 @@ class MbmsApp(App):
         self.shown: list[int] = []
         self.predicate = compile_filter("")
         self.loaded: Loaded | None = None
+        self.by_frame: dict[tuple[int, int], Any] = {}
 
     # ------------------------------------------------------------------ layout
 
@@ -78,9 +81,17 @@ class MbmsApp(App):
                         yield DetailsTree(id="details")
                         yield HexView(id="hex")
             with TabPane("Keys", id="tab-keys"):
-                yield KeysTree(id="keys")
+                with Horizontal():
+                    yield KeysTree(id="keys")
+                    yield Static("Select a key: its events show here; enter shows its packets.",
+                                 id="key-events")
+            with TabPane("Timeline", id="tab-timeline"):
+                yield Static("", id="bars")
             with TabPane("Procedures", id="tab-procedures"):
-                yield DataTable(id="procedures", cursor_type="row")
+                with Vertical():
+                    yield DataTable(id="procedures", cursor_type="row")
+                    yield Static("Select a procedure: its ladder diagram shows here.",
+                                 id="ladder")
             with TabPane("Findings", id="tab-findings"):
                 yield DataTable(id="findings", cursor_type="row")
         yield Static("loading...", id="status")
@@ -119,10 +130,13 @@ class MbmsApp(App):
         self.loaded = message.loaded
         doc = message.loaded.timeline
         self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
+        self.query_one("#bars", Static).update(Text(lifecycle_bars(doc.get("keys", []))))
+        self.by_frame = {(r.pkt.capture, r.pkt.frame): r.pkt for r in self.rows}
         procs = self.query_one("#procedures", DataTable)
-        for p in doc.get("procedures", []):
+        for n, p in enumerate(doc.get("procedures", [])):
             procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
-                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])))
+                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
+                          key=str(n))
         finds = self.query_one("#findings", DataTable)
         for f in doc.get("findings", []):
             style = "bold red" if f["severity"] == "error" else "yellow"
@@ -153,6 +167,35 @@ class MbmsApp(App):
         row = self.rows[int(event.row_key.value)]
         self.query_one("#details", DetailsTree).show_packet(row.pkt)
         self.query_one("#hex", HexView).show_bytes(row.data)
+
+    @on(DataTable.RowHighlighted, "#procedures")
+    def show_ladder(self, event: DataTable.RowHighlighted) -> None:
+        if self.loaded is None or event.row_key is None or event.row_key.value is None:
+            return
+        proc = self.loaded.timeline["procedures"][int(event.row_key.value)]
+        self.query_one("#ladder", Static).update(Text(ladder(proc, self.by_frame)))
+
+    @on(Tree.NodeHighlighted, "#keys")
+    def show_key(self, event: Tree.NodeHighlighted) -> None:
+        key = event.node.data
+        if not key:
+            return
+        lines = [f"{key['kind']} {'/'.join(x for x in (key['key_domain'], key['msk_id'], key['mtk_id']) if x) or key['idr']}",
+                 f"state: {key['state']}"]
+        for e in key["events"]:
+            detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
+            lines.append(f"{e['time']:.6f}  #{e['frame']:<6} {e['event']:<13} "
+                         f"{e['ue'] or ''} {detail}")
+        self.query_one("#key-events", Static).update(Text("\n".join(lines)))
+
+    @on(Tree.NodeSelected, "#keys")
+    def filter_to_key(self, event: Tree.NodeSelected) -> None:
+        key = event.node.data
+        if not key:
+            return
+        frames = " ".join(sorted({str(e["frame"]) for e in key["events"]}, key=int))
+        self.query_one("#filter", Input).value = f"frame in {{{frames}}}"
+        self.query_one("#tabs", TabbedContent).active = "tab-packets"
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:

@@ -6,6 +6,7 @@ Grammar (``or`` binds loosest; ``not`` tightest; parentheses group)::
     term   := factor ("and" | "&&") factor ...
     factor := ("not" | "!") factor | "(" expr ")" | test
     test   := NAME [("==" | "!=" | "contains" | ">" | "<" | ">=" | "<=") VALUE]
+            | NAME "in" "{" VALUE ... "}"
 
 Names are the ``dissect`` field names (``mikey.mbms.msk_id``, ``bmsc.btid`` ...), plus
 ``ip.addr``/``ip.src``/``ip.dst``, ``frame``, ``protocol`` (or just ``mikey``, ``bmsc``,
@@ -128,6 +129,15 @@ class _Parser:
             op = self.take()
             want = self.take()
             return lambda p: any(_compare(op, v, want) for v in _values(p, name))
+        if self.peek() == "in":
+            self.take()
+            if self.take() != "{":
+                raise FilterError("'in' wants a set: {value value ...}")
+            wanted = []
+            while self.peek() != "}":
+                wanted.append(self.take())
+            self.take()
+            return lambda p: any(_compare("==", v, w) for v in _values(p, name) for w in wanted)
         return lambda p: bool(_values(p, name))
 
 
@@ -137,7 +147,7 @@ def compile_filter(text: str) -> Predicate:
     if not text:
         return lambda p: True
     try:
-        tokens = shlex.split(re.sub(r"(==|!=|>=|<=|\(|\)|&&|\|\|)", r" \1 ", text))
+        tokens = shlex.split(re.sub(r"(==|!=|>=|<=|\(|\)|\{|\}|&&|\|\|)", r" \1 ", text))
     except ValueError as exc:
         raise FilterError(str(exc)) from None
     parser = _Parser(tokens)
