@@ -13,11 +13,8 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from dissectors.mikey import parse
-
-from .decode import decode_transport, replace_udp_payload
-from .decrypt import SrtpDecryptor
-from .dissect import candidates, classify, endpoint
+from .decrypt import SrtpDecryptor, decrypt_captures
+from .dissect import candidates
 from .export import Export
 from .keys import KeyFileError, load_keys
 from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
@@ -26,7 +23,7 @@ from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .reading import CaptureError, read_capture
 from .srtp_view import SrtpFinder
-from .writer import PcapngWriter, PcapWriter
+from .writer import PcapngWriter
 
 PROG = "mbms-analyzer"
 
@@ -148,45 +145,20 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
     """Decrypt SRTP/SRTCP with known and learned keys into one output pcap."""
     store = load_keys(args.keys)
-    hierarchy = KeyHierarchy(store)
-    decryptor = SrtpDecryptor(store)
-    status = 0
     try:
-        writer = PcapWriter(args.output)
+        result = decrypt_captures(args.captures, store, args.output)
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
         return 1
-    replaced = total = 0
-    with writer:
-        for index, path in enumerate(args.captures):
-            try:
-                for record in read_capture(path):
-                    total += 1
-                    data = None
-                    cand = classify(record, index)
-                    if cand is not None:
-                        for _carrier, raw, issue in cand.found:
-                            if issue is None:
-                                hierarchy.process(parse(raw), raw, f"mikey:{index}:{record.number}")
-                    else:
-                        tp = decode_transport(record.linktype, record.data)
-                        if tp is not None and tp.proto == "udp" and tp.payload:
-                            plain = decryptor.decrypt(tp.payload, endpoint(tp.dst, tp.dport))
-                            if plain is not None:
-                                data = replace_udp_payload(record.data, tp, plain)
-                                replaced += 1
-                    try:
-                        writer.write(record, data)
-                    except ValueError as exc:
-                        sys.stderr.write(f"{PROG}: {path}: frame {record.number}: {exc}\n")
-                        return 1
-            except CaptureError as exc:
-                sys.stderr.write(f"{PROG}: {exc}\n")
-                status = 1
-    for stats in decryptor.stats.values():
+    except ValueError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 1
+    for error in result.errors:
+        sys.stderr.write(f"{PROG}: {error}\n")
+    for stats in result.streams:
         out.write(stats.line() + "\n")
-    out.write(f"{replaced} of {total} packets decrypted into {args.output}\n")
-    return status
+    out.write(f"{result.replaced} of {result.total} packets decrypted into {args.output}\n")
+    return 1 if result.errors else 0
 
 
 def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:

@@ -199,3 +199,57 @@ class SrtpDecryptor:
                 self.last = ("ok", cand.label, cand.mtk)
                 return plain
         return None
+
+
+@dataclass
+class DecryptResult:
+    """What :func:`decrypt_captures` did."""
+
+    streams: list[StreamStats]
+    replaced: int
+    total: int
+    errors: list[str]
+
+
+def decrypt_captures(paths: list[str], store: KeyStore, output: str) -> DecryptResult:
+    """Write *paths* to one pcap with every SRTP/SRTCP packet that decrypts and
+    authenticates replaced by plain RTP/RTCP (keys learned from MIKEY in order).
+
+    Raises OSError when *output* cannot be written and ValueError for captures
+    of different link types; capture damage is returned in ``errors``.
+    """
+    from dissectors.mikey import parse
+
+    from .decode import decode_transport, replace_udp_payload
+    from .dissect import classify
+    from .mikey_keys import KeyHierarchy
+    from .reading import CaptureError, read_capture
+    from .result import endpoint
+    from .writer import PcapWriter
+
+    hierarchy = KeyHierarchy(store)
+    decryptor = SrtpDecryptor(store)
+    replaced = total = 0
+    errors: list[str] = []
+    with PcapWriter(output) as writer:
+        for index, path in enumerate(paths):
+            try:
+                for record in read_capture(path):
+                    total += 1
+                    data = None
+                    cand = classify(record, index)
+                    if cand is not None:
+                        for _carrier, raw, issue in cand.found:
+                            if issue is None:
+                                hierarchy.process(parse(raw), raw, f"mikey:{index}:{record.number}")
+                    else:
+                        tp = decode_transport(record.linktype, record.data)
+                        if tp is not None and tp.proto == "udp" and tp.payload:
+                            plain = decryptor.decrypt(tp.payload, endpoint(tp.dst, tp.dport))
+                            if plain is not None:
+                                data = replace_udp_payload(record.data, tp, plain)
+                                replaced += 1
+                    writer.write(record, data)
+            except CaptureError as exc:
+                errors.append(str(exc))
+    return DecryptResult(list(decryptor.stats.values()), replaced, total, errors)

@@ -159,3 +159,43 @@ def test_ladder_and_bars_text():
     lines = lifecycle_bars(doc["keys"], width=60).splitlines()
     assert len(lines) == 1 + sum(k["kind"] in ("MSK", "MTK") for k in doc["keys"])
     assert all(len(line) <= 26 + 1 + 60 + 14 for line in lines[1:])
+
+
+def test_key_file_reload_export_and_decrypt_from_the_app(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario():
+        app = MbmsApp([str(CAPTURES / "mbms-chain-demo.pcap")])
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _loaded(app, pilot)
+            assert not any("MAC good" in r.pkt.summary for r in app.rows)
+            await pilot.press("f4")  # no keys yet: told, nothing written
+            await pilot.pause(0.1)
+            assert not (tmp_path / "mbms-chain-demo.decrypted.pcap").exists()
+            await pilot.press("f2")
+            await pilot.pause(0.1)
+            await pilot.press(*"nope.toml", "enter")
+            await pilot.pause(0.1)
+            assert "nope.toml" in app.screen.query_one("#keyfile-error").render().plain
+            inp = app.screen.query_one("#keyfile-path")
+            inp.value = str(CAPTURES / "mbms-chain-demo.keys.toml")
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            await _loaded(app, pilot)
+            assert sum("MAC good" in r.pkt.summary for r in app.rows) == 4
+            await pilot.press("f3")
+            await pilot.pause(0.1)
+            doc = json.loads((tmp_path / "mbms-chain-demo.timeline.json").read_text())
+            assert doc["format"] == "mbms-timeline" and len(doc["keys"]) >= 4
+            assert all(k["value"] is None for k in doc["keys"])
+            await pilot.press("f4")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if (tmp_path / "mbms-chain-demo.decrypted.pcap").exists():
+                    break
+            await app.workers.wait_for_complete()
+        from analyzer.reading import read_capture
+        assert len(list(read_capture(tmp_path / "mbms-chain-demo.decrypted.pcap"))) == 18
+    run(scenario())

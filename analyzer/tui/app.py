@@ -6,7 +6,9 @@ show before a large capture has finished loading and the UI never waits.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -19,16 +21,20 @@ from textual.widgets import (
     Footer,
     Header,
     Input,
+    ProgressBar,
     Static,
     TabbedContent,
     TabPane,
     Tree,
 )
+from textual.worker import get_current_worker
 
+from ..decrypt import decrypt_captures
 from ..keys import KeyStore
 from .filter import FilterError, compile_filter
 from .ladder import ladder, lifecycle_bars
 from .model import Loaded, Row, load
+from .screens.keyfile import KeyFileScreen
 from .widgets.details import DetailsTree
 from .widgets.hexview import HexView
 from .widgets.keys import KeysTree
@@ -42,7 +48,9 @@ class MbmsApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "mbms-analyzer"
     BINDINGS = [("ctrl+q", "quit", "Quit"), ("ctrl+f", "focus_filter", "Filter"),
-                ("ctrl+r", "toggle_reveal", "Reveal keys")]
+                ("ctrl+r", "toggle_reveal", "Reveal keys"), ("f2", "key_file", "Key file"),
+                ("f3", "export_timeline", "Export timeline"),
+                ("f4", "export_decrypted", "Decrypted pcap")]
 
     @dataclass
     class RowsLoaded(Message):
@@ -94,7 +102,9 @@ class MbmsApp(App):
                                  id="ladder")
             with TabPane("Findings", id="tab-findings"):
                 yield DataTable(id="findings", cursor_type="row")
-        yield Static("loading...", id="status")
+        with Horizontal(id="statusbar"):
+            yield ProgressBar(total=1.0, show_eta=False, id="progress")
+            yield Static("loading...", id="status")
         yield Footer()
 
     @property
@@ -113,9 +123,65 @@ class MbmsApp(App):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_captures(self) -> None:
+        worker = get_current_worker()
         loaded = load(self.paths, self.store,
-                      on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))))
-        self.post_message(self.LoadDone(loaded))
+                      on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))),
+                      cancelled=lambda: worker.is_cancelled,
+                      on_progress=lambda f: self.call_from_thread(self._progress, f))
+        if not worker.is_cancelled:
+            self.post_message(self.LoadDone(loaded))
+
+    def _progress(self, fraction: float) -> None:
+        self.query_one("#progress", ProgressBar).update(progress=fraction)
+
+    def reload(self, store: KeyStore | None) -> None:
+        """Start over with another key file: every table re-derives."""
+        self.store = store
+        self.rows, self.shown, self.loaded, self.by_frame = [], [], None, {}
+        self.packet_table.clear()
+        self.query_one("#procedures", DataTable).clear()
+        self.query_one("#findings", DataTable).clear()
+        self.query_one("#details", DetailsTree).show_packet(None)
+        self.query_one("#progress", ProgressBar).update(progress=0.0)
+        self.load_captures()
+
+    def action_key_file(self) -> None:
+        def loaded(store: KeyStore | None) -> None:
+            if store is not None:
+                self.notify("key file loaded: re-deriving everything")
+                self.reload(store)
+        self.push_screen(KeyFileScreen(), loaded)
+
+    def _out(self, suffix: str) -> Path:
+        return Path.cwd() / (Path(self.paths[0]).stem + suffix)
+
+    def action_export_timeline(self) -> None:
+        if self.loaded is None:
+            self.notify("still loading", severity="warning")
+            return
+        path = self._out(".timeline.json")
+        try:
+            path.write_text(json.dumps(self.loaded.timeline, indent=1) + "\n")
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"timeline written to {path}")
+
+    def action_export_decrypted(self) -> None:
+        if self.store is None:
+            self.notify("no key file: F2 loads one", severity="warning")
+            return
+        self.decrypt_worker(self._out(".decrypted.pcap"))
+
+    @work(thread=True, group="decrypt", exit_on_error=False)
+    def decrypt_worker(self, path: Path) -> None:
+        try:
+            result = decrypt_captures(list(self.paths), self.store, str(path))
+        except (OSError, ValueError) as exc:
+            self.call_from_thread(self.notify, f"cannot decrypt: {exc}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"{result.replaced} of {result.total} packets "
+                              f"decrypted into {path}")
 
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
         table = self.packet_table

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -44,19 +45,28 @@ class Loaded:
 
 def load(paths: Iterable[str], store: KeyStore | None,
          on_rows: Callable[[list[Row]], None] | None = None,
-         cancelled: Callable[[], bool] = lambda: False) -> Loaded:
-    """Dissect and reconstruct *paths*; batches of rows go to *on_rows* as they are ready."""
+         cancelled: Callable[[], bool] = lambda: False,
+         on_progress: Callable[[float], None] | None = None) -> Loaded:
+    """Dissect and reconstruct *paths*; batches of rows go to *on_rows* as they are
+    ready, and the fraction of bytes read to *on_progress*."""
     out = Loaded()
     run = Export(store)
     batch: list[Row] = []
+    paths = list(paths)
+    size = sum(_size(p) for p in paths) or 1
+    done = 0
     for index, path in enumerate(paths):
         frames: dict[int, bytes] = {}
         finder = CandidateFinder(index, srtp=SrtpFinder(run.decryptor))
 
         def records() -> Iterable[Record]:
+            nonlocal done
             for rec in read_capture(path):
                 if cancelled():
                     return
+                done += len(rec.data) + 16
+                if on_progress is not None and rec.number % 2000 == 0:
+                    on_progress(min(1.0, done / size))
                 frames[rec.number] = rec.data
                 if len(frames) > 4096:  # keep recent frames only: rows copy what they show
                     frames.pop(next(iter(frames)))
@@ -75,8 +85,17 @@ def load(paths: Iterable[str], store: KeyStore | None,
             out.errors.append(str(exc))
     if batch and on_rows is not None:
         on_rows(batch)
+    if on_progress is not None:
+        on_progress(1.0)
     out.timeline = run.document()
     return out
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _row(out: Loaded, run: Export, cand: Any, frames: dict[int, bytes]) -> Row:
