@@ -24,6 +24,15 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def until(pilot, condition, timeout: float = 10.0):
+    """Wait (the UI runs) until *condition()* holds; fail after *timeout* seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
 def test_packets_details_hex_keys_and_findings():
     async def scenario():
         keys = load_keys(CAPTURES / "lab-attacks.keys.toml")
@@ -34,7 +43,7 @@ def test_packets_details_hex_keys_and_findings():
             position = next(n for n, i in enumerate(app.shown)
                             if app.rows[i].pkt.summary.startswith("MIKEY PSK msg, MSK"))
             app.packet_table.move_cursor(row=position)
-            await pilot.pause(0.1)
+            await until(pilot, lambda: "MIKEY PSK msg" in str(app.query_one("#details").root.label))
             tree = app.query_one("#details")
             assert "MIKEY PSK msg" in str(tree.root.label)
             labels = [str(n.label) for n in tree.root.children[0].children]
@@ -50,8 +59,7 @@ def test_packets_details_hex_keys_and_findings():
             findings.focus()
             findings.move_cursor(row=1)  # the forged MAC
             await pilot.press("enter")
-            await pilot.pause(0.1)
-            assert app.query_one("#tabs").active == "tab-packets"
+            await until(pilot, lambda: app.query_one("#tabs").active == "tab-packets")
             row = app.rows[app.shown[app.packet_table.cursor_row]]
             assert row.pkt.frame == 214
     run(scenario())
@@ -93,8 +101,7 @@ def test_secret_key_values_hidden_until_revealed():
             tree = app.query_one("#details")
             assert "5ac0ffee" not in text(tree.root) and "hidden" in text(tree.root)
             await pilot.press("ctrl+r")
-            await pilot.pause(0.1)
-            assert "5ac0ffee5ac0ffee" in text(tree.root)
+            await until(pilot, lambda: "5ac0ffee5ac0ffee" in text(tree.root))
     run(scenario())
 
 
@@ -131,7 +138,7 @@ def test_timeline_ladder_and_key_selection():
             app.query_one("#tabs").active = "tab-procedures"
             procs.focus()
             procs.move_cursor(row=wanted)
-            await pilot.pause(0.1)
+            await until(pilot, lambda: "outcome: incomplete" in app.query_one("#ladder").render().plain)
             drawing = app.query_one("#ladder").render().plain
             assert "UE 10.1.0.3" in drawing and "outcome: incomplete" in drawing and "<-" in drawing
             # a key: its events, then enter filters the packets to them
@@ -140,11 +147,11 @@ def test_timeline_ladder_and_key_selection():
             tree.focus()
             msk_node = tree.root.children[1].children[0]
             tree.move_cursor(msk_node)
-            await pilot.pause(0.1)
-            assert "acknowledged" in app.query_one("#key-events").render().plain
+            await until(pilot, lambda: "acknowledged" in app.query_one("#key-events").render().plain)
             await pilot.press("enter")
+            await until(pilot, lambda: app.query_one("#filter").value.startswith("frame in {")
+                        and app.query_one("#tabs").active == "tab-packets")
             await pilot.pause(0.2)
-            assert app.query_one("#filter").value.startswith("frame in {")
             frames = {e["frame"] for e in msk_node.data["events"]}
             shown = {app.rows[i].pkt.frame for i in app.shown}
             assert shown and shown <= frames
