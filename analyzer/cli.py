@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
     dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
+    snf = sub.add_parser("sniff", help="capture live (dumpcap) and analyze: headless into a "
+                                       "timeline, or in the TUI once the capture ends")
+    snf.add_argument("-i", "--interface", required=True, metavar="IFACE")
+    snf.add_argument("--keys", metavar="FILE", help="key file (TOML)")
+    snf.add_argument("-w", "--write", metavar="OUT.pcapng", help="keep the capture here")
+    snf.add_argument("--headless", action="store_true", help="no TUI: write --export")
+    snf.add_argument("--duration", type=float, default=0.0,
+                     help="seconds to capture (0: until Ctrl-C)")
+    snf.add_argument("--export", metavar="OUT.json", help="--headless: timeline JSON")
+    snf.add_argument("--filter", default="udp or tcp", help="capture filter (BPF)")
     opn = sub.add_parser("open", help="the TUI on captures: packets, keys, procedures, findings")
     opn.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     opn.add_argument("--keys", metavar="FILE", help="key file (TOML)")
@@ -82,6 +92,52 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
+    """Capture with dumpcap into a pcapng (every packet kept), then analyze it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if args.headless and not args.export:
+        sys.stderr.write(f"{PROG}: sniff --headless needs --export OUT.json\n")
+        return 2
+    dumpcap = shutil.which("dumpcap")
+    if dumpcap is None:
+        sys.stderr.write(f"{PROG}: sniff needs dumpcap (apt-get install tshark)\n")
+        return 1
+    store = load_keys(args.keys) if args.keys else None
+    tmp = None
+    target = args.write
+    if target is None:
+        tmp = tempfile.TemporaryDirectory()
+        target = str(Path(tmp.name) / "sniff.pcapng")
+    cmd = [dumpcap, "-q", "-i", args.interface, "-f", args.filter, "-w", target]
+    if args.duration > 0:
+        cmd += ["-a", f"duration:{args.duration:g}"]
+    try:
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate()
+        except KeyboardInterrupt:
+            proc.terminate()  # dumpcap closes the pcapng cleanly on SIGTERM
+            _, err = proc.communicate()
+        if proc.returncode not in (0, -15) and not Path(target).exists():
+            sys.stderr.write(f"{PROG}: dumpcap failed: {(err or '').strip().splitlines()[-1:]}\n")
+            return 1
+        if args.headless:
+            run = Export(store)
+            errors = run.add_captures([target])
+            Path(args.export).write_text(json.dumps(run.document(), indent=1) + "\n")
+            out.write(f"captured {run.captures[0].packets} packets -> {args.export}\n")
+            return 1 if errors else 0
+        from .tui.app import run_app
+        run_app([target], store)
+        return 0
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -190,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args, sys.stdout)
         if args.command == "export":
             return cmd_export(args, sys.stdout)
+        if args.command == "sniff":
+            return cmd_sniff(args, sys.stdout)
         if args.command == "open":
             store = load_keys(args.keys) if args.keys else None
             from .tui.app import run_app  # only the TUI imports Textual

@@ -180,3 +180,30 @@ def test_send_live_on_loopback_is_captured_and_dissected(tmp_path):
     assert sum("digest good" in s for s in text) == 6  # 3 UEs x (registration + MSK request)
     assert sum(s.endswith("MAC good") and "MSK 02f810" in s for s in text) == 3
     assert sum("PSK ver msg, MAC good" in s for s in text) == 3
+
+
+@pytest.mark.skipif(not livecap.available() and os.environ.get("CI") != "true",
+                    reason="live capture needs root and dumpcap")
+def test_headless_sniff_on_loopback_exports_the_timeline(tmp_path):
+    import time
+
+    keys, timeline, capture = (tmp_path / "k.toml", tmp_path / "t.json", tmp_path / "s.pcapng")
+    run("basic", 1, Options(ues=1))  # warm the imports of this process
+    subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic", "--ues", "2",
+                    "--duration", "1", "-o", str(tmp_path / "unused.pcapng"), "--keys-out",
+                    str(keys)], check=True, cwd=ROOT)
+    sniff = subprocess.Popen([sys.executable, "-m", "analyzer", "sniff", "-i", "lo", "--headless",
+                              "--duration", "6", "--keys", str(keys), "--export", str(timeline),
+                              "-w", str(capture), "--filter",
+                              "udp port 2269 or udp port 5004 or tcp port 80"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic", "--ues", "2",
+                    "--duration", "1", "--send", "127.0.0.1", "--speed", "20"], check=True,
+                   cwd=ROOT, capture_output=True)
+    out, err = sniff.communicate(timeout=60)
+    assert sniff.returncode == 0, err
+    doc = json.loads(timeline.read_text())
+    outcomes = {(p["procedure"], p["outcome"]) for p in doc["procedures"]}
+    assert ("msk_request", "success") in outcomes and ("mtk_update", "success") in outcomes
+    assert doc["captures"][0]["packets"] > 50 and capture.stat().st_size > 0
