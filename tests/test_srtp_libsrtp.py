@@ -19,6 +19,16 @@ PROFILES = {
     "AES_CM_128_HMAC_SHA1_32": pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
 }
 MARSEILLAISE = SHARED_CAPTURES / "marseillaise-srtp.pcap"
+#: The Marseillaise capture's key (DESIGN.md "Peers and test data").
+MARSEILLAISE_KEYS = ('[[srtp]]\nkey = "69206b6e6f7720616c6c20796f757220"\n'
+                     'salt = "6c6974746c652073656372657473"\n')
+
+
+@pytest.fixture
+def marseillaise_keys(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text(MARSEILLAISE_KEYS + 'ssrc = 0xdeadbeef\nsuite = "AES_CM_128_HMAC_SHA1_80"\n')
+    return keys
 
 
 def _session(master: bytes, suite: str, outbound: bool):
@@ -92,10 +102,8 @@ def test_wrong_key_is_reported_not_raised():
 
 
 @pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
-def test_marseillaise_capture_decrypts_entirely(tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text('[[srtp]]\nssrc = 0xdeadbeef\nkey = "69206b6e6f7720616c6c20796f757220"\n'
-                    'salt = "6c6974746c652073656372657473"\nsuite = "AES_CM_128_HMAC_SHA1_80"\n')
+def test_marseillaise_capture_decrypts_entirely(tmp_path, marseillaise_keys):
+    keys = marseillaise_keys
     out = tmp_path / "plain.pcap"
     proc = subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(MARSEILLAISE),
                            "--keys", str(keys), "-o", str(out)], capture_output=True, text=True,
@@ -114,10 +122,8 @@ def test_marseillaise_capture_decrypts_entirely(tmp_path):
 
 @pytest.mark.tshark
 @pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
-def test_marseillaise_output_rtp_payloads_as_tshark_shows_them(tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text('[[srtp]]\nkey = "69206b6e6f7720616c6c20796f757220"\n'
-                    'salt = "6c6974746c652073656372657473"\n')
+def test_marseillaise_output_rtp_payloads_as_tshark_shows_them(tmp_path, marseillaise_keys):
+    keys = marseillaise_keys
     out = tmp_path / "plain.pcap"
     subprocess.run([sys.executable, "-m", "analyzer", "decrypt", str(MARSEILLAISE), "--keys",
                     str(keys), "-o", str(out)], check=True, capture_output=True, cwd=ROOT)
@@ -165,11 +171,8 @@ def test_dissect_with_keys_tells_decrypted_srtp_and_srtcp():
 
 
 @pytest.mark.skipif(not MARSEILLAISE.is_file(), reason="shared captures not beside the repo")
-def test_dissect_marseillaise_with_its_key(tmp_path):
-    keys = tmp_path / "keys.toml"
-    keys.write_text('[[srtp]]\nkey = "69206b6e6f7720616c6c20796f757220"\n'
-                    'salt = "6c6974746c652073656372657473"\n')
-    objs = _dissect_json("--keys", str(keys), str(MARSEILLAISE))
+def test_dissect_marseillaise_with_its_key(marseillaise_keys):
+    objs = _dissect_json("--keys", str(marseillaise_keys), str(MARSEILLAISE))
     assert len(objs) == 11888
     assert all(dict(o["fields"])["srtp.result"] == "ok" for o in objs)
 
