@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     snf.add_argument("--duration", type=float, default=0.0,
                      help="seconds to capture (0: until Ctrl-C)")
     snf.add_argument("--export", metavar="OUT.json", help="--headless: timeline JSON")
-    snf.add_argument("--filter", default="udp or tcp", help="capture filter (BPF)")
+    snf.add_argument("-f", "--filter", default="udp or tcp", help="capture filter (BPF)")
     opn = sub.add_parser("open", help="the TUI on captures: packets, keys, procedures, findings")
     opn.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     opn.add_argument("--keys", metavar="FILE", help="key file (TOML)")

@@ -206,3 +206,33 @@ def test_key_file_reload_export_and_decrypt_from_the_app(tmp_path, monkeypatch):
         from analyzer.reading import read_capture
         assert len(list(read_capture(tmp_path / "mbms-chain-demo.decrypted.pcap"))) == 18
     run(scenario())
+
+
+def test_keys_like_termshark_next_finding_help_and_quit():
+    async def scenario():
+        keys = load_keys(CAPTURES / "lab-attacks.keys.toml")
+        app = MbmsApp([str(CAPTURES / "lab-attacks.pcapng")], keys)
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _loaded(app, pilot)
+            app.packet_table.focus()
+            await pilot.press("n")
+            await until(pilot, lambda: app.rows[app.shown[app.packet_table.cursor_row]].has_finding)
+            first = app.packet_table.cursor_row
+            await pilot.press("n")
+            await until(pilot, lambda: app.packet_table.cursor_row != first)
+            await pilot.press("N")
+            await until(pilot, lambda: app.packet_table.cursor_row == first)
+            await pilot.press("question_mark")
+            await until(pilot, lambda: app.screen.query("#help-text"))
+            text = app.screen.query_one("#help-text").render().plain
+            assert "next finding" in text.lower() and "F2" in text.upper()
+            await pilot.press("x")
+            await until(pilot, lambda: not app.screen.query("#help-text"))
+            await pilot.press("slash")
+            await until(pilot, lambda: app.focused is app.query_one("#filter"))
+            await pilot.press(*"q")  # typed into the filter, not quitting
+            assert app.query_one("#filter").value == "q"
+            app.packet_table.focus()
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running)
+    run(scenario())

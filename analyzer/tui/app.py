@@ -34,6 +34,7 @@ from ..keys import KeyStore
 from .filter import FilterError, compile_filter
 from .ladder import ladder, lifecycle_bars
 from .model import Loaded, Row, load
+from .screens.help import HelpScreen
 from .screens.keyfile import KeyFileScreen
 from .widgets.details import DetailsTree
 from .widgets.hexview import HexView
@@ -47,7 +48,10 @@ class MbmsApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "mbms-analyzer"
-    BINDINGS = [("ctrl+q", "quit", "Quit"), ("ctrl+f", "focus_filter", "Filter"),
+    BINDINGS = [("q", "quit", "Quit"), ("ctrl+q", "quit", "Quit"),
+                ("slash", "focus_filter", "Filter"), ("ctrl+f", "focus_filter", "Filter"),
+                ("n", "next_finding", "Next finding"), ("N", "previous_finding", "Prev finding"),
+                ("question_mark", "help", "Help"),
                 ("ctrl+r", "toggle_reveal", "Reveal keys"), ("f2", "key_file", "Key file"),
                 ("f3", "export_timeline", "Export timeline"),
                 ("f4", "export_decrypted", "Decrypted pcap")]
@@ -292,6 +296,31 @@ class MbmsApp(App):
                 self.packet_table.focus()
                 return
         self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
+
+    def _jump_finding(self, step: int) -> None:
+        table = self.packet_table
+        if not self.shown:
+            return
+        start = table.cursor_row
+        for k in range(1, len(self.shown) + 1):
+            position = (start + step * k) % len(self.shown)
+            if self.rows[self.shown[position]].has_finding:
+                self.query_one("#tabs", TabbedContent).active = "tab-packets"
+                table.move_cursor(row=position)
+                table.focus()
+                return
+        self.notify("no packet with a finding in the list")
+
+    def action_next_finding(self) -> None:
+        self._jump_finding(1)
+
+    def action_previous_finding(self) -> None:
+        self._jump_finding(-1)
+
+    def action_help(self) -> None:
+        names = {"slash": "/", "question_mark": "?"}
+        lines = [(names.get(b[0], b[0]), b[2]) for b in self.BINDINGS]
+        self.push_screen(HelpScreen(lines))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
