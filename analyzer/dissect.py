@@ -29,7 +29,7 @@ from .result import Dissected, endpoint, summarize
 from .srtp_view import SrtpFinder, SrtpInfo, build_srtp
 
 __all__ = ["Candidate", "CandidateFinder", "Dissected", "build", "candidates", "classify", "dissect_record",
-           "dissect_records", "endpoint", "mikey_payloads", "summarize"]
+           "endpoint", "mikey_payloads", "summarize"]
 
 
 def mikey_payloads(tp: Transport, profile: Profile) -> list[tuple[str, bytes, Issue | None]]:
@@ -212,12 +212,3 @@ def _http_candidates(events: list[HttpEvent], capture: int,
 
 def _via(carrier: str) -> str:
     return f" (in {carrier.upper()})" if carrier in ("sdp", "rtsp", "http") else ""
-
-
-def dissect_records(records: Iterable[Record], capture: int = 0,
-                    profile: Profile = DEFAULT_PROFILE) -> Iterator[Dissected]:
-    """Every MBMS-relevant packet of a record stream, in capture order."""
-    for record in records:
-        result = dissect_record(record, capture, profile)
-        if result is not None:
-            yield result
