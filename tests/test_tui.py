@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+
+import pytest
 
 from analyzer.keys import load_keys
 from analyzer.tui.app import MbmsApp
 from analyzer.tui.filter import FilterError, compile_filter
 from tests.conftest import CAPTURES
-
-import pytest
 
 
 async def _loaded(app, pilot):
@@ -24,6 +25,17 @@ def run(coro):
     return asyncio.run(coro)
 
 
+@contextlib.asynccontextmanager
+async def opened(capture: str, with_keys: bool = True, size=(150, 45)):
+    """The app on ``captures/<capture>`` (with its key file), once it has loaded."""
+    path = CAPTURES / capture
+    keys = load_keys(path.with_suffix(".keys.toml")) if with_keys else None
+    app = MbmsApp([str(path)], keys)
+    async with app.run_test(size=size) as pilot:
+        await _loaded(app, pilot)
+        yield app, pilot
+
+
 async def until(pilot, condition, timeout: float = 10.0):
     """Wait (the UI runs) until *condition()* holds; fail after *timeout* seconds."""
     for _ in range(int(timeout / 0.05)):
@@ -35,10 +47,7 @@ async def until(pilot, condition, timeout: float = 10.0):
 
 def test_packets_details_hex_keys_and_findings():
     async def scenario():
-        keys = load_keys(CAPTURES / "lab-attacks.keys.toml")
-        app = MbmsApp([str(CAPTURES / "lab-attacks.pcapng")], keys)
-        async with app.run_test(size=(150, 45)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("lab-attacks.pcapng", size=(150, 45)) as (app, pilot):
             assert len(app.rows) == app.packet_table.row_count > 300
             position = next(n for n, i in enumerate(app.shown)
                             if app.rows[i].pkt.summary.startswith("MIKEY PSK msg, MSK"))
@@ -67,9 +76,7 @@ def test_packets_details_hex_keys_and_findings():
 
 def test_filter_as_you_type_and_errors():
     async def scenario():
-        app = MbmsApp([str(CAPTURES / "mikey-demo.pcap")])
-        async with app.run_test(size=(120, 40)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("mikey-demo.pcap", with_keys=False, size=(120, 40)) as (app, pilot):
             assert app.packet_table.row_count == 8
             await pilot.click("#filter")
             await pilot.press(*"mikey.mbms.msk_id == 00010002")
@@ -89,10 +96,7 @@ def test_filter_as_you_type_and_errors():
 
 def test_secret_key_values_hidden_until_revealed():
     async def scenario():
-        keys = load_keys(CAPTURES / "mbms-chain-demo.keys.toml")
-        app = MbmsApp([str(CAPTURES / "mbms-chain-demo.pcap")], keys)
-        async with app.run_test(size=(150, 45)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("mbms-chain-demo.pcap", size=(150, 45)) as (app, pilot):
             app.packet_table.move_cursor(row=0)
             await pilot.pause(0.1)
 
@@ -126,10 +130,7 @@ def test_filter_errors(text):
 
 def test_timeline_ladder_and_key_selection():
     async def scenario():
-        keys = load_keys(CAPTURES / "lab-push.keys.toml")
-        app = MbmsApp([str(CAPTURES / "lab-push.pcapng")], keys)
-        async with app.run_test(size=(160, 50)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("lab-push.pcapng", size=(160, 50)) as (app, pilot):
             bars = app.query_one("#bars").render().plain
             assert "MSK 00010001" in bars and "superseded" in bars and "=" in bars
             procs = app.query_one("#procedures")
@@ -174,9 +175,7 @@ def test_key_file_reload_export_and_decrypt_from_the_app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     async def scenario():
-        app = MbmsApp([str(CAPTURES / "mbms-chain-demo.pcap")])
-        async with app.run_test(size=(150, 45)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("mbms-chain-demo.pcap", with_keys=False, size=(150, 45)) as (app, pilot):
             assert not any("MAC good" in r.pkt.summary for r in app.rows)
             await pilot.press("f4")  # no keys yet: told, nothing written
             await pilot.pause(0.1)
@@ -210,10 +209,7 @@ def test_key_file_reload_export_and_decrypt_from_the_app(tmp_path, monkeypatch):
 
 def test_keys_like_termshark_next_finding_help_and_quit():
     async def scenario():
-        keys = load_keys(CAPTURES / "lab-attacks.keys.toml")
-        app = MbmsApp([str(CAPTURES / "lab-attacks.pcapng")], keys)
-        async with app.run_test(size=(150, 45)) as pilot:
-            await _loaded(app, pilot)
+        async with opened("lab-attacks.pcapng", size=(150, 45)) as (app, pilot):
             app.packet_table.focus()
             await pilot.press("n")
             await until(pilot, lambda: app.rows[app.shown[app.packet_table.cursor_row]].has_finding)
