@@ -143,8 +143,13 @@ class SrtpDecryptor:
             st = self.stats[(ssrc, dst)] = StreamStats(ssrc, dst)
         return st
 
-    def decrypt(self, payload: bytes, dst: str) -> bytes | None:
-        """Plain RTP/RTCP for an SRTP/SRTCP UDP payload to *dst*, or None."""
+    def decrypt(self, payload: bytes, dst: str, plaintext: bool = True) -> bytes | None:
+        """Plain RTP/RTCP for an SRTP/SRTCP UDP payload to *dst*, or None.
+
+        With ``plaintext=False`` an SRTP packet is only authenticated (``last``,
+        the statistics and the rollover state as usual) and ``b""`` stands for
+        its plaintext: what the timeline and the packet list need.
+        """
         self._refresh_mtks()
         self.last = ("", None, None)
         if not self._cands:
@@ -166,7 +171,11 @@ class SrtpDecryptor:
                 continue
             if cand.dst is not None and cand.dst != dst:
                 continue
-            plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
+            if plaintext:
+                plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
+            else:
+                reason = cand.ctx.authenticate(payload, hdr.header_len)
+                plain = b"" if reason == "ok" else None
             if plain is not None:
                 st = self._stats(hdr.ssrc, dst)
                 st.decrypted += 1

@@ -169,7 +169,7 @@ class Export:
                 b"s" + hashlib.sha1(tp.payload).digest()[:12], index, record.time):
             return
         dst = endpoint(tp.dst, tp.dport)
-        self.decryptor.decrypt(tp.payload, dst)
+        self.decryptor.decrypt(tp.payload, dst, plaintext=False)
         result, label, mtk = self.decryptor.last
         if not result:
             return

@@ -63,7 +63,7 @@ class SrtpFinder:
         rtcp = is_rtcp(data)
         result, key = "", None
         if self.decryptor is not None:
-            self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport))
+            self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport), plaintext=False)
             result, key, _ = self.decryptor.last
         mki = b""
         tag_len = 10

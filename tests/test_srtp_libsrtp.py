@@ -193,3 +193,17 @@ def test_rtp_fields_equal_tsharks():
         assert (f["rtp.seq"], f["rtp.timestamp"], f["rtp.ssrc"], f["rtp.p_type"]) == \
             (int(seq), int(ts), int(ssrc, 16), int(pt))
         assert f["rtp.marker"] == (1 if marker in ("1", "True") else 0)
+
+
+def test_authenticate_only_advances_the_rollover_state_like_unprotect():
+    """``authenticate`` (the timeline's path) follows a sequence wrap as ``unprotect`` does."""
+    rng = random.Random(7714)
+    master = rng.randbytes(30)
+    tx = _session(master, "AES_CM_128_HMAC_SHA1_80", outbound=True)
+    wire = [tx.protect(_rtp(65530 + n, n, 0x0BADCAFE, rng.randbytes(50))) for n in range(20)]
+    ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], master[:16], master[16:])
+    assert [ctx.authenticate(p, 12) for p in wire[:-1]] == ["ok"] * 19
+    assert ctx.streams[0x0BADCAFE].roc == 1
+    assert ctx.unprotect(wire[-1], 12)[1] == "ok"
+    assert ctx.authenticate(wire[-1][:-1] + bytes([wire[-1][-1] ^ 1]), 12) == "auth"
+    assert ctx.authenticate(wire[-1][:20], 12) == "short"
