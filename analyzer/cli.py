@@ -21,6 +21,7 @@ from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
 from .lab.scenarios import run as run_scenario
 from .mikey_keys import KeyHierarchy
 from .parallel import rendered
+from .prefilter import Prefilter
 from .reading import CaptureError, read_capture
 from .srtp_view import SrtpFinder
 from .writer import PcapngWriter
@@ -224,7 +225,7 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     for index, path in enumerate(args.captures):
         try:
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None)
-            cands = candidates(read_capture(path), capture=index, srtp=srtp)
+            cands = candidates(read_capture(path, Prefilter(srtp=True)), capture=index, srtp=srtp)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
                 out.write(chunk)
         except CaptureError as exc:

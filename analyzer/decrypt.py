@@ -115,24 +115,30 @@ class SrtpDecryptor:
                            mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki)
                 for mki in dict.fromkeys(mkis)]
 
-    def _matching(self, payload: bytes) -> list[_Candidate]:
+    def _matching(self, payload: bytes, rtcp: bool = False) -> list[_Candidate]:
         """Candidates whose MKI is the packet's (looked up, not tried one by one),
-        then those without MKI: key-file entries and the newest MTKs on trial."""
+        then those without MKI: key-file entries and the newest MTKs on trial.
+        For SRTCP the MKI sits before the SRTCP tag (RFC 3711 §3.4)."""
         if self._index_size != len(self._cands):
             self._by_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
+            self._by_rtcp_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
             for cand in self._cands:
-                if cand.ctx.mki:
-                    key = (cand.ctx.suite.tag_len, len(cand.ctx.mki), cand.ctx.mki)
-                    self._by_mki.setdefault(key, []).append(cand)
+                mki, suite = cand.ctx.mki, cand.ctx.suite
+                if mki:
+                    self._by_mki.setdefault((suite.tag_len, len(mki), mki), []).append(cand)
+                    self._by_rtcp_mki.setdefault((suite.rtcp_tag_len, len(mki), mki),
+                                                 []).append(cand)
             self._shapes = sorted({k[:2] for k in self._by_mki})
+            self._rtcp_shapes = sorted({k[:2] for k in self._by_rtcp_mki})
             self._plain = [c for c in self._cands if not c.ctx.mki and not c.trial]
             self._trials = [c for c in self._cands if c.trial][-MAX_TRIAL_KEYS:]
             self._index_size = len(self._cands)
         found: list[_Candidate] = []
         n = len(payload)
-        for tag_len, mki_len in self._shapes:
+        table = self._by_rtcp_mki if rtcp else self._by_mki
+        for tag_len, mki_len in (self._rtcp_shapes if rtcp else self._shapes):
             end = n - tag_len
-            found.extend(self._by_mki.get((tag_len, mki_len, payload[end - mki_len:end]), ()))
+            found.extend(table.get((tag_len, mki_len, payload[end - mki_len:end]), ()))
         return found + self._plain + self._trials
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
@@ -197,14 +203,20 @@ class SrtpDecryptor:
 
     def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
         ssrc = int.from_bytes(payload[4:8], "big")
-        for cand in self._cands:
+        cached = self._by_stream.get((ssrc, dst))
+        order = ([cached] if cached is not None else []) + \
+            [c for c in self._matching(payload, rtcp=True) if c is not cached]
+        for cand in order:
             if cand.ssrc is not None and cand.ssrc != ssrc:
+                continue
+            if cand.dst is not None and cand.dst != dst:
                 continue
             plain, _ = cand.ctx.unprotect_rtcp(payload)
             if plain is not None:
                 st = self._stats(ssrc, dst)
                 st.rtcp_decrypted += 1
                 st.keys.add(cand.label)
+                self._by_stream[(ssrc, dst)] = cand
                 self.last = ("ok", cand.label, cand.mtk)
                 return plain
         return None

@@ -28,7 +28,8 @@ from .flows.reconstructor import Reconstructor
 from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
-from .reading import CaptureError, Record, read_capture
+from .prefilter import Prefilter
+from .reading import CaptureError, Record, Tally, read_capture
 
 #: Seconds within which the same message in two captures is one message.
 SAME_WINDOW = 2.0
@@ -141,22 +142,27 @@ class Export:
 
     def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
                  errors: list[str]) -> Iterator[tuple[float, int, Record]]:
+        tally = Tally()
+        keep = Prefilter(self.profile, srtp=self.decryptor is not None)
+        next_report = 50_000
         try:
-            for record in read_capture(path):
+            for record in read_capture(path, keep, tally):
                 if offset:
                     record = Record(record.number, record.time + offset, record.linktype,
                                     record.data, record.orig_len)
-                info.packets += 1
-                info.start = record.time if info.start is None else min(info.start, record.time)
-                info.end = record.time if info.end is None else max(info.end, record.time)
-                if self.progress is not None and info.packets % 50_000 == 0:
-                    self.progress(str(path), info.packets)
+                if self.progress is not None and record.number >= next_report:
+                    self.progress(str(path), record.number)
+                    next_report = record.number + 50_000
                 if self.decryptor is not None:
                     self._srtp(record, index)
                 yield record.time, index, record
         except CaptureError as exc:
             info.error = str(exc)
             errors.append(str(exc))
+        finally:
+            info.packets = tally.packets
+            if tally.start is not None:
+                info.start, info.end = tally.start + offset, tally.end + offset
 
     def _srtp(self, record: Record, index: int) -> None:
         tp = decode_transport(record.linktype, record.data)
@@ -224,7 +230,7 @@ def _fingerprints(path: Path) -> dict[bytes, float]:
     """First time of each MIKEY message of a capture (for the clock alignment)."""
     out: dict[bytes, float] = {}
     try:
-        for record in read_capture(path):
+        for record in read_capture(path, Prefilter()):
             tp = decode_transport(record.linktype, record.data)
             if tp is None:
                 continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -53,8 +53,44 @@ class Record:
     orig_len: int
 
 
-def read_capture(path: str | Path) -> Iterator[Record]:
-    """Yield every record of a pcap or pcapng file.
+class Tally:
+    """What a read saw of every record, kept or not: count and first/last time.
+
+    Attributes:
+        packets: records read.
+        start, end: earliest and latest timestamps (None before the first record).
+    """
+
+    __slots__ = ("packets", "start", "end")
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def add(self, time: float) -> None:
+        self.packets += 1
+        if self.start is None or time < self.start:
+            self.start = time
+        if self.end is None or time > self.end:
+            self.end = time
+
+
+#: ``keep(linktype, buf, start, end) -> bool``: decides from the frame bytes
+#: ``buf[start:end]`` (not yet copied out) whether a record is wanted.
+Keep = Callable[[int, bytes, int, int], bool]
+
+#: Bytes read from the file at a time: records are walked inside this buffer.
+CHUNK = 1 << 22
+
+
+def read_capture(path: str | Path, keep: Keep | None = None,
+                 tally: Tally | None = None) -> Iterator[Record]:
+    """Yield every record of a pcap or pcapng file (with *keep*, only the wanted ones).
+
+    The file is read in chunks of :data:`CHUNK` bytes and its records walked
+    with ``struct`` inside them: a record *keep* rejects costs one call and no
+    copy. *tally*, when given, counts every record and its time range.
 
     Raises:
         CaptureError: the file cannot be opened, is no capture, or is damaged
@@ -65,89 +101,180 @@ def read_capture(path: str | Path) -> Iterator[Record]:
     except OSError as exc:
         raise CaptureError(f"{path}: {exc.strerror or exc}") from None
     with fh:
-        head = fh.read(4)
-        if len(head) < 4:
+        src = _Source(fh)
+        if not src.need(0, 4):
             raise CaptureError(f"{path}: not a pcap or pcapng file (too short)")
+        head = bytes(src.buf[:4])
         if head in PCAP_MAGICS:
-            yield from _read_pcap(fh, path, head)
+            yield from _read_pcap(src, path, head, keep, tally)
         elif struct.unpack("<I", head)[0] == PCAPNG_SHB:
-            yield from _read_pcapng(fh, path, head)
+            yield from _read_pcapng(src, path, keep, tally)
         else:
             raise CaptureError(f"{path}: not a pcap or pcapng file (magic {head.hex()})")
 
 
-def _read_pcap(fh: BinaryIO, path: str | Path, magic: bytes) -> Iterator[Record]:
+class _Source:
+    """A window on a file: ``buf`` holds the bytes from file offset ``base`` on."""
+
+    __slots__ = ("fh", "buf", "base")
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.buf = b""
+        self.base = 0
+
+    def need(self, pos: int, n: int) -> bool:
+        """Make ``buf[pos:pos + n]`` available (*pos* relative to ``buf``), dropping
+        what lies before *pos*; False at the end of the file. After a call that
+        moves the window, positions restart at 0: callers use :meth:`rebase`."""
+        if pos + n <= len(self.buf):
+            return True
+        rest = self.buf[pos:]
+        self.base += pos
+        more = self.fh.read(max(CHUNK, n - len(rest)))
+        self.buf = rest + more
+        while len(self.buf) < n and more:
+            more = self.fh.read(n - len(self.buf))
+            self.buf += more
+        return len(self.buf) >= n
+
+
+def _read_pcap(src: _Source, path: str | Path, magic: bytes, keep: Keep | None,
+               tally: Tally | None) -> Iterator[Record]:
     endian, scale = PCAP_MAGICS[magic]
-    rest = fh.read(20)
-    if len(rest) < 20:
-        raise CaptureError(f"{path}: pcap header truncated at offset {4 + len(rest)}")
-    linktype = struct.unpack(endian + "I", rest[16:20])[0] & 0x0FFFFFFF
-    rec_hdr = struct.Struct(endian + "IIII")
-    offset = 24
+    if not src.need(0, 24):
+        raise CaptureError(f"{path}: pcap header truncated at offset {len(src.buf)}")
+    linktype = struct.unpack_from(endian + "I", src.buf, 20)[0] & 0x0FFFFFFF
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    pos = 24
     number = 0
-    while True:
-        hdr = fh.read(16)
-        if not hdr:
-            return
-        if len(hdr) < 16:
-            raise CaptureError(f"{path}: record header truncated at offset {offset}")
-        sec, frac, incl, orig = rec_hdr.unpack(hdr)
-        if incl > MAX_RECORD:
-            raise CaptureError(f"{path}: corrupt record length {incl} at offset {offset}")
-        data = fh.read(incl)
-        if len(data) < incl:
-            raise CaptureError(f"{path}: record {number + 1} truncated at offset {offset}")
-        number += 1
-        offset += 16 + incl
-        yield Record(number, sec + frac * scale, linktype, data, orig)
+    first, last = float("inf"), float("-inf")
+    try:
+        while True:
+            buf = src.buf
+            if pos + 16 > len(buf):
+                if not src.need(pos, 16):
+                    if len(src.buf) == 0:
+                        return
+                    raise CaptureError(f"{path}: record header truncated at offset {src.base}")
+                pos, buf = 0, src.buf
+            sec, frac, incl, orig = unpack(buf, pos)
+            if incl > MAX_RECORD:
+                raise CaptureError(f"{path}: corrupt record length {incl} at offset {src.base + pos}")
+            end = pos + 16 + incl
+            if end > len(buf):
+                if not src.need(pos, 16 + incl):
+                    raise CaptureError(f"{path}: record {number + 1} truncated at offset {src.base}")
+                pos, buf = 0, src.buf
+                end = 16 + incl
+            number += 1
+            time = sec + frac * scale
+            if time < first:
+                first = time
+            if time > last:
+                last = time
+            if keep is None or keep(linktype, buf, pos + 16, end):
+                yield Record(number, time, linktype, buf[pos + 16:end], orig)
+            pos = end
+    finally:
+        if tally is not None and number:
+            tally.packets += number
+            tally.start = first if tally.start is None else min(tally.start, first)
+            tally.end = last if tally.end is None else max(tally.end, last)
 
 
-def _read_pcapng(fh: BinaryIO, path: str | Path, first: bytes) -> Iterator[Record]:
+def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
+                 tally: Tally | None) -> Iterator[Record]:
     endian = "<"
     interfaces: list[tuple[int, float]] = []
-    offset = 0
+    pos = 0
     number = 0
-    pending = first
-    while True:
-        head = pending + fh.read(8 - len(pending))
-        pending = b""
-        if not head:
-            return
-        if len(head) < 8:
-            raise CaptureError(f"{path}: block header truncated at offset {offset}")
-        btype = struct.unpack(endian + "I", head[:4])[0]
-        if struct.unpack("<I", head[:4])[0] == PCAPNG_SHB:
-            bom = fh.read(4)
-            if len(bom) < 4:
-                raise CaptureError(f"{path}: section header truncated at offset {offset}")
-            endian = "<" if struct.unpack("<I", bom)[0] == PCAPNG_BYTE_ORDER_MAGIC else ">"
-            if struct.unpack(endian + "I", bom)[0] != PCAPNG_BYTE_ORDER_MAGIC:
-                raise CaptureError(f"{path}: bad byte-order magic at offset {offset + 8}")
-            blen = struct.unpack(endian + "I", head[4:8])[0]
-            body_read = 4
-            btype = PCAPNG_SHB
-            interfaces = []
-        else:
-            blen = struct.unpack(endian + "I", head[4:8])[0]
-            body_read = 0
-        if blen < 12 or blen % 4 or blen > MAX_RECORD:
-            raise CaptureError(f"{path}: corrupt block length {blen} at offset {offset}")
-        body = fh.read(blen - 8 - body_read)
-        if len(body) < blen - 8 - body_read:
-            raise CaptureError(f"{path}: block truncated at offset {offset}")
-        body = body[:-4]  # trailing block total length
-        if btype == 1:  # Interface Description Block
-            if len(body) < 8:
-                raise CaptureError(f"{path}: short interface block at offset {offset}")
-            linktype = struct.unpack(endian + "H", body[:2])[0]
-            interfaces.append((linktype, _tsresol(body[8:], endian)))
-        elif btype in (6, 3):  # Enhanced / Simple Packet Block
-            number += 1
-            rec = _packet_block(btype, body, endian, interfaces, number)
-            if rec is None:
-                raise CaptureError(f"{path}: malformed packet block at offset {offset}")
-            yield rec
-        offset += blen
+    u32 = struct.Struct("<I").unpack_from
+    epb = struct.Struct("<IIIIIII").unpack_from  # block type and length, then the EPB fields
+    nif = 0
+    first, last = float("inf"), float("-inf")
+    try:
+        while True:
+            buf = src.buf
+            if pos + 28 <= len(buf):  # fast path: a whole, sound Enhanced Packet Block
+                btype, blen, iface, ts_hi, ts_lo, incl, orig = epb(buf, pos)
+                if (btype == 6 and iface < nif and 32 + incl <= blen <= len(buf) - pos
+                        and not blen & 3 and blen <= MAX_RECORD):
+                    number += 1
+                    linktype, unit = interfaces[iface]
+                    time = ((ts_hi << 32) | ts_lo) * unit
+                    if time < first:
+                        first = time
+                    if time > last:
+                        last = time
+                    if keep is None or keep(linktype, buf, pos + 28, pos + 28 + incl):
+                        yield Record(number, time, linktype, buf[pos + 28:pos + 28 + incl], orig)
+                    pos += blen
+                    continue
+            if pos + 12 > len(buf):
+                if not src.need(pos, 12):
+                    if len(src.buf) == 0:
+                        return
+                    raise CaptureError(f"{path}: block header truncated at offset {src.base}")
+                pos, buf = 0, src.buf
+            offset = src.base + pos
+            if struct.unpack_from("<I", buf, pos)[0] == PCAPNG_SHB:
+                bom = struct.unpack_from("<I", buf, pos + 8)[0]
+                endian = "<" if bom == PCAPNG_BYTE_ORDER_MAGIC else ">"
+                if struct.unpack_from(endian + "I", buf, pos + 8)[0] != PCAPNG_BYTE_ORDER_MAGIC:
+                    raise CaptureError(f"{path}: bad byte-order magic at offset {offset + 8}")
+                u32 = struct.Struct(endian + "I").unpack_from
+                epb = struct.Struct(endian + "IIIIIII").unpack_from
+                btype = PCAPNG_SHB
+                interfaces = []
+                nif = 0
+            else:
+                btype = u32(buf, pos)[0]
+            blen = u32(buf, pos + 4)[0]
+            if blen < 12 or blen % 4 or blen > MAX_RECORD:
+                raise CaptureError(f"{path}: corrupt block length {blen} at offset {offset}")
+            if pos + blen > len(buf):
+                if not src.need(pos, blen):
+                    raise CaptureError(f"{path}: block truncated at offset {offset}")
+                pos, buf = 0, src.buf
+            body, end = pos + 8, pos + blen - 4  # the body, before the trailing total length
+            if btype == 6:  # Enhanced Packet Block: the common case first
+                number += 1
+                if end - body < 20:
+                    raise CaptureError(f"{path}: malformed packet block at offset {offset}")
+                iface, ts_hi, ts_lo, incl, orig = epb(buf, pos)[2:]
+                if iface >= len(interfaces) or body + 20 + incl > end:
+                    raise CaptureError(f"{path}: malformed packet block at offset {offset}")
+                linktype, unit = interfaces[iface]
+                time = ((ts_hi << 32) | ts_lo) * unit
+                if time < first:
+                    first = time
+                if time > last:
+                    last = time
+                if keep is None or keep(linktype, buf, body + 20, body + 20 + incl):
+                    yield Record(number, time, linktype, buf[body + 20:body + 20 + incl], orig)
+            elif btype == 1:  # Interface Description Block
+                if end - body < 8:
+                    raise CaptureError(f"{path}: short interface block at offset {offset}")
+                linktype = struct.unpack_from(endian + "H", buf, body)[0]
+                interfaces.append((linktype, _tsresol(buf[body + 8:end], endian)))
+                nif = len(interfaces)
+            elif btype == 3:  # Simple Packet Block: no timestamp, first interface
+                number += 1
+                if end - body < 4 or not interfaces:
+                    raise CaptureError(f"{path}: malformed packet block at offset {offset}")
+                orig = u32(buf, body)[0]
+                linktype = interfaces[0][0]
+                stop = min(body + 4 + orig, end)
+                first, last = min(first, 0.0), max(last, 0.0)
+                if keep is None or keep(linktype, buf, body + 4, stop):
+                    yield Record(number, 0.0, linktype, buf[body + 4:stop], orig)
+            pos += blen
+    finally:
+        if tally is not None and number:
+            tally.packets += number
+            tally.start = first if tally.start is None else min(tally.start, first)
+            tally.end = last if tally.end is None else max(tally.end, last)
 
 
 def _tsresol(options: bytes, endian: str) -> float:
@@ -162,20 +289,3 @@ def _tsresol(options: bytes, endian: str) -> float:
             return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
         pos += 4 + ((olen + 3) & ~3)
     return 1e-6
-
-
-def _packet_block(btype: int, body: bytes, endian: str, interfaces: list[tuple[int, float]],
-                  number: int) -> Record | None:
-    if btype == 3:
-        if len(body) < 4 or not interfaces:
-            return None
-        orig = struct.unpack_from(endian + "I", body)[0]
-        linktype, _ = interfaces[0]
-        return Record(number, 0.0, linktype, body[4:4 + orig], orig)
-    if len(body) < 20:
-        return None
-    iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", body)
-    if iface >= len(interfaces) or 20 + incl > len(body):
-        return None
-    linktype, unit = interfaces[iface]
-    return Record(number, ((ts_hi << 32) | ts_lo) * unit, linktype, body[20:20 + incl], orig)
