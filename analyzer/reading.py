@@ -13,6 +13,7 @@ byte offset.
 from __future__ import annotations
 
 import struct
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -76,6 +77,25 @@ class Tally:
             self.end = time
 
 
+class RecordIndex:
+    """Where each record of one capture lies in its file, in compact arrays.
+
+    The TUI's packet list shows a million packets from this (about 24 bytes a
+    packet) and reads a frame's bytes only when its row is drawn.
+    """
+
+    __slots__ = ("times", "offsets", "lengths", "linktypes")
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.offsets = array("q")  # file offset of the frame bytes
+        self.lengths = array("I")  # captured length
+        self.linktypes = array("I")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
 #: ``keep(linktype, buf, start, end) -> bool``: decides from the frame bytes
 #: ``buf[start:end]`` (not yet copied out) whether a record is wanted.
 Keep = Callable[[int, bytes, int, int], bool]
@@ -85,12 +105,13 @@ CHUNK = 1 << 22
 
 
 def read_capture(path: str | Path, keep: Keep | None = None,
-                 tally: Tally | None = None) -> Iterator[Record]:
+                 tally: Tally | None = None, index: RecordIndex | None = None) -> Iterator[Record]:
     """Yield every record of a pcap or pcapng file (with *keep*, only the wanted ones).
 
     The file is read in chunks of :data:`CHUNK` bytes and its records walked
     with ``struct`` inside them: a record *keep* rejects costs one call and no
-    copy. *tally*, when given, counts every record and its time range.
+    copy. *tally*, when given, counts every record and its time range; *index*
+    receives every record's place in the file.
 
     Raises:
         CaptureError: the file cannot be opened, is no capture, or is damaged
@@ -106,9 +127,9 @@ def read_capture(path: str | Path, keep: Keep | None = None,
             raise CaptureError(f"{path}: not a pcap or pcapng file (too short)")
         head = bytes(src.buf[:4])
         if head in PCAP_MAGICS:
-            yield from _read_pcap(src, path, head, keep, tally)
+            yield from _read_pcap(src, path, head, keep, tally, index)
         elif struct.unpack("<I", head)[0] == PCAPNG_SHB:
-            yield from _read_pcapng(src, path, keep, tally)
+            yield from _read_pcapng(src, path, keep, tally, index)
         else:
             raise CaptureError(f"{path}: not a pcap or pcapng file (magic {head.hex()})")
 
@@ -140,7 +161,7 @@ class _Source:
 
 
 def _read_pcap(src: _Source, path: str | Path, magic: bytes, keep: Keep | None,
-               tally: Tally | None) -> Iterator[Record]:
+               tally: Tally | None, index: RecordIndex | None) -> Iterator[Record]:
     endian, scale = PCAP_MAGICS[magic]
     if not src.need(0, 24):
         raise CaptureError(f"{path}: pcap header truncated at offset {len(src.buf)}")
@@ -173,6 +194,11 @@ def _read_pcap(src: _Source, path: str | Path, magic: bytes, keep: Keep | None,
                 first = time
             if time > last:
                 last = time
+            if index is not None:
+                index.times.append(time)
+                index.offsets.append(src.base + pos + 16)
+                index.lengths.append(incl)
+                index.linktypes.append(linktype)
             if keep is None or keep(linktype, buf, pos + 16, end):
                 yield Record(number, time, linktype, buf[pos + 16:end], orig)
             pos = end
@@ -184,7 +210,7 @@ def _read_pcap(src: _Source, path: str | Path, magic: bytes, keep: Keep | None,
 
 
 def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
-                 tally: Tally | None) -> Iterator[Record]:
+                 tally: Tally | None, index: RecordIndex | None) -> Iterator[Record]:
     endian = "<"
     interfaces: list[tuple[int, float]] = []
     pos = 0
@@ -207,6 +233,11 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                         first = time
                     if time > last:
                         last = time
+                    if index is not None:
+                        index.times.append(time)
+                        index.offsets.append(src.base + pos + 28)
+                        index.lengths.append(incl)
+                        index.linktypes.append(linktype)
                     if keep is None or keep(linktype, buf, pos + 28, pos + 28 + incl):
                         yield Record(number, time, linktype, buf[pos + 28:pos + 28 + incl], orig)
                     pos += blen
@@ -251,6 +282,11 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                     first = time
                 if time > last:
                     last = time
+                if index is not None:
+                    index.times.append(time)
+                    index.offsets.append(src.base + body + 20)
+                    index.lengths.append(incl)
+                    index.linktypes.append(linktype)
                 if keep is None or keep(linktype, buf, body + 20, body + 20 + incl):
                     yield Record(number, time, linktype, buf[body + 20:body + 20 + incl], orig)
             elif btype == 1:  # Interface Description Block
@@ -267,6 +303,11 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                 linktype = interfaces[0][0]
                 stop = min(body + 4 + orig, end)
                 first, last = min(first, 0.0), max(last, 0.0)
+                if index is not None:
+                    index.times.append(0.0)
+                    index.offsets.append(src.base + body + 4)
+                    index.lengths.append(stop - body - 4)
+                    index.linktypes.append(linktype)
                 if keep is None or keep(linktype, buf, body + 4, stop):
                     yield Record(number, 0.0, linktype, buf[body + 4:stop], orig)
             pos += blen

@@ -48,9 +48,9 @@ async def until(pilot, condition, timeout: float = 10.0):
 def test_packets_details_hex_keys_and_findings():
     async def scenario():
         async with opened("lab-attacks.pcapng", size=(150, 45)) as (app, pilot):
-            assert len(app.rows) == app.packet_table.row_count > 300
-            position = next(n for n, i in enumerate(app.shown)
-                            if app.rows[i].pkt.summary.startswith("MIKEY PSK msg, MSK"))
+            assert app.packet_table.row_count == len(app.index) >= len(app.rows) > 300
+            first = next(r for r in app.rows if r.pkt.summary.startswith("MIKEY PSK msg, MSK"))
+            position = app._row_of(first.pkt.capture, first.pkt.frame)
             app.packet_table.move_cursor(row=position)
             await until(pilot, lambda: "MIKEY PSK msg" in str(app.query_one("#details").root.label))
             tree = app.query_one("#details")
@@ -69,15 +69,15 @@ def test_packets_details_hex_keys_and_findings():
             findings.move_cursor(row=1)  # the forged MAC
             await pilot.press("enter")
             await until(pilot, lambda: app.query_one("#tabs").active == "tab-packets")
-            row = app.rows[app.shown[app.packet_table.cursor_row]]
-            assert row.pkt.frame == 214
+            assert app.packet_at(app.packet_table.cursor_row).frame == 214
     run(scenario())
 
 
 def test_filter_as_you_type_and_errors():
     async def scenario():
         async with opened("mikey-demo.pcap", with_keys=False, size=(120, 40)) as (app, pilot):
-            assert app.packet_table.row_count == 8
+            assert app.packet_table.row_count == len(app.index) == 9  # every packet, like Wireshark
+            assert len(app.rows) == 8 and app.packet_at(8).protocol == "udp"
             await pilot.click("#filter")
             await pilot.press(*"mikey.mbms.msk_id == 00010002")
             await pilot.pause(0.1)
@@ -154,7 +154,7 @@ def test_timeline_ladder_and_key_selection():
                         and app.query_one("#tabs").active == "tab-packets")
             await pilot.pause(0.2)
             frames = {e["frame"] for e in msk_node.data["events"]}
-            shown = {app.rows[i].pkt.frame for i in app.shown}
+            shown = {app.packet_at(r).frame for r in range(app.packet_table.row_count)}
             assert shown and shown <= frames
     run(scenario())
 
@@ -212,7 +212,7 @@ def test_keys_like_termshark_next_finding_help_and_quit():
         async with opened("lab-attacks.pcapng", size=(150, 45)) as (app, pilot):
             app.packet_table.focus()
             await pilot.press("n")
-            await until(pilot, lambda: app.rows[app.shown[app.packet_table.cursor_row]].has_finding)
+            await until(pilot, lambda: app.packet_at(app.packet_table.cursor_row).errors)
             first = app.packet_table.cursor_row
             await pilot.press("n")
             await until(pilot, lambda: app.packet_table.cursor_row != first)
@@ -231,4 +231,76 @@ def test_keys_like_termshark_next_finding_help_and_quit():
             app.packet_table.focus()
             await pilot.press("q")
             await until(pilot, lambda: not app.is_running)
+    run(scenario())
+
+
+def _field_node(tree, name_prefix):
+    """The details-tree node whose label starts with *name_prefix* (depth-first)."""
+    stack = [tree.root]
+    while stack:
+        node = stack.pop(0)
+        if str(node.label).startswith(name_prefix):
+            return node
+        stack.extend(node.children)
+    raise AssertionError(f"no node {name_prefix!r}")
+
+
+def test_selecting_a_field_highlights_its_bytes():
+    async def scenario():
+        async with opened("mbms-chain-demo.pcap", size=(150, 45)) as (app, pilot):
+            app.packet_table.move_cursor(row=0)
+            await pilot.pause(0.1)
+            tree, hexview = app.query_one("#details"), app.query_one("#hex")
+            node = _field_node(tree, "CSB ID")
+            tree.focus()
+            tree.move_cursor(node)
+            await until(pilot, lambda: hexview.span is not None)
+            start, end = hexview.span
+            csb = app.packet_at(0).fields()
+            want = next(v for k, v in csb if k == "mikey.csb_id")
+            assert int.from_bytes(hexview.data[start:end], "big") == want and end - start == 4
+            shown = hexview.text
+            lit = [shown.plain[s.start:s.end] for s in shown.spans if "reverse" in str(s.style)]
+            assert "".join(x for x in lit if len(x) == 2) == hexview.data[start:end].hex()
+        async with opened("mikey-demo.pcap", with_keys=False, size=(150, 45)) as (app, pilot):
+            # a packet that is not MBMS: its summary tree, with bytes too
+            tree, hexview = app.query_one("#details"), app.query_one("#hex")
+            app.query_one("#filter").value = "udp"
+            await until(pilot, lambda: app.view == [8])
+            app.packet_table.move_cursor(row=0)
+            await until(pilot, lambda: str(tree.root.label).startswith("Frame 9 "))
+            src = _field_node(tree, "Source Address")
+            tree.focus()
+            tree.move_cursor(src)
+            await until(pilot, lambda: hexview.span is not None and hexview.span[1] - hexview.span[0] == 4)
+            start, end = hexview.span
+            import socket
+            assert socket.inet_ntoa(hexview.data[start:end]) in str(src.label)
+    run(scenario())
+
+
+def test_filters_that_need_every_packet_run_over_the_whole_index():
+    from analyzer.framesummary import summarize_frame
+    from analyzer.reading import read_capture
+
+    path = CAPTURES / "lab-mixed.pcapng"
+    records = list(read_capture(path))
+    light_udp = sum(summarize_frame(0, r.number, r.time, r.linktype, r.data)[0].protocol == "udp"
+                    for r in records)
+
+    async def scenario():
+        async with opened("lab-mixed.pcapng", size=(150, 45)) as (app, pilot):
+            assert app.packet_table.row_count == len(records)
+            mbms_frames = {r.pkt.frame for r in app.rows}
+            expected = sum(1 for r in records if r.number not in mbms_frames
+                           and summarize_frame(0, r.number, r.time, r.linktype, r.data)[0].protocol
+                           == "udp")
+            app.query_one("#filter").value = "udp"
+            await until(pilot, lambda: app.workers._workers == set() or
+                        app.packet_table.row_count == expected, timeout=30)
+            await until(pilot, lambda: app.packet_table.row_count == expected, timeout=30)
+            assert 0 < expected <= light_udp
+            app.query_one("#filter").value = "not finding and frame <= 100"
+            await until(pilot, lambda: app.packet_table.row_count == 100 - sum(
+                1 for r in app.rows if r.has_finding and r.pkt.frame <= 100), timeout=30)
     run(scenario())

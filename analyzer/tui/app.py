@@ -1,11 +1,14 @@
 """The ``mbms-analyzer open`` application: packets, keys, procedures and findings.
 
-Loading runs in a thread worker that posts batches of rows, so the first rows
-show before a large capture has finished loading and the UI never waits.
+Loading runs in a thread worker. It fills a :class:`~analyzer.tui.model.PacketIndex`
+(every packet's place in its file) and posts batches of dissected MBMS rows; a
+timer lets the virtual packet list take in what has arrived, so the first
+screen shows at once and the UI never waits for the end of a large capture.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +34,16 @@ from textual.worker import get_current_worker
 
 from ..decrypt import decrypt_captures
 from ..keys import KeyStore
+from ..result import Dissected
 from .filter import FilterError, compile_filter
 from .ladder import ladder, lifecycle_bars
-from .model import Loaded, Row, load
+from .model import Loaded, PacketIndex, Row, load, mbms_spans
 from .screens.help import HelpScreen
 from .screens.keyfile import KeyFileScreen
 from .widgets.details import DetailsTree
 from .widgets.hexview import HexView
 from .widgets.keys import KeysTree
+from .widgets.packetlist import FunctionSource, PacketHeader, PacketList
 
 PROTO_STYLES = {"mikey": "cyan", "bmsc": "magenta", "srtp": "green", "srtcp": "green"}
 
@@ -73,10 +78,15 @@ class MbmsApp(App):
         self.paths = paths
         self.store = store
         self.rows: list[Row] = []
-        self.shown: list[int] = []
+        self.index = PacketIndex(paths)
+        #: the list's rows as global packet positions; None: every packet, in order
+        self.view: list[int] | None = None
         self.predicate = compile_filter("")
         self.loaded: Loaded | None = None
         self.by_frame: dict[tuple[int, int], Any] = {}
+        self._spans: list | None = None
+        self._items: list = []
+        self._span_source: tuple | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -88,7 +98,9 @@ class MbmsApp(App):
         with TabbedContent(id="tabs"):
             with TabPane("Packets", id="tab-packets"):
                 with Vertical():
-                    yield DataTable(id="packets", cursor_type="row", zebra_stripes=True)
+                    with Vertical(id="packets-pane"):
+                        yield PacketHeader(id="packets-header")
+                        yield PacketList(FunctionSource(self._count, self._cells), id="packets")
                     with Horizontal(id="lower"):
                         yield DetailsTree(id="details")
                         yield HexView(id="hex")
@@ -112,16 +124,52 @@ class MbmsApp(App):
         yield Footer()
 
     @property
-    def packet_table(self) -> DataTable:
-        return self.query_one("#packets", DataTable)
+    def packet_table(self) -> PacketList:
+        return self.query_one("#packets", PacketList)
 
     def on_mount(self) -> None:
-        self.packet_table.add_columns("No.", "Time", "Source", "Destination", "Protocol", "Info")
         self.query_one("#procedures", DataTable).add_columns(
             "Procedure", "UE", "Start", "End", "Outcome", "Frames")
         self.query_one("#findings", DataTable).add_columns(
             "Severity", "Code", "Capture", "Frame", "Message")
+        self.set_interval(0.2, self._tick)
         self.load_captures()
+
+    # ------------------------------------------------------------------ the packet list
+
+    def _count(self) -> int:
+        return len(self.index) if self.view is None else len(self.view)
+
+    def position_of(self, row: int) -> int:
+        """The global packet position shown on list row *row*."""
+        return row if self.view is None else self.view[row]
+
+    def packet_at(self, row: int) -> Any:
+        """The packet (dissected or summarised) on list row *row*."""
+        return self.index.packet(self.position_of(row))[0]
+
+    def _cells(self, row: int) -> tuple[tuple[str, ...], str]:
+        position = self.position_of(row)
+        pkt, mbms = self.index.packet(position)
+        if pkt.errors:
+            style = "bold red"
+        elif mbms:
+            style = PROTO_STYLES.get(pkt.protocol, "")
+        else:
+            style = "grey62"
+        rel = pkt.time - self.index.start(pkt.capture)
+        return ((str(pkt.frame), f"{rel:.6f}", pkt.src, pkt.dst, pkt.protocol.upper()
+                 if mbms else pkt.protocol.upper()[:8], pkt.summary), style)
+
+    def _tick(self) -> None:
+        """Take in what the loader (or a filter worker) has added since last time."""
+        self.packet_table.sync()
+        if self.loaded is None:
+            size = sum(_size(p) for p in self.paths) or 1
+            read = sum(r.offsets[-1] for r in self.index.records if len(r))
+            self.query_one("#progress", ProgressBar).update(progress=min(1.0, read / size))
+            self.query_one("#status", Static).update(
+                f"{len(self.index)} packets, {len(self.rows)} MBMS, loading...")
 
     # ------------------------------------------------------------------ loading
 
@@ -131,7 +179,8 @@ class MbmsApp(App):
         loaded = load(self.paths, self.store,
                       on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))),
                       cancelled=lambda: worker.is_cancelled,
-                      on_progress=lambda f: self.call_from_thread(self._progress, f))
+                      on_progress=lambda f: self.call_from_thread(self._progress, f),
+                      index=self.index)
         if not worker.is_cancelled:
             self.post_message(self.LoadDone(loaded))
 
@@ -140,9 +189,15 @@ class MbmsApp(App):
 
     def reload(self, store: KeyStore | None) -> None:
         """Start over with another key file: every table re-derives."""
+        self.workers.cancel_group(self, "load")
+        self.workers.cancel_group(self, "filter")
         self.store = store
-        self.rows, self.shown, self.loaded, self.by_frame = [], [], None, {}
-        self.packet_table.clear()
+        self.index.close()
+        self.index = PacketIndex(self.paths)
+        self.rows, self.loaded, self.by_frame = [], None, {}
+        self.view = None if self.predicate.scope == "all" and not self.query_one(
+            "#filter", Input).value.strip() else []
+        self.packet_table.reset()
         self.query_one("#procedures", DataTable).clear()
         self.query_one("#findings", DataTable).clear()
         self.query_one("#details", DetailsTree).show_packet(None)
@@ -188,13 +243,22 @@ class MbmsApp(App):
                               f"decrypted into {path}")
 
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
-        table = self.packet_table
-        with self.batch_update():
-            for row in message.rows:
-                self.rows.append(row)
-                if self.predicate(row.pkt):
-                    self._add(table, row)
-        self.query_one("#status", Static).update(f"{len(self.rows)} MBMS packets loaded...")
+        self.rows.extend(message.rows)
+        for row in message.rows:  # a summary drawn before its dissection arrived is stale
+            self.index._cache.pop(self.index.position(row.pkt.capture, row.pkt.frame), None)
+        if self.view is not None and self.predicate.scope == "mbms":
+            self._extend_view(message.rows)
+        self.packet_table.sync()
+
+    def _extend_view(self, rows: list[Row]) -> None:
+        """Filtered list while loading: MBMS rows that match join the view in order."""
+        assert self.view is not None
+        for row in rows:
+            if self.predicate(row.pkt):
+                pos = self.index.position(row.pkt.capture, row.pkt.frame)
+                at = bisect.bisect_left(self.view, pos)
+                if at == len(self.view) or self.view[at] != pos:
+                    self.view.insert(at, pos)
 
     def on_mbms_app_load_done(self, message: LoadDone) -> None:
         self.loaded = message.loaded
@@ -213,30 +277,53 @@ class MbmsApp(App):
             finds.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
                           str(f["frame"]), Text(f["message"]),
                           key=f"{f['capture']}:{f['frame']}:{id(f)}")
+        if self.view is not None and self.predicate.scope != "mbms":
+            self.run_filter(self.predicate)  # the whole index is there now
+        self.packet_table.sync()
+        self.query_one("#progress", ProgressBar).update(progress=1.0)
         errors = "; ".join(message.loaded.errors)
         self.query_one("#status", Static).update(Text(
-            f"{len(self.rows)} MBMS packets, {len(doc.get('keys', []))} keys, "
+            f"{len(self.index)} packets, {len(self.rows)} MBMS, {len(doc.get('keys', []))} keys, "
             f"{len(doc.get('procedures', []))} procedures, {len(doc.get('findings', []))} findings"
             + (f" - {errors}" if errors else "")))
 
-    def _add(self, table: DataTable, row: Row) -> None:
-        pkt = row.pkt
-        style = "bold red" if row.has_finding else PROTO_STYLES.get(pkt.protocol, "")
-        table.add_row(str(pkt.frame), f"{pkt.time:.6f}", Text(pkt.src), Text(pkt.dst),
-                      Text(pkt.protocol, style=style), Text(pkt.summary, style=style if
-                                                            row.has_finding else ""),
-                      key=str(row.index))
-        self.shown.append(row.index)
-
     # ------------------------------------------------------------------ interaction
 
-    @on(DataTable.RowHighlighted, "#packets")
-    def show_row(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is None or event.row_key.value is None:
+    @on(PacketList.Highlighted, "#packets")
+    def show_row(self, event: PacketList.Highlighted) -> None:
+        if event.row >= self._count():
             return
-        row = self.rows[int(event.row_key.value)]
-        self.query_one("#details", DetailsTree).show_packet(row.pkt)
-        self.query_one("#hex", HexView).show_bytes(row.data)
+        self.show_position(self.position_of(event.row))
+
+    def show_position(self, position: int) -> None:
+        """Details and bytes of the packet at global *position*."""
+        capture, frame = self.index.locate(position)
+        row = self.index.mbms.get((capture, frame))
+        details = self.query_one("#details", DetailsTree)
+        hexview = self.query_one("#hex", HexView)
+        if row is not None:
+            data = row.data or self.index.frame_bytes(capture, frame)
+            self._items, self._spans = row.pkt.items, None
+            self._span_source = (self.index.records[capture].linktypes[frame - 1], data, row.pkt)
+            details.show_packet(row.pkt)
+        else:
+            pkt, spans = self.index.light(position)
+            data = self.index.frame_bytes(capture, frame)
+            self._items, self._spans, self._span_source = pkt.items, spans, None
+            details.show_packet(pkt)
+        hexview.show_bytes(data)
+
+    @on(Tree.NodeHighlighted, "#details")
+    def highlight_field(self, event: Tree.NodeHighlighted) -> None:
+        """The selected field's bytes light up in the hex view."""
+        n = event.node.data
+        if not isinstance(n, int):
+            self.query_one("#hex", HexView).highlight(None)
+            return
+        if self._spans is None and self._span_source is not None:
+            self._spans = mbms_spans(*self._span_source)  # computed once a field is wanted
+        spans = self._spans or []
+        self.query_one("#hex", HexView).highlight(spans[n] if n < len(spans) else None)
 
     @on(DataTable.RowHighlighted, "#procedures")
     def show_ladder(self, event: DataTable.RowHighlighted) -> None:
@@ -277,39 +364,85 @@ class MbmsApp(App):
             return
         error.update("")
         self.predicate = predicate
-        table = self.packet_table
-        table.clear()
-        self.shown = []
-        with self.batch_update():
-            for row in self.rows:
-                if predicate(row.pkt):
-                    self._add(table, row)
+        self.workers.cancel_group(self, "filter")
+        if not event.value.strip():
+            self.view = None
+            self.packet_table.reset()
+            return
+        self.view = []
+        if predicate.scope == "mbms":  # only dissected rows can match: no need to read
+            self._extend_view(self.rows)
+            self.packet_table.reset()
+        else:
+            self.packet_table.reset()
+            self.run_filter(predicate)
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def run_filter(self, predicate: Any) -> None:
+        """Test every packet of the index (the others are read and summarised only
+        when the filter needs more than frame numbers); the view grows as it goes."""
+        worker = get_current_worker()
+        found: list[int] = []
+        index = self.index
+        total = len(index)
+        for position in range(total):
+            if worker.is_cancelled:
+                return
+            capture, frame = index.locate(position) if len(index.records) > 1 else (0, position + 1)
+            row = index.mbms.get((capture, frame))
+            if row is not None:
+                pkt = row.pkt
+            elif predicate.scope == "frame":
+                pkt = Dissected(capture, frame, 0.0, "", "", "", "")
+            else:
+                pkt = index.light(position)[0]
+            if predicate(pkt):
+                found.append(position)
+            if len(found) >= 256 or (position & 0x3FFF) == 0x3FFF:
+                batch, found = found, []
+                self.call_from_thread(self._add_to_view, predicate, batch)
+        self.call_from_thread(self._add_to_view, predicate, found)
+
+    def _add_to_view(self, predicate: Any, positions: list[int]) -> None:
+        if predicate is not self.predicate or self.view is None:
+            return  # a newer filter took over
+        self.view.extend(positions)
+        self.packet_table.sync()
+
+    def _row_of(self, capture: int, frame: int) -> int | None:
+        """The list row showing frame *frame* of capture *capture*, if shown."""
+        position = self.index.position(capture, frame)
+        if self.view is None:
+            return position if position < len(self.index) else None
+        at = bisect.bisect_left(self.view, position)
+        return at if at < len(self.view) and self.view[at] == position else None
 
     @on(DataTable.RowSelected, "#findings")
     def jump_to_finding(self, event: DataTable.RowSelected) -> None:
         capture, frame, _ = str(event.row_key.value).split(":", 2)
-        for position, index in enumerate(self.shown):
-            pkt = self.rows[index].pkt
-            if pkt.capture == int(capture) and pkt.frame == int(frame):
-                self.query_one("#tabs", TabbedContent).active = "tab-packets"
-                self.packet_table.move_cursor(row=position)
-                self.packet_table.focus()
-                return
-        self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
+        row = self._row_of(int(capture), int(frame))
+        if row is None:
+            self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
+            return
+        self.query_one("#tabs", TabbedContent).active = "tab-packets"
+        self.packet_table.move_cursor(row)
+        self.packet_table.focus()
 
     def _jump_finding(self, step: int) -> None:
         table = self.packet_table
-        if not self.shown:
+        rows = [self._row_of(r.pkt.capture, r.pkt.frame) for r in self.rows if r.has_finding]
+        rows = sorted(r for r in rows if r is not None)
+        if not rows:
+            self.notify("no packet with a finding in the list")
             return
-        start = table.cursor_row
-        for k in range(1, len(self.shown) + 1):
-            position = (start + step * k) % len(self.shown)
-            if self.rows[self.shown[position]].has_finding:
-                self.query_one("#tabs", TabbedContent).active = "tab-packets"
-                table.move_cursor(row=position)
-                table.focus()
-                return
-        self.notify("no packet with a finding in the list")
+        here = table.cursor_row
+        if step > 0:
+            target = next((r for r in rows if r > here), rows[0])
+        else:
+            target = next((r for r in reversed(rows) if r < here), rows[-1])
+        self.query_one("#tabs", TabbedContent).active = "tab-packets"
+        table.move_cursor(target)
+        table.focus()
 
     def action_next_finding(self) -> None:
         self._jump_finding(1)
@@ -330,9 +463,15 @@ class MbmsApp(App):
         details.reveal_keys = not details.reveal_keys
         table = self.packet_table
         if table.row_count:
-            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-            details.show_packet(self.rows[int(key)].pkt)
+            self.show_position(self.position_of(table.cursor_row))
         self.notify("key values shown" if details.reveal_keys else "key values hidden")
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def run_app(paths: list[str], store: KeyStore | None) -> Any:

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..result import Dissected
 
 PROTOCOLS = {"mikey", "bmsc", "srtp", "srtcp"}
+#: protocols of packets that carry nothing MBMS (:mod:`analyzer.framesummary`)
+LIGHT_PROTOCOLS = {"udp", "tcp", "icmp", "icmpv6", "igmp", "arp", "ipv4", "ipv6", "ethernet", "sctp",
+                   "gre", "esp"}
+_MBMS_PREFIXES = ("mikey.", "bmsc.", "srtp.", "srtcp.", "rtp.", "rtcp.", "http.", "digest.")
 OPS = {"==", "!=", "contains", ">", "<", ">=", "<="}
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")
 
@@ -33,6 +37,23 @@ class FilterError(ValueError):
 
 
 Predicate = Callable[[Dissected], bool]
+
+
+class Filter:
+    """A compiled display filter: call it on a packet.
+
+    ``scope`` says which packets can match, so a million-packet list is not
+    dissected for nothing: ``mbms`` (only fully dissected MBMS packets),
+    ``frame`` (others too, but only by frame number: no need to read them) or
+    ``all`` (others must be summarised to be tested).
+    """
+
+    def __init__(self, predicate: Predicate, scope: str) -> None:
+        self.predicate = predicate
+        self.scope = scope
+
+    def __call__(self, pkt: Dissected) -> bool:
+        return self.predicate(pkt)
 
 
 def _ip(endpoint: str) -> str:
@@ -79,6 +100,8 @@ def _compare(op: str, have: Any, want: str) -> bool:
 class _Parser:
     tokens: list[str]
     pos: int = 0
+    names: set[str] = field(default_factory=set)
+    negated: bool = False
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -109,6 +132,7 @@ class _Parser:
     def factor(self) -> Predicate:
         tok = self.take()
         if tok in ("not", "!"):
+            self.negated = True
             inner = self.factor()
             return lambda p: not inner(p)
         if tok == "(":
@@ -119,9 +143,10 @@ class _Parser:
         return self.test(tok)
 
     def test(self, name: str) -> Predicate:
+        self.names.add(name)
         if name == "finding":
             return lambda p: bool(p.errors)
-        if name in PROTOCOLS:
+        if name in PROTOCOLS or name in LIGHT_PROTOCOLS:
             return lambda p: p.protocol == name
         if not _NAME_RE.match(name):
             raise FilterError(f"{name!r} is not a field name")
@@ -141,11 +166,11 @@ class _Parser:
         return lambda p: bool(_values(p, name))
 
 
-def compile_filter(text: str) -> Predicate:
-    """A predicate for *text* (empty: everything); raises :class:`FilterError`."""
+def compile_filter(text: str) -> Filter:
+    """A :class:`Filter` for *text* (empty: everything); raises :class:`FilterError`."""
     text = text.strip()
     if not text:
-        return lambda p: True
+        return Filter(lambda p: True, "all")
     try:
         tokens = shlex.split(re.sub(r"(==|!=|>=|<=|\(|\)|\{|\}|&&|\|\|)", r" \1 ", text))
     except ValueError as exc:
@@ -154,4 +179,13 @@ def compile_filter(text: str) -> Predicate:
     pred = parser.expr()
     if parser.peek() is not None:
         raise FilterError(f"unexpected {parser.peek()!r}")
-    return pred
+    mbms = all(n in PROTOCOLS or n == "finding" or n.startswith(_MBMS_PREFIXES)
+               for n in parser.names)
+    if mbms and not parser.negated:
+        scope = "mbms"
+    elif all(n in PROTOCOLS or n in ("finding", "frame") or n.startswith(_MBMS_PREFIXES)
+             for n in parser.names):
+        scope = "frame"  # a packet without MBMS fields is judged by its number alone
+    else:
+        scope = "all"
+    return Filter(pred, scope)

@@ -1,12 +1,20 @@
 """What the TUI shows, computed away from the UI thread (no Textual here).
 
 :func:`load` streams captures through the same pipeline as ``dissect`` and
-``export`` and hands back batches of :class:`Row` s as it goes, then the timeline.
+``export`` and hands back batches of :class:`Row` s (the MBMS packets, fully
+dissected) as it goes, then the timeline. Meanwhile it fills a
+:class:`PacketIndex` with the place of *every* packet in its file: the packet
+list draws any row from that, reading and summarising a frame only when it is
+on screen (:mod:`analyzer.framesummary`), so a million packets cost about 24
+bytes each and the first screen does not wait for the end of the file.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -14,7 +22,9 @@ from ..dissect import CandidateFinder, build
 from ..export import Export
 from ..flows.observe import observe
 from ..keys import KeyStore
-from ..reading import CaptureError, Record, read_capture
+from ..framesummary import Span, summarize_frame
+from ..prefilter import Prefilter
+from ..reading import CaptureError, Record, RecordIndex, read_capture
 from ..result import Dissected
 from ..srtp_view import SrtpFinder
 
@@ -34,6 +44,92 @@ class Row:
         return bool(self.pkt.errors)
 
 
+class PacketIndex:
+    """Every packet of the opened captures, in capture order, then frame order.
+
+    Positions are global (0-based, capture after capture). The loader appends
+    while the UI reads: the UI only asks for positions below ``len(self)``.
+    """
+
+    #: light summaries kept for drawing and scrolling back
+    CACHE = 4096
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        self.records = [RecordIndex() for _ in self.paths]
+        self.mbms: dict[tuple[int, int], Row] = {}
+        self._fds: dict[int, int] = {}
+        self._cache: OrderedDict[int, tuple[Dissected, list[Span | None]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.records)
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """(capture, frame number) of a global position."""
+        starts, total = [], 0
+        for rec in self.records:
+            starts.append(total)
+            total += len(rec)
+        capture = bisect.bisect_right(starts, position) - 1
+        while capture > 0 and not len(self.records[capture]):
+            capture -= 1
+        return capture, position - starts[capture] + 1
+
+    def position(self, capture: int, frame: int) -> int:
+        """The global position of frame *frame* of capture *capture*."""
+        return sum(len(r) for r in self.records[:capture]) + frame - 1
+
+    def time(self, position: int) -> float:
+        capture, frame = self.locate(position)
+        return self.records[capture].times[frame - 1]
+
+    def start(self, capture: int) -> float:
+        times = self.records[capture].times
+        return times[0] if times else 0.0
+
+    def frame_bytes(self, capture: int, frame: int) -> bytes:
+        """The captured bytes of a frame, read from its file (b"" if it is gone)."""
+        rec = self.records[capture]
+        with self._lock:
+            fd = self._fds.get(capture)
+            try:
+                if fd is None:
+                    fd = self._fds[capture] = os.open(self.paths[capture], os.O_RDONLY)
+                return os.pread(fd, rec.lengths[frame - 1], rec.offsets[frame - 1])
+            except OSError:
+                return b""
+
+    def packet(self, position: int) -> tuple[Dissected, bool]:
+        """The packet at *position* and whether it is an MBMS one (fully dissected)."""
+        capture, frame = self.locate(position)
+        row = self.mbms.get((capture, frame))
+        if row is not None:
+            return row.pkt, True
+        return self.light(position)[0], False
+
+    def light(self, position: int) -> tuple[Dissected, list[Span | None]]:
+        """The link/IP/transport summary of the packet at *position*, with byte spans."""
+        hit = self._cache.get(position)
+        if hit is not None:
+            self._cache.move_to_end(position)
+            return hit
+        capture, frame = self.locate(position)
+        rec = self.records[capture]
+        out = summarize_frame(capture, frame, rec.times[frame - 1], rec.linktypes[frame - 1],
+                              self.frame_bytes(capture, frame))
+        self._cache[position] = out
+        if len(self._cache) > self.CACHE:
+            self._cache.popitem(last=False)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+
 @dataclass
 class Loaded:
     """Everything loaded: rows, the timeline document, errors."""
@@ -46,27 +142,40 @@ class Loaded:
 def load(paths: Iterable[str], store: KeyStore | None,
          on_rows: Callable[[list[Row]], None] | None = None,
          cancelled: Callable[[], bool] = lambda: False,
-         on_progress: Callable[[float], None] | None = None) -> Loaded:
+         on_progress: Callable[[float], None] | None = None,
+         index: PacketIndex | None = None) -> Loaded:
     """Dissect and reconstruct *paths*; batches of rows go to *on_rows* as they are
-    ready, and the fraction of bytes read to *on_progress*."""
+    ready, and the fraction of bytes read to *on_progress*. With *index*, every
+    packet's place is recorded there and every MBMS row registered in it."""
     out = Loaded()
     run = Export(store)
     batch: list[Row] = []
     paths = list(paths)
     size = sum(_size(p) for p in paths) or 1
     done = 0
-    for index, path in enumerate(paths):
+    for index_no, path in enumerate(paths):
         frames: dict[int, bytes] = {}
-        finder = CandidateFinder(index, srtp=SrtpFinder(run.decryptor))
+        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor))
 
         def records() -> Iterable[Record]:
-            nonlocal done
-            for rec in read_capture(path):
+            rec_index = index.records[index_no] if index is not None else None
+            prefilter = Prefilter(srtp=True)
+            seen = [0]
+            base = done
+
+            def keep(linktype: int, buf: bytes, start: int, end: int) -> bool:
+                # every record passes here: the place to notice a cancel and report progress
+                seen[0] += 1
+                if not seen[0] & 0xFFF:
+                    if cancelled():
+                        raise _Cancelled
+                    if on_progress is not None and rec_index is not None and len(rec_index):
+                        on_progress(min(1.0, (base + rec_index.offsets[-1]) / size))
+                return prefilter(linktype, buf, start, end)
+
+            for rec in read_capture(path, keep, index=rec_index):
                 if cancelled():
                     return
-                done += len(rec.data) + 16
-                if on_progress is not None and rec.number % 2000 == 0:
-                    on_progress(min(1.0, done / size))
                 frames[rec.number] = rec.data
                 if len(frames) > 4096:  # keep recent frames only: rows copy what they show
                     frames.pop(next(iter(frames)))
@@ -75,20 +184,27 @@ def load(paths: Iterable[str], store: KeyStore | None,
         try:
             for rec in records():
                 for cand in finder.record(rec):
-                    batch.append(_row(out, run, cand, frames))
+                    batch.append(_row(out, run, cand, frames, index))
                 if len(batch) >= BATCH and on_rows is not None:
                     on_rows(batch)
                     batch = []
             for cand in finder.finish():
-                batch.append(_row(out, run, cand, frames))
+                batch.append(_row(out, run, cand, frames, index))
         except CaptureError as exc:
             out.errors.append(str(exc))
+        except _Cancelled:
+            return out
+        done += _size(path)
     if batch and on_rows is not None:
         on_rows(batch)
     if on_progress is not None:
         on_progress(1.0)
     out.timeline = run.document()
     return out
+
+
+class _Cancelled(Exception):
+    """The loader was told to stop."""
 
 
 def _size(path: str) -> int:
@@ -98,10 +214,76 @@ def _size(path: str) -> int:
         return 0
 
 
-def _row(out: Loaded, run: Export, cand: Any, frames: dict[int, bytes]) -> Row:
+def _row(out: Loaded, run: Export, cand: Any, frames: dict[int, bytes],
+         index: PacketIndex | None) -> Row:
     pkt = build(cand, run.hierarchy)
     for obs in observe(pkt):
         run.rec.feed(obs)
     row = Row(len(out.rows), pkt, frames.get(cand.frame, b""))
     out.rows.append(row)
+    if index is not None:
+        index.mbms.setdefault((pkt.capture, pkt.frame), row)
     return row
+
+
+#: byte span of an SRTP/SRTCP field, relative to the UDP payload (RFC 3550 §5.1, RFC 3711 §3.1)
+_RTP_SPANS = {"rtp.version": (0, 1), "rtp.padding": (0, 1), "rtp.ext": (0, 1), "rtp.cc": (0, 1),
+              "rtp.marker": (1, 2), "rtp.p_type": (1, 2), "rtp.seq": (2, 4),
+              "rtp.timestamp": (4, 8), "rtp.ssrc": (8, 12), "rtcp.version": (0, 1),
+              "rtcp.pt": (1, 2), "rtcp.senderssrc": (4, 8)}
+
+
+def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
+    """The byte span in the frame of each item of an MBMS packet (None: no bytes
+    of its own, e.g. decrypted values, HTTP/XML fields, text carriers)."""
+    from dissectors.mikey import parse, tree_spans
+
+    from ..decode import decode_transport
+    from ..dissect import mikey_payloads
+    from ..profile import DEFAULT_PROFILE
+
+    spans: list[Span | None] = [None] * len(pkt.items)
+    tp = decode_transport(linktype, data)
+    if tp is None:
+        return spans
+    base = tp.payload_offset
+    if pkt.protocol in ("srtp", "srtcp"):
+        n = len(tp.payload)
+        for k, item in enumerate(pkt.items):
+            name = getattr(item, "name", None)
+            if name in _RTP_SPANS:
+                a, b = _RTP_SPANS[name]
+                spans[k] = (base + a, base + b)
+            elif k == 0:
+                spans[k] = (base, base + n)
+            elif name == "srtp.auth_tag":
+                spans[k] = (base + n - len(bytes.fromhex(item.value)), base + n)
+            elif name == "srtp.mki":
+                mki_len = len(bytes.fromhex(item.value))
+                tag = next((len(bytes.fromhex(i.value)) for i in pkt.items
+                            if getattr(i, "name", None) == "srtp.auth_tag"), 0)
+                spans[k] = (base + n - tag - mki_len, base + n - tag)
+        return spans
+    if pkt.protocol != "mikey":
+        return spans
+    expected: list[tuple[Any, Span | None]] = []
+    for _carrier, raw, issue in mikey_payloads(tp, DEFAULT_PROFILE):
+        at = data.find(raw, base) if issue is None else -1
+        if at < 0:
+            continue
+        expected.append(("title", (at, at + len(raw))))
+        expected.extend((item, (at + a, at + b) if span else None)
+                        for item, span in tree_spans(parse(raw))
+                        for a, b in [span or (0, 0)])
+    pos = 0
+    for k, item in enumerate(pkt.items):
+        if pos >= len(expected):
+            break
+        want, span = expected[pos]
+        if want == "title" and getattr(item, "depth", 0) == -1 and type(item).__name__ == "Node":
+            spans[k] = span
+            pos += 1
+        elif want == item:
+            spans[k] = span
+            pos += 1
+    return spans

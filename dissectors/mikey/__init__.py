@@ -17,6 +17,8 @@ of each payload module.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scapy.packet import Packet
 
 from dissectors.issues import Issue
@@ -108,3 +110,94 @@ def tree(pkt: Packet) -> list:
 def field_list(pkt: Packet) -> list[Field_]:
     """The message's fields in wire order (names may repeat)."""
     return [item for item in tree(pkt) if isinstance(item, Field_)]
+
+
+def _field_spans(layer: Packet, raw: bytes) -> dict[str, tuple[int, int]]:
+    """Byte span of each field in *layer*'s own bytes, by walking its fields again.
+
+    Fields are re-read with ``getfield`` exactly as dissection read them (length
+    and condition rules see the layer's values); bit fields cover the bytes they
+    touch. The layer's issues are left as they were.
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    issues = getattr(layer, "issues", None)
+    saved = list(issues) if issues is not None else None
+    s: Any = raw
+    try:
+        for f in layer.fields_desc:
+            before = len(s[0]) if isinstance(s, tuple) else len(s)
+            bit_start = s[1] if isinstance(s, tuple) else 0
+            s, _ = f.getfield(layer, s)
+            after = len(s[0]) if isinstance(s, tuple) else len(s)
+            start = len(raw) - before
+            end = len(raw) - after + (1 if isinstance(s, tuple) and s[1] else 0)
+            if end <= start and bit_start:
+                end = start + 1
+            spans[f.name] = (start, max(end, start))
+    except Exception:  # noqa: BLE001 - a span is a nicety: a layer that resists has none
+        pass
+    finally:
+        if saved is not None:
+            issues[:] = saved
+    return spans
+
+
+#: Tree field names whose layer field is named otherwise (last name part -> layer field).
+_SPAN_ALIASES = {"type": "data_type", "set": "v", "counter": "ts_value", "ntp": "ts_value",
+                 "key_data_len": "encr_data_len", "key_data": "encr_data", "data": "key_ids"}
+
+
+def _own_span(name: str, spans: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+    parts = name.split(".")
+    suffix = parts[-1]
+    parent = parts[-2] if len(parts) > 2 else ""
+    for candidate in (suffix, f"{parent}_{suffix}", parent if suffix == "data" else "",
+                      _SPAN_ALIASES.get(suffix, "")):
+        span = spans.get(candidate) if candidate else None
+        if span is not None and span[1] > span[0]:
+            return span
+    return None
+
+
+def _holds(raw: bytes, value: Any) -> bool:
+    """Do these bytes plausibly carry this field value? (a guard on name matching)"""
+    if isinstance(value, bool) or not raw:
+        return bool(raw)
+    if isinstance(value, int):
+        return value < 256 ** len(raw) and (len(raw) == 1 or int.from_bytes(raw, "big") == value)
+    if isinstance(value, str):
+        try:
+            return len(value) != 2 * len(raw) or bytes.fromhex(value) == raw
+        except ValueError:
+            return True  # text (an ID, a URI): shown where the layer put it
+    return True
+
+
+def tree_spans(pkt: Packet) -> list[tuple[Any, tuple[int, int] | None]]:
+    """:func:`tree` with the byte span of each item in the message.
+
+    A payload's title spans the payload; a field spans its own bytes where its
+    name matches the layer's field (``mikey.kemac.mac`` and the layer's ``mac``),
+    otherwise the payload it belongs to (sub-structures, derived values).
+    """
+    out: list[tuple[Any, tuple[int, int] | None]] = []
+    off = 0
+    for layer in iter_layers(pkt):
+        raw = getattr(layer, "raw_packet_cache", None)
+        if raw is None:
+            raw = bytes(getattr(layer, "load", b"") or b"")
+        whole = (off, off + len(raw))
+        spans = _field_spans(layer, raw)
+        walker = getattr(layer, "tree", None)
+        if walker is not None:
+            for item in walker(0):
+                if isinstance(item, Field_):
+                    # the layer's own fields; items of sub-structures (deeper) get the layer
+                    own = _own_span(item.name, spans) if item.depth <= 1 else None
+                    if own is not None and not _holds(raw[own[0]:own[1]], item.value):
+                        own = None  # a value derived elsewhere: show the payload instead
+                    out.append((item, (off + own[0], off + own[1]) if own else whole))
+                else:
+                    out.append((item, whole))
+        off += len(raw)
+    return out
