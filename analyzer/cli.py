@@ -225,7 +225,8 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     for index, path in enumerate(args.captures):
         try:
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None)
-            cands = candidates(read_capture(path, Prefilter(srtp=True)), capture=index, srtp=srtp)
+            keep = Prefilter(srtp=True)
+            cands = candidates(read_capture(path, keep), capture=index, srtp=srtp, prefilter=keep)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
                 out.write(chunk)
         except CaptureError as exc:

@@ -67,6 +67,7 @@ class _Candidate:
     dst: str | None = None
     mtk: tuple[str, str, str] | None = None
     trial: bool = False  # an MTK tried without MKI: its failure says nothing of the MKI
+    order: int = 0  # place in the decryptor's list: keys learned later come later
 
 
 class SrtpDecryptor:
@@ -79,16 +80,20 @@ class SrtpDecryptor:
         #: result ``ok``, ``auth`` (the key its MKI names fails), ``unknown`` (no key for a
         #: known stream) or "" (not an SRTP packet of a known stream)
         self.last: tuple[str, str | None, tuple[str, str, str] | None] = ("", None, None)
+        #: did the last packet's MKI name a known key (whatever the outcome)?
+        self.last_mki_match = False
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
         self._by_stream: dict[tuple[int, str], _Candidate] = {}
         self._index_size = -1
+        self._mki_found = 0
         for n, key in enumerate(store.srtp):
             ex = key.extra
             ctx = SrtpContext(SUITES[ex["suite"]], key.value or b"", key.salt or b"",
                               ex.get("kdr", 0), ex.get("mki", b""), ex.get("roc", 0))
-            self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst")))
+            self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst"),
+                                          order=len(self._cands)))
 
     def _refresh_mtks(self) -> None:
         if len(self.store.mtks) == len(self._mtk_seen):
@@ -97,7 +102,9 @@ class SrtpDecryptor:
             if ids in self._mtk_seen or not key.ready:
                 continue
             self._mtk_seen.add(ids)
-            self._cands.extend(self._mtk_candidates(ids, key))
+            for cand in self._mtk_candidates(ids, key):
+                cand.order = len(self._cands)
+                self._cands.append(cand)
 
     def _mtk_candidates(self, ids: tuple[bytes, bytes, bytes], key: Key) -> list[_Candidate]:
         """SRTP contexts for an MTK, in the order of DESIGN.md: the MKI of the rule
@@ -139,7 +146,14 @@ class SrtpDecryptor:
         for tag_len, mki_len in (self._rtcp_shapes if rtcp else self._shapes):
             end = n - tag_len
             found.extend(table.get((tag_len, mki_len, payload[end - mki_len:end]), ()))
+        self._mki_found = len(found)
         return found + self._plain + self._trials
+
+    @property
+    def key_count(self) -> int:
+        """How many keys (contexts) there are to try: it grows as MTKs are learned."""
+        self._refresh_mtks()
+        return len(self._cands)
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))
@@ -149,15 +163,19 @@ class SrtpDecryptor:
             st = self.stats[(ssrc, dst)] = StreamStats(ssrc, dst)
         return st
 
-    def decrypt(self, payload: bytes, dst: str, plaintext: bool = True) -> bytes | None:
+    def decrypt(self, payload: bytes, dst: str, plaintext: bool = True,
+                since: int = 0) -> bytes | None:
         """Plain RTP/RTCP for an SRTP/SRTCP UDP payload to *dst*, or None.
 
         With ``plaintext=False`` an SRTP packet is only authenticated (``last``,
         the statistics and the rollover state as usual) and ``b""`` stands for
-        its plaintext: what the timeline and the packet list need.
+        its plaintext: what the timeline and the packet list need. With *since*,
+        only keys learned after the first *since* are tried (on a flow where
+        those have all failed before).
         """
         self._refresh_mtks()
         self.last = ("", None, None)
+        self.last_mki_match = False
         if not self._cands:
             return None
         if is_rtcp(payload):
@@ -170,8 +188,12 @@ class SrtpDecryptor:
         cached = self._by_stream.get(key)
         tried_mki = False
         reason = ""
+        matching = self._matching(payload)
+        self.last_mki_match = self._mki_found > 0
         order = ([cached] if cached is not None else []) + \
-            [c for c in self._matching(payload) if c is not cached]
+            [c for c in matching if c is not cached]
+        if since:
+            order = [c for c in order if c.order >= since]
         for cand in order:
             if cand.ssrc is not None and cand.ssrc != hdr.ssrc:
                 continue

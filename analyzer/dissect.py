@@ -23,6 +23,7 @@ from .bmsc_view import build_http, is_relevant
 from .decode import Transport, decode_transport
 from .http_flow import HttpEvent, HttpTracker
 from .mikey_keys import KeyHierarchy
+from .prefilter import Prefilter, packed
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
 from .result import Dissected, endpoint, summarize
@@ -133,10 +134,12 @@ class CandidateFinder:
     """
 
     def __init__(self, capture: int = 0, profile: Profile = DEFAULT_PROFILE,
-                 srtp: SrtpFinder | None = None) -> None:
+                 srtp: SrtpFinder | None = None, prefilter: "Prefilter | None" = None) -> None:
         self.capture = capture
         self.profile = profile
         self.srtp = srtp
+        #: told of every BM-SC found, so that its other TCP traffic is kept from then on
+        self.prefilter = prefilter
         self.tracker = HttpTracker(http_ports=profile.http_ports)
         self.relevant: dict[tuple[str, int, str, int], list[bool]] = {}
         self.last = (capture, 0)
@@ -153,7 +156,7 @@ class CandidateFinder:
         if (tp.proto == "tcp" and profile.embedded_mikey and tp.sport not in
                 profile.mikey_tcp_ports and tp.dport not in profile.mikey_tcp_ports):
             in_http, events = self.tracker.segment(tp, self.last, record.time)
-            out.extend(_http_candidates(events, capture, self.relevant))
+            out.extend(self._learn(_http_candidates(events, capture, self.relevant)))
             if in_http:
                 return out
         found = mikey_payloads(tp, profile)
@@ -171,17 +174,29 @@ class CandidateFinder:
 
     def finish(self) -> list[Candidate]:
         """The end of the capture: HTTP messages still waiting."""
-        return list(_http_candidates(self.tracker.finish(self.last, self.last_time),
-                                     self.capture, self.relevant))
+        return self._learn(_http_candidates(self.tracker.finish(self.last, self.last_time),
+                                            self.capture, self.relevant))
+
+    def _learn(self, cands: Iterable[Candidate]) -> list[Candidate]:
+        """Pass the candidates on; the server of each MBMS HTTP message is a BM-SC."""
+        out = list(cands)
+        if self.prefilter is not None:
+            for cand in out:
+                event = cand.http
+                if event is not None:
+                    server = event.dst if event.message.is_request else event.src
+                    self.prefilter.learn_bmsc(packed(server))
+        return out
 
 
 def candidates(records: Iterable[Record], capture: int = 0,
                profile: Profile = DEFAULT_PROFILE,
-               srtp: SrtpFinder | None = None) -> Iterator[Candidate]:
+               srtp: SrtpFinder | None = None,
+               prefilter: Prefilter | None = None) -> Iterator[Candidate]:
     """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
     BM-SC HTTP messages when their last segment arrives (TCP reassembled), and with
     an :class:`SrtpFinder` the SRTP/SRTCP packets of known streams."""
-    finder = CandidateFinder(capture, profile, srtp)
+    finder = CandidateFinder(capture, profile, srtp, prefilter)
     for record in records:
         yield from finder.record(record)
     yield from finder.finish()

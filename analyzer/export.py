@@ -28,7 +28,7 @@ from .flows.reconstructor import Reconstructor
 from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
-from .prefilter import Prefilter
+from .prefilter import Prefilter, packed
 from .reading import CaptureError, Record, Tally, read_capture
 
 #: Seconds within which the same message in two captures is one message.
@@ -104,9 +104,11 @@ class Export:
                 if diffs:
                     offsets[k] = diffs[len(diffs) // 2]
                     infos[k].offset = round(offsets[k], 6)
-        streams = [self._records(p, first + k, infos[k], offsets[k], errors)
+        keeps = [Prefilter(self.profile, srtp=self.decryptor is not None) for _ in paths]
+        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k])
                    for k, p in enumerate(paths)]
-        finders = {first + k: CandidateFinder(first + k, self.profile) for k in range(len(paths))}
+        finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
+                   for k in range(len(paths))}
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             for cand in finders[index].record(record):
                 self._feed(cand)
@@ -141,9 +143,8 @@ class Export:
         return False
 
     def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
-                 errors: list[str]) -> Iterator[tuple[float, int, Record]]:
+                 errors: list[str], keep: Prefilter) -> Iterator[tuple[float, int, Record]]:
         tally = Tally()
-        keep = Prefilter(self.profile, srtp=self.decryptor is not None)
         next_report = 50_000
         try:
             for record in read_capture(path, keep, tally):
@@ -154,7 +155,7 @@ class Export:
                     self.progress(str(path), record.number)
                     next_report = record.number + 50_000
                 if self.decryptor is not None:
-                    self._srtp(record, index)
+                    self._srtp(record, index, keep)
                 yield record.time, index, record
         except CaptureError as exc:
             info.error = str(exc)
@@ -164,7 +165,7 @@ class Export:
             if tally.start is not None:
                 info.start, info.end = tally.start + offset, tally.end + offset
 
-    def _srtp(self, record: Record, index: int) -> None:
+    def _srtp(self, record: Record, index: int, keep: Prefilter) -> None:
         tp = decode_transport(record.linktype, record.data)
         if tp is None or tp.proto != "udp" or not tp.payload or tp.payload[0] >> 6 != 2:
             return
@@ -175,10 +176,17 @@ class Export:
                 b"s" + hashlib.sha1(tp.payload).digest()[:12], index, record.time):
             return
         dst = endpoint(tp.dst, tp.dport)
-        self.decryptor.decrypt(tp.payload, dst, plaintext=False)
-        result, label, mtk = self.decryptor.last
+        decryptor = self.decryptor
+        flow = packed(tp.dst)
+        # a flow written off is tried only with the keys learned since
+        decryptor.decrypt(tp.payload, dst, plaintext=False, since=keep.tried(flow, tp.dport))
+        keep.key_count = decryptor.key_count
+        result, label, mtk = decryptor.last
         if not result:
+            if not decryptor.last_mki_match:  # nothing names this flow's packets
+                keep.srtp_miss(flow, tp.dport, keep.key_count)
             return
+        keep.srtp_hit(flow, tp.dport)
         hdr = rtp_header(tp.payload)
         ssrc = hdr.ssrc if hdr is not None else int.from_bytes(tp.payload[4:8], "big")
         at = Where(index, record.number, record.time, endpoint(tp.src, tp.sport), dst)

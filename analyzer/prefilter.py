@@ -4,18 +4,24 @@ Most packets of an operator's capture are not MBMS. :class:`Prefilter` looks at
 a few header bytes where the record lies in the reader's buffer (no copy, no
 objects) and rejects what no later stage could use, so only the rest becomes a
 :class:`~analyzer.reading.Record` and goes through :mod:`analyzer.decode` and the
-dissectors. It must never reject what the full pipeline would have used; the
-rules mirror :func:`analyzer.dissect.mikey_payloads`, the HTTP tracker and the
-SRTP finders:
+dissectors. The rules mirror :func:`analyzer.dissect.mikey_payloads`, the HTTP
+tracker and the SRTP finders (issue #8: "MIKEY ports and heuristic, HTTP to/from
+known BM-SC addresses or with MBMS content, SRTP flows learned"):
 
 * UDP to or from a MIKEY port (:class:`~analyzer.profile.Profile`);
 * other UDP whose payload starts like MIKEY (version 1) when the heuristic is
-  on, like SDP/RTSP text (a letter) when embedded MIKEY is followed, or like
-  RTP/RTCP version 2 when SRTP is wanted (keys, or MKIs learned from MIKEY);
-* every TCP segment (HTTP is followed over reassembled TCP, on any port);
-* every IP fragment but the first of an unfragmented datagram (left to the
-  full decoder), and any frame on a link or network layer not handled by the
-  fast path below, which is decoded in full and judged by the same rules.
+  on; text (a letter first) that names MIKEY or a key-mgmt attribute, when
+  embedded MIKEY is followed (SDP, RTSP, HTTP over UDP: ``dissectors.carriers``);
+* with ``srtp``, UDP that starts like RTP/RTCP version 2, except on flows the
+  pipeline has found to carry nothing any key opens (:meth:`srtp_miss`), until
+  keys are learned that were not tried on them;
+* TCP to or from a host known to be a BM-SC (:meth:`learn_bmsc`), or on a
+  connection one of whose segments has named MBMS, MIKEY, 3GPP or key-mgmt
+  (from that segment on: a UE's first request or a BM-SC's first message
+  does, in its content type or digest realm, within its first segment);
+  with ``Profile.tcp_prefilter`` off, every TCP segment;
+* IP fragments, and frames on a link or network layer the fast path below does
+  not handle, which are decoded in full and judged by the same rules.
 
 The fast path is Ethernet (untagged) with IPv4: the common case of lab and
 SGi captures.
@@ -23,84 +29,193 @@ SGi captures.
 
 from __future__ import annotations
 
-import string
+import re
 import struct
 
-from .decode import decode_transport
+from .decode import decode_transport, network_offset
 from .profile import DEFAULT_PROFILE, Profile
 
 _U16 = struct.Struct("!H").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
+_ETH_IP4 = struct.Struct("!12xHB5xHxB").unpack_from  # ethertype, ver/IHL, flags/frag, proto
+_UDP_FIRST = struct.Struct("!HH4xB").unpack_from  # ports and the payload's first byte
+
+#: words that MBMS key-management text always carries somewhere in its first segment
+MARKERS = re.compile(rb"(?i)mbms|mikey|3gpp|key-?mgmt")
+_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_RTP_V2 = frozenset(range(0x80, 0xC0))
+
+#: misses after which a UDP flow no key opens is no longer handed on (until keys change)
+SRTP_MISSES = 16
+MAX_FLOWS = 65536
 
 
 class Prefilter:
     """``keep(linktype, buf, start, end)`` for :func:`analyzer.reading.read_capture`.
 
     Args:
-        profile: where MIKEY is looked for.
+        profile: where MIKEY and HTTP are looked for.
         srtp: keep UDP that may be SRTP/SRTCP (RTP version 2).
     """
 
     def __init__(self, profile: Profile = DEFAULT_PROFILE, srtp: bool = False) -> None:
         self.udp_ports = profile.mikey_udp_ports
-        first: set[int] = set()
-        if profile.mikey_heuristic:
-            first.add(1)  # MIKEY version 1 (RFC 3830 §6.1)
-        if profile.embedded_mikey:
-            first.update(string.ascii_letters.encode())  # SDP, RTSP (dissectors.carriers)
-        if srtp:
-            first.update(range(0x80, 0xC0))  # RTP/RTCP version 2 (RFC 3550 §5.1)
-        self.first_bytes = frozenset(first)
-        self.kept = 0
-        self.rejected = 0
+        self.tcp_ports = profile.mikey_tcp_ports
+        self.heuristic = profile.mikey_heuristic
+        self.text = profile.embedded_mikey
+        self.tcp_all = not profile.tcp_prefilter
+        self.srtp = srtp
+        #: packed IP addresses (4 or 16 bytes) of BM-SCs seen so far
+        self.bmsc_hosts: set[bytes] = set()
+        #: TCP connections (src, sport, dst, dport) that have carried MBMS words
+        self.tcp_conns: set[tuple[bytes, int, bytes, int]] = set()
+        #: UDP destinations (packed IP, port) where nothing decrypts: miss counts
+        self._misses: dict[tuple[bytes, int], int] = {}
+        #: flows written off -> how many keys had been tried on them
+        self.dead: dict[tuple[bytes, int], int] = {}
+        #: keys known now (told by the pipeline): a written-off flow is tried again
+        #: only once there are more
+        self.key_count = 0
+
+    # ------------------------------------------------------------------ learning
+
+    def learn_bmsc(self, packed_ip: bytes) -> None:
+        """Keep every TCP segment to or from this host from now on."""
+        self.bmsc_hosts.add(packed_ip)
+
+    def srtp_miss(self, packed_ip: bytes, port: int, key_count: int) -> None:
+        """A version-2 UDP packet to this destination opened with none of the first
+        *key_count* keys: after :data:`SRTP_MISSES` such packets the flow is written
+        off until more keys are known."""
+        key = (packed_ip, port)
+        if key in self.dead:
+            self.dead[key] = key_count
+            return
+        n = self._misses.get(key, 0) + 1
+        if len(self._misses) >= MAX_FLOWS:
+            self._misses.clear()
+        self._misses[key] = n
+        if n >= SRTP_MISSES:
+            if len(self.dead) >= MAX_FLOWS:
+                self.dead.clear()
+            self.dead[key] = key_count
+
+    def srtp_hit(self, packed_ip: bytes, port: int) -> None:
+        """A packet to this destination decrypted: it is an SRTP flow."""
+        self._misses.pop((packed_ip, port), None)
+        self.dead.pop((packed_ip, port), None)
+
+    def tried(self, packed_ip: bytes, port: int) -> int:
+        """Keys already tried on a written-off flow (0: try them all)."""
+        return self.dead.get((packed_ip, port), 0)
+
+    # ------------------------------------------------------------------ the test
 
     def __call__(self, linktype: int, buf: bytes, start: int, end: int) -> bool:
-        if linktype == 1 and end - start >= 34 and buf[start + 12] == 8 and buf[start + 13] == 0:
-            ip = start + 14
-            vihl = buf[ip]
-            if vihl >> 4 != 4 or vihl & 0x0F < 5:
-                self.rejected += 1
+        # Ethernet II, IPv4: one unpack reads type, version/IHL, flags/offset, protocol
+        if linktype == 1 and end - start >= 42:
+            etype, vihl, frag, proto = _ETH_IP4(buf, start)
+            if etype == 0x0800 and vihl >> 4 == 4 and vihl & 0x0F >= 5:
+                if frag & 0x3FFF:  # a fragment (MF set or an offset)
+                    return True
+                l4 = start + 14 + (vihl & 0x0F) * 4
+                if proto == 17:
+                    if l4 + 9 > end:
+                        return False
+                    sport, dport, first = _UDP_FIRST(buf, l4)
+                    ports = self.udp_ports
+                    if sport in ports or dport in ports:
+                        return True
+                    if first == 1:
+                        return self.heuristic
+                    if first in _RTP_V2:
+                        if not self.srtp:
+                            return False
+                        if not self.dead:
+                            return True
+                        dst = buf[start + 30:start + 34]
+                        tried = self.dead.get((dst, dport))
+                        return tried is None or tried < self.key_count
+                    if first in _LETTERS:
+                        return self.text and MARKERS.search(buf, l4 + 8, end) is not None
+                    return False
+                if proto == 6:
+                    if l4 + 20 > end:
+                        return False
+                    sport, dport = _PORTS(buf, l4)
+                    return self._tcp(sport, dport, buf, l4 + (buf[l4 + 12] >> 4) * 4, end,
+                                     buf[start + 26:start + 30], buf[start + 30:start + 34])
                 return False
-            if _U16(buf, ip + 6)[0] & 0x3FFF:  # a fragment (MF set or an offset)
-                self.kept += 1
-                return True
-            proto = buf[ip + 9]
-            l4 = ip + (vihl & 0x0F) * 4
-            if proto == 6:
-                self.kept += 1
-                return True
-            if proto != 17 or l4 + 8 >= end:
-                self.rejected += 1
-                return False
-            sport, dport = _PORTS(buf, l4)
-            if sport in self.udp_ports or dport in self.udp_ports or buf[l4 + 8] in self.first_bytes:
-                self.kept += 1
-                return True
-            self.rejected += 1
-            return False
+            if etype == 0x0800:
+                return False  # not IPv4 after all: nothing the pipeline decodes
         return self._general(linktype, bytes(buf[start:end]))
+
+    def _udp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, dst: bytes) -> bool:
+        if sport in self.udp_ports or dport in self.udp_ports:
+            return True
+        first = buf[pos]
+        if first == 1:
+            return self.heuristic
+        if first in _LETTERS:
+            return self.text and MARKERS.search(buf, pos, end) is not None
+        if first in _RTP_V2:
+            if not self.srtp:
+                return False
+            tried = self.dead.get((dst, dport))
+            return tried is None or tried < self.key_count
+        return False
+
+    def _tcp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, src: bytes,
+             dst: bytes) -> bool:
+        if self.tcp_all or sport in self.tcp_ports or dport in self.tcp_ports:
+            return True
+        hosts = self.bmsc_hosts
+        if hosts and (src in hosts or dst in hosts):
+            return True
+        conn = (src, sport, dst, dport)
+        if conn in self.tcp_conns:
+            return True
+        if pos < end and MARKERS.search(buf, pos, end) is not None:
+            # the rest of this connection follows, both ways (a message's later
+            # segments need not name MBMS again)
+            if len(self.tcp_conns) >= MAX_FLOWS:
+                self.tcp_conns.clear()
+            self.tcp_conns.add(conn)
+            self.tcp_conns.add((dst, dport, src, sport))
+            return True
+        return False
 
     def _general(self, linktype: int, data: bytes) -> bool:
         tp = decode_transport(linktype, data)
         if tp is None:
             wanted = _maybe_fragment(linktype, data)
         elif tp.proto == "tcp":
-            wanted = True
+            wanted = self._tcp(tp.sport, tp.dport, tp.payload, 0, len(tp.payload),
+                               _packed(tp.src), _packed(tp.dst))
         else:
-            wanted = bool(tp.payload) and (tp.sport in self.udp_ports or tp.dport in self.udp_ports
-                                           or tp.payload[0] in self.first_bytes)
-        if wanted:
-            self.kept += 1
-        else:
-            self.rejected += 1
+            wanted = bool(tp.payload) and self._udp(tp.sport, tp.dport, tp.payload, 0,
+                                                    len(tp.payload), _packed(tp.dst))
         return wanted
+
+
+def _packed(ip: str) -> bytes:
+    """An address as text back to its bytes (for the learned-host sets)."""
+    import socket
+
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+    except OSError:
+        return b""
+
+
+def packed(ip: str) -> bytes:
+    """Public form of :func:`_packed`: ``"10.0.0.7"`` -> ``b"\\n\\x00\\x00\\x07"``."""
+    return _packed(ip)
 
 
 def _maybe_fragment(linktype: int, data: bytes) -> bool:
     """Frames the transport decoder gives up on are kept when they might be IP
     fragments (for reassembly) - everything else it cannot decode is dropped."""
-    from .decode import network_offset
-
     where = network_offset(linktype, data)
     if where is None:
         return False

@@ -25,6 +25,9 @@ class Profile:
             follow HTTP (BM-SC key requests) over reassembled TCP.
         http_ports: TCP ports always parsed as HTTP (elsewhere HTTP is found by content);
             what is not HTTP there is reported.
+        tcp_prefilter: follow only TCP to or from hosts known to be BM-SCs, or whose
+            payload names MBMS, MIKEY, 3GPP or key-mgmt (:mod:`analyzer.prefilter`);
+            off, every TCP connection is followed (slower on busy captures).
     """
 
     mikey_udp_ports: frozenset[int] = field(default_factory=lambda: frozenset({2269, 4359}))
@@ -32,6 +35,7 @@ class Profile:
     mikey_heuristic: bool = True
     embedded_mikey: bool = True
     http_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 8080}))
+    tcp_prefilter: bool = True
 
 
 DEFAULT_PROFILE = Profile()

@@ -155,11 +155,11 @@ def load(paths: Iterable[str], store: KeyStore | None,
     done = 0
     for index_no, path in enumerate(paths):
         frames: dict[int, bytes] = {}
-        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor))
+        prefilter = Prefilter(srtp=True)
+        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor), prefilter=prefilter)
 
         def records() -> Iterable[Record]:
             rec_index = index.records[index_no] if index is not None else None
-            prefilter = Prefilter(srtp=True)
             seen = [0]
             base = done
 
