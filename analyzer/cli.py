@@ -56,11 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     dec.add_argument("--keys", metavar="FILE", required=True, help="key file (TOML)")
     dec.add_argument("-o", "--output", metavar="OUT.pcap", required=True, help="output pcap")
-    snf = sub.add_parser("sniff", help="capture live (dumpcap) and analyze: headless into a "
-                                       "timeline, or in the TUI once the capture ends")
+    snf = sub.add_parser("sniff", help="capture live (dumpcap) and analyze as packets arrive: "
+                                       "in the TUI, or headless into a timeline")
     snf.add_argument("-i", "--interface", required=True, metavar="IFACE")
     snf.add_argument("--keys", metavar="FILE", help="key file (TOML)")
-    snf.add_argument("-w", "--write", metavar="OUT.pcapng", help="keep the capture here")
+    snf.add_argument("-w", "--write", metavar="OUT.pcapng",
+                     help="write the capture here (default: a temporary file, kept and named "
+                          "on exit)")
     snf.add_argument("--headless", action="store_true", help="no TUI: write --export")
     snf.add_argument("--duration", type=float, default=0.0,
                      help="seconds to capture (0: until Ctrl-C)")
@@ -96,49 +98,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
-    """Capture with dumpcap into a pcapng (every packet kept), then analyze it."""
-    import shutil
-    import subprocess
-    import tempfile
+    """Capture live with dumpcap into a pcapng, analysed as it grows (TUI or headless)."""
+    from .sniff import LiveCapture, SniffError
 
     if args.headless and not args.export:
         sys.stderr.write(f"{PROG}: sniff --headless needs --export OUT.json\n")
         return 2
-    dumpcap = shutil.which("dumpcap")
-    if dumpcap is None:
-        sys.stderr.write(f"{PROG}: sniff needs dumpcap (apt-get install tshark)\n")
-        return 1
     store = load_keys(args.keys) if args.keys else None
-    tmp = None
-    target = args.write
-    if target is None:
-        tmp = tempfile.TemporaryDirectory()
-        target = str(Path(tmp.name) / "sniff.pcapng")
-    cmd = [dumpcap, "-q", "-i", args.interface, "-f", args.filter, "-w", target]
-    if args.duration > 0:
-        cmd += ["-a", f"duration:{args.duration:g}"]
+    live = LiveCapture(args.interface, args.filter, args.write, args.duration)
     try:
-        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        try:
-            _, err = proc.communicate()
-        except KeyboardInterrupt:
-            proc.terminate()  # dumpcap closes the pcapng cleanly on SIGTERM
-            _, err = proc.communicate()
-        if proc.returncode not in (0, -15) and not Path(target).exists():
-            sys.stderr.write(f"{PROG}: dumpcap failed: {(err or '').strip().splitlines()[-1:]}\n")
-            return 1
+        live.start()
+    except (SniffError, OSError) as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 1
+    status = 0
+    try:
         if args.headless:
             run = Export(store)
-            errors = run.add_captures([target])
+            try:
+                errors = run.add_captures([live.path], follow=live.running)
+            except KeyboardInterrupt:
+                live.stop()
+                errors = []
+            live.stop()
             Path(args.export).write_text(json.dumps(run.document(), indent=1) + "\n")
-            out.write(f"captured {run.captures[0].packets} packets -> {args.export}\n")
-            return 1 if errors else 0
-        from .tui.app import run_app
-        run_app([target], store)
-        return 0
+            drops = "" if live.dropped is None else f", {live.dropped} dropped by the kernel"
+            out.write(f"captured {run.captures[0].packets} packets{drops} -> {args.export}\n")
+            status = 1 if errors else 0
+        else:
+            from .tui.app import run_app
+            run_app([live.path], store, live)
     finally:
-        if tmp is not None:
-            tmp.cleanup()
+        live.stop()
+        if live.kept_temporary:
+            sys.stderr.write(f"{PROG}: the capture is kept in {live.path}\n")
+    return status
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:

@@ -82,13 +82,15 @@ class Export:
                 self.rec.add_known_key("MTK", key_domain=kd.hex(), msk_id=msk.hex(),
                                        mtk_id=mtk.hex()).value = (key.value or b"").hex()
 
-    def add_captures(self, paths: list[str | Path]) -> list[str]:
+    def add_captures(self, paths: list[str | Path],
+                     follow: Callable[[], bool] | None = None) -> list[str]:
         """Read captures into the timeline, merged in time; returns their errors.
 
         Captures after the first are aligned to it: MIKEY messages seen in both give
         the clock offset (the median difference), reported as ``captures[].offset``
         and applied; a message, HTTP exchange or SRTP packet seen in two captures
-        is counted once.
+        is counted once. With *follow*, captures still being written are read
+        until ``follow()`` turns false (``sniff --headless``).
         """
         paths = [Path(p) for p in paths]
         errors: list[str] = []
@@ -105,7 +107,7 @@ class Export:
                     offsets[k] = diffs[len(diffs) // 2]
                     infos[k].offset = round(offsets[k], 6)
         keeps = [Prefilter(self.profile, srtp=self.decryptor is not None) for _ in paths]
-        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k])
+        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k], follow)
                    for k, p in enumerate(paths)]
         finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
                    for k in range(len(paths))}
@@ -143,11 +145,12 @@ class Export:
         return False
 
     def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
-                 errors: list[str], keep: Prefilter) -> Iterator[tuple[float, int, Record]]:
+                 errors: list[str], keep: Prefilter,
+                 follow: Callable[[], bool] | None = None) -> Iterator[tuple[float, int, Record]]:
         tally = Tally()
         next_report = 50_000
         try:
-            for record in read_capture(path, keep, tally):
+            for record in read_capture(path, keep, tally, follow=follow):
                 if offset:
                     record = Record(record.number, record.time + offset, record.linktype,
                                     record.data, record.orig_len)
@@ -191,6 +194,18 @@ class Export:
         ssrc = hdr.ssrc if hdr is not None else int.from_bytes(tp.payload[4:8], "big")
         at = Where(index, record.number, record.time, endpoint(tp.src, tp.sport), dst)
         self.rec.feed(SrtpObs(at, ssrc, mtk, label, result))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The timeline as if the captures ended now, leaving this run going on
+        (a live capture's keys, procedures and findings so far)."""
+        import copy
+
+        live = self.rec
+        self.rec = copy.deepcopy(live)
+        try:
+            return self.document()
+        finally:
+            self.rec = live
 
     def document(self) -> dict[str, Any]:
         """The timeline JSON document (DESIGN.md "Timeline JSON")."""

@@ -13,6 +13,7 @@ byte offset.
 from __future__ import annotations
 
 import struct
+import time
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,13 +106,15 @@ CHUNK = 1 << 22
 
 
 def read_capture(path: str | Path, keep: Keep | None = None,
-                 tally: Tally | None = None, index: RecordIndex | None = None) -> Iterator[Record]:
+                 tally: Tally | None = None, index: RecordIndex | None = None,
+                 follow: Callable[[], bool] | None = None) -> Iterator[Record]:
     """Yield every record of a pcap or pcapng file (with *keep*, only the wanted ones).
 
     The file is read in chunks of :data:`CHUNK` bytes and its records walked
     with ``struct`` inside them: a record *keep* rejects costs one call and no
     copy. *tally*, when given, counts every record and its time range; *index*
-    receives every record's place in the file.
+    receives every record's place in the file. With *follow*, a file still being
+    written (a live capture) is waited on at its end while ``follow()`` is true.
 
     Raises:
         CaptureError: the file cannot be opened, is no capture, or is damaged
@@ -122,7 +125,7 @@ def read_capture(path: str | Path, keep: Keep | None = None,
     except OSError as exc:
         raise CaptureError(f"{path}: {exc.strerror or exc}") from None
     with fh:
-        src = _Source(fh)
+        src = _Source(fh, follow)
         if not src.need(0, 4):
             raise CaptureError(f"{path}: not a pcap or pcapng file (too short)")
         head = bytes(src.buf[:4])
@@ -137,12 +140,13 @@ def read_capture(path: str | Path, keep: Keep | None = None,
 class _Source:
     """A window on a file: ``buf`` holds the bytes from file offset ``base`` on."""
 
-    __slots__ = ("fh", "buf", "base")
+    __slots__ = ("fh", "buf", "base", "follow")
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: BinaryIO, follow: Callable[[], bool] | None = None) -> None:
         self.fh = fh
         self.buf = b""
         self.base = 0
+        self.follow = follow
 
     def need(self, pos: int, n: int) -> bool:
         """Make ``buf[pos:pos + n]`` available (*pos* relative to ``buf``), dropping
@@ -154,9 +158,16 @@ class _Source:
         self.base += pos
         more = self.fh.read(max(CHUNK, n - len(rest)))
         self.buf = rest + more
-        while len(self.buf) < n and more:
-            more = self.fh.read(n - len(self.buf))
-            self.buf += more
+        while len(self.buf) < n:
+            more = self.fh.read(max(CHUNK, n - len(self.buf)))
+            if more:
+                self.buf += more
+            elif self.follow is not None and self.follow():
+                time.sleep(0.05)  # a live capture: the writer has more to come
+            elif self.follow is not None:
+                self.follow = None  # the writer stopped: what it wrote last, then the end
+            else:
+                break
         return len(self.buf) >= n
 
 

@@ -304,3 +304,55 @@ def test_filters_that_need_every_packet_run_over_the_whole_index():
             await until(pilot, lambda: app.packet_table.row_count == 100 - sum(
                 1 for r in app.rows if r.has_finding and r.pkt.frame <= 100), timeout=30)
     run(scenario())
+
+
+def test_sniff_updates_the_screens_live_and_pauses(tmp_path):
+    """``sniff`` in the TUI: rows, keys and procedures arrive while dumpcap runs."""
+    import os
+    import subprocess
+    import sys
+
+    from analyzer.sniff import LiveCapture
+    from tests import livecap
+    from tests.conftest import ROOT
+
+    if not livecap.available() and os.environ.get("CI") != "true":
+        pytest.skip("live capture needs root and dumpcap")
+    keys = tmp_path / "k.toml"
+    lab = [sys.executable, "-m", "analyzer", "lab", "--scenario", "basic", "--ues", "2",
+           "--duration", "4", "--seed", "9"]
+    subprocess.run(lab + ["-o", str(tmp_path / "own.pcapng"), "--keys-out", str(keys)],
+                   check=True, cwd=ROOT, capture_output=True)
+    live = LiveCapture("lo", "udp port 2269 or udp port 5004 or udp port 5005 or tcp port 80",
+                       str(tmp_path / "live.pcapng")).start()
+
+    async def scenario():
+        app = MbmsApp([live.path], load_keys(keys), live)
+        async with app.run_test(size=(150, 45)) as pilot:
+            sender = subprocess.Popen(lab + ["--send", "127.0.0.1", "--speed", "1"], cwd=ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                await until(pilot, lambda: len(app.rows) > 5, timeout=30)
+                assert sender.poll() is None and live.running()  # still sending: live rows
+                assert app.packet_table.row_count >= len(app.rows)
+                assert "LIVE lo" in str(app.query_one("#status").render())
+                await until(pilot, lambda: app.timeline.get("procedures"), timeout=30)
+                app.packet_table.focus()
+                await pilot.press("p")
+                assert app.paused and "PAUSED" in str(app.query_one("#status").render())
+                await pilot.press("p")
+                assert not app.paused
+                await asyncio.get_running_loop().run_in_executor(None, sender.wait)
+            finally:
+                sender.kill()
+            await pilot.pause(1.0)
+            live.stop()
+            await until(pilot, lambda: app.loaded is not None, timeout=30)
+            outcomes = {(p["procedure"], p["outcome"]) for p in app.timeline["procedures"]}
+            assert ("msk_request", "success") in outcomes
+            assert app.query_one("#procedures").row_count == len(app.timeline["procedures"])
+    try:
+        run(scenario())
+    finally:
+        live.stop()
+    assert (tmp_path / "live.pcapng").stat().st_size > 0

@@ -59,7 +59,8 @@ class MbmsApp(App):
                 ("question_mark", "help", "Help"),
                 ("ctrl+r", "toggle_reveal", "Reveal keys"), ("f2", "key_file", "Key file"),
                 ("f3", "export_timeline", "Export timeline"),
-                ("f4", "export_decrypted", "Decrypted pcap")]
+                ("f4", "export_decrypted", "Decrypted pcap"),
+                ("p", "pause", "Pause live view")]
 
     @dataclass
     class RowsLoaded(Message):
@@ -68,13 +69,23 @@ class MbmsApp(App):
         rows: list[Row]
 
     @dataclass
+    class Snapshot(Message):
+        """A live capture's timeline so far."""
+
+        timeline: dict[str, Any]
+
+    @dataclass
     class LoadDone(Message):
         """The loader finished: the timeline and any errors."""
 
         loaded: Loaded
 
-    def __init__(self, paths: list[str], store: KeyStore | None = None) -> None:
+    def __init__(self, paths: list[str], store: KeyStore | None = None,
+                 live: Any = None) -> None:
         super().__init__()
+        #: a running :class:`~analyzer.sniff.LiveCapture` (``sniff``), or None
+        self.live = live
+        self.paused = False
         self.paths = paths
         self.store = store
         self.rows: list[Row] = []
@@ -87,6 +98,8 @@ class MbmsApp(App):
         self._spans: list | None = None
         self._items: list = []
         self._span_source: tuple | None = None
+        #: the timeline shown (the final one, or a live capture's so far)
+        self.timeline: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ layout
 
@@ -163,8 +176,12 @@ class MbmsApp(App):
 
     def _tick(self) -> None:
         """Take in what the loader (or a filter worker) has added since last time."""
+        if not self.is_running or not self.query("#packets"):
+            return  # starting up or shutting down: nothing to update
         self.packet_table.sync()
-        if self.loaded is None:
+        if self.live is not None:
+            self._live_status()
+        elif self.loaded is None:
             size = sum(_size(p) for p in self.paths) or 1
             read = sum(r.offsets[-1] for r in self.index.records if len(r))
             self.query_one("#progress", ProgressBar).update(progress=min(1.0, read / size))
@@ -176,13 +193,37 @@ class MbmsApp(App):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load_captures(self) -> None:
         worker = get_current_worker()
+        live = self.live
         loaded = load(self.paths, self.store,
                       on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))),
                       cancelled=lambda: worker.is_cancelled,
                       on_progress=lambda f: self.call_from_thread(self._progress, f),
-                      index=self.index)
+                      index=self.index,
+                      live=live.running if live is not None else None,
+                      paused=lambda: self.paused,
+                      on_snapshot=lambda doc: self.post_message(self.Snapshot(doc)))
         if not worker.is_cancelled:
             self.post_message(self.LoadDone(loaded))
+
+    def _live_status(self) -> None:
+        live, n = self.live, len(self.index)
+        drops = "reported when the capture stops" if live.dropped is None else str(live.dropped)
+        state = "PAUSED (p resumes)" if self.paused else ("LIVE" if live.running() else "stopped")
+        self.query_one("#status", Static).update(
+            f"{state} {live.interface}: {n} packets ({live.rate(n):.0f}/s), dumpcap count "
+            f"{live.packets}, kernel drops {drops}, {len(self.rows)} MBMS -> {live.path}")
+
+    def action_pause(self) -> None:
+        """Hold the live view (the capture goes on into the file)."""
+        if self.live is None:
+            self.notify("pause is for live captures (sniff)")
+            return
+        self.paused = not self.paused
+        self._live_status()
+
+    def on_mbms_app_snapshot(self, message: Snapshot) -> None:
+        """A live capture: keys, timeline, procedures and findings so far."""
+        self._show_timeline(message.timeline)
 
     def _progress(self, fraction: float) -> None:
         self.query_one("#progress", ProgressBar).update(progress=fraction)
@@ -215,12 +256,12 @@ class MbmsApp(App):
         return Path.cwd() / (Path(self.paths[0]).stem + suffix)
 
     def action_export_timeline(self) -> None:
-        if self.loaded is None:
+        if not self.timeline:
             self.notify("still loading", severity="warning")
             return
         path = self._out(".timeline.json")
         try:
-            path.write_text(json.dumps(self.loaded.timeline, indent=1) + "\n")
+            path.write_text(json.dumps(self.timeline, indent=1) + "\n")
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
             return
@@ -263,20 +304,7 @@ class MbmsApp(App):
     def on_mbms_app_load_done(self, message: LoadDone) -> None:
         self.loaded = message.loaded
         doc = message.loaded.timeline
-        self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
-        self.query_one("#bars", Static).update(Text(lifecycle_bars(doc.get("keys", []))))
-        self.by_frame = {(r.pkt.capture, r.pkt.frame): r.pkt for r in self.rows}
-        procs = self.query_one("#procedures", DataTable)
-        for n, p in enumerate(doc.get("procedures", [])):
-            procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
-                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
-                          key=str(n))
-        finds = self.query_one("#findings", DataTable)
-        for f in doc.get("findings", []):
-            style = "bold red" if f["severity"] == "error" else "yellow"
-            finds.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
-                          str(f["frame"]), Text(f["message"]),
-                          key=f"{f['capture']}:{f['frame']}:{id(f)}")
+        self._show_timeline(doc)
         if self.view is not None and self.predicate.scope != "mbms":
             self.run_filter(self.predicate)  # the whole index is there now
         self.packet_table.sync()
@@ -286,6 +314,29 @@ class MbmsApp(App):
             f"{len(self.index)} packets, {len(self.rows)} MBMS, {len(doc.get('keys', []))} keys, "
             f"{len(doc.get('procedures', []))} procedures, {len(doc.get('findings', []))} findings"
             + (f" - {errors}" if errors else "")))
+
+    def _show_timeline(self, doc: dict[str, Any]) -> None:
+        """Keys tree, lifecycle bars, procedures and findings from a timeline
+        (tables are rebuilt only when what they show changed)."""
+        old, self.timeline = self.timeline, doc
+        if old and all(old.get(k) == doc.get(k) for k in ("keys", "procedures", "findings")):
+            return
+        self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
+        self.query_one("#bars", Static).update(Text(lifecycle_bars(doc.get("keys", []))))
+        self.by_frame = {(r.pkt.capture, r.pkt.frame): r.pkt for r in self.rows}
+        procs = self.query_one("#procedures", DataTable)
+        procs.clear()
+        for n, p in enumerate(doc.get("procedures", [])):
+            procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
+                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
+                          key=str(n))
+        finds = self.query_one("#findings", DataTable)
+        finds.clear()
+        for f in doc.get("findings", []):
+            style = "bold red" if f["severity"] == "error" else "yellow"
+            finds.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
+                          str(f["frame"]), Text(f["message"]),
+                          key=f"{f['capture']}:{f['frame']}:{id(f)}")
 
     # ------------------------------------------------------------------ interaction
 
@@ -327,10 +378,11 @@ class MbmsApp(App):
 
     @on(DataTable.RowHighlighted, "#procedures")
     def show_ladder(self, event: DataTable.RowHighlighted) -> None:
-        if self.loaded is None or event.row_key is None or event.row_key.value is None:
+        if not self.timeline or event.row_key is None or event.row_key.value is None:
             return
-        proc = self.loaded.timeline["procedures"][int(event.row_key.value)]
-        self.query_one("#ladder", Static).update(Text(ladder(proc, self.by_frame)))
+        proc = self.timeline["procedures"][int(event.row_key.value)]
+        by_frame = {key: row.pkt for key, row in self.index.mbms.items()}
+        self.query_one("#ladder", Static).update(Text(ladder(proc, by_frame)))
 
     @on(Tree.NodeHighlighted, "#keys")
     def show_key(self, event: Tree.NodeHighlighted) -> None:
@@ -474,6 +526,6 @@ def _size(path: str) -> int:
         return 0
 
 
-def run_app(paths: list[str], store: KeyStore | None) -> Any:
-    """Run the application (blocks until it quits)."""
-    return MbmsApp(paths, store).run()
+def run_app(paths: list[str], store: KeyStore | None, live: Any = None) -> Any:
+    """Run the application (blocks until it quits); *live*: a running capture."""
+    return MbmsApp(paths, store, live).run()

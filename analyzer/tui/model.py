@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -143,13 +144,39 @@ def load(paths: Iterable[str], store: KeyStore | None,
          on_rows: Callable[[list[Row]], None] | None = None,
          cancelled: Callable[[], bool] = lambda: False,
          on_progress: Callable[[float], None] | None = None,
-         index: PacketIndex | None = None) -> Loaded:
+         index: PacketIndex | None = None,
+         live: Callable[[], bool] | None = None,
+         paused: Callable[[], bool] = lambda: False,
+         on_snapshot: Callable[[dict[str, Any]], None] | None = None) -> Loaded:
     """Dissect and reconstruct *paths*; batches of rows go to *on_rows* as they are
     ready, and the fraction of bytes read to *on_progress*. With *index*, every
-    packet's place is recorded there and every MBMS row registered in it."""
+    packet's place is recorded there and every MBMS row registered in it.
+
+    With *live* (a capture being written: ``live()`` is true while it is), the
+    file is followed to its end; while waiting for packets, rows are handed on
+    at once, *paused* holds the reading, and every second *on_snapshot* gets the
+    timeline so far.
+    """
     out = Loaded()
     run = Export(store)
     batch: list[Row] = []
+    last_snapshot = [time.monotonic()]
+
+    def follow() -> bool:
+        nonlocal batch
+        if cancelled():
+            raise _Cancelled
+        if batch and on_rows is not None:
+            on_rows(batch)
+            batch = []
+        while paused() and not cancelled():
+            time.sleep(0.1)
+        now = time.monotonic()
+        if on_snapshot is not None and now - last_snapshot[0] >= 1.0:
+            last_snapshot[0] = now
+            on_snapshot(run.snapshot())
+        return bool(live is not None and live())
+
     paths = list(paths)
     size = sum(_size(p) for p in paths) or 1
     done = 0
@@ -169,11 +196,14 @@ def load(paths: Iterable[str], store: KeyStore | None,
                 if not seen[0] & 0xFFF:
                     if cancelled():
                         raise _Cancelled
+                    while paused() and not cancelled():
+                        time.sleep(0.1)
                     if on_progress is not None and rec_index is not None and len(rec_index):
                         on_progress(min(1.0, (base + rec_index.offsets[-1]) / size))
                 return prefilter(linktype, buf, start, end)
 
-            for rec in read_capture(path, keep, index=rec_index):
+            for rec in read_capture(path, keep, index=rec_index,
+                                    follow=follow if live is not None else None):
                 if cancelled():
                     return
                 frames[rec.number] = rec.data
