@@ -218,8 +218,9 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
     for index, path in enumerate(args.captures):
         try:
-            srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None)
             keep = Prefilter(srtp=True)
+            srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
+                              keep)
             cands = candidates(read_capture(path, keep), capture=index, srtp=srtp, prefilter=keep)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
                 out.write(chunk)

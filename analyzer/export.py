@@ -107,6 +107,9 @@ class Export:
                     offsets[k] = diffs[len(diffs) // 2]
                     infos[k].offset = round(offsets[k], 6)
         keeps = [Prefilter(self.profile, srtp=self.decryptor is not None) for _ in paths]
+        if self.decryptor is not None:
+            for keep in keeps:
+                keep.key_source = lambda: self.decryptor.key_count
         streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k], follow)
                    for k, p in enumerate(paths)]
         finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
@@ -183,11 +186,10 @@ class Export:
         flow = packed(tp.dst)
         # a flow written off is tried only with the keys learned since
         decryptor.decrypt(tp.payload, dst, plaintext=False, since=keep.tried(flow, tp.dport))
-        keep.key_count = decryptor.key_count
         result, label, mtk = decryptor.last
         if not result:
             if not decryptor.last_mki_match:  # nothing names this flow's packets
-                keep.srtp_miss(flow, tp.dport, keep.key_count)
+                keep.srtp_miss(flow, tp.dport, decryptor.key_count)
             return
         keep.srtp_hit(flow, tp.dport)
         hdr = rtp_header(tp.payload)

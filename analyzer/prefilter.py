@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Callable
 
 from .decode import decode_transport, network_offset
 from .profile import DEFAULT_PROFILE, Profile
@@ -73,9 +74,9 @@ class Prefilter:
         self._misses: dict[tuple[bytes, int], int] = {}
         #: flows written off -> how many keys had been tried on them
         self.dead: dict[tuple[bytes, int], int] = {}
-        #: keys known now (told by the pipeline): a written-off flow is tried again
-        #: only once there are more
-        self.key_count = 0
+        #: how many keys the pipeline knows now (set by it): a written-off flow
+        #: is tried again once there are more than were tried on it
+        self.key_source: Callable[[], int] = lambda: 0
 
     # ------------------------------------------------------------------ learning
 
@@ -133,9 +134,8 @@ class Prefilter:
                             return False
                         if not self.dead:
                             return True
-                        dst = buf[start + 30:start + 34]
-                        tried = self.dead.get((dst, dport))
-                        return tried is None or tried < self.key_count
+                        tried = self.dead.get((buf[start + 30:start + 34], dport))
+                        return tried is None or tried < self.key_source()
                     if first in _LETTERS:
                         return self.text and MARKERS.search(buf, l4 + 8, end) is not None
                     return False
@@ -162,7 +162,7 @@ class Prefilter:
             if not self.srtp:
                 return False
             tried = self.dead.get((dst, dport))
-            return tried is None or tried < self.key_count
+            return tried is None or tried < self.key_source()
         return False
 
     def _tcp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, src: bytes,

@@ -22,6 +22,7 @@ from dissectors.srtp import is_rtcp, rtp_header
 
 from .decode import Transport
 from .decrypt import SrtpDecryptor
+from .prefilter import Prefilter, packed
 from .result import Dissected, endpoint
 
 TAG_LENGTHS = (10, 4)
@@ -43,9 +44,21 @@ class SrtpInfo:
 class SrtpFinder:
     """Stateful SRTP recognition for ``dissect`` (in capture order, main process)."""
 
-    def __init__(self, decryptor: SrtpDecryptor | None = None) -> None:
+    def __init__(self, decryptor: SrtpDecryptor | None = None,
+                 prefilter: "Prefilter | None" = None) -> None:
         self.decryptor = decryptor
         self.mkis: set[bytes] = set()
+        #: told which UDP flows carry nothing known (and which do), so that the
+        #: reader stops handing on flows no key or announced MKI opens
+        self.prefilter = prefilter
+        if prefilter is not None:
+            prefilter.key_source = self.key_count
+
+    def key_count(self) -> int:
+        """What could open a flow, as one growing number: the decryptor's keys (high
+        bits: they are what ``decrypt(since=...)`` counts) and the announced MKIs."""
+        keys = self.decryptor.key_count if self.decryptor is not None else 0
+        return (keys << 20) | min(len(self.mkis), (1 << 20) - 1)
 
     def learn_mikey(self, data: bytes) -> None:
         """Note the MKI (MSK ID || MTK ID) an MTK message announces."""
@@ -62,9 +75,14 @@ class SrtpFinder:
             return None
         rtcp = is_rtcp(data)
         result, key = "", None
+        keep = self.prefilter
+        flow = packed(tp.dst) if keep is not None else b""
+        named = False
         if self.decryptor is not None:
-            self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport), plaintext=False)
+            since = keep.tried(flow, tp.dport) >> 20 if keep is not None else 0
+            self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport), plaintext=False, since=since)
             result, key, _ = self.decryptor.last
+            named = self.decryptor.last_mki_match
         mki = b""
         tag_len = 10
         for tag_len in TAG_LENGTHS:
@@ -75,6 +93,11 @@ class SrtpFinder:
                     break
             if mki:
                 break
+        if keep is not None:
+            if result or mki or named:
+                keep.srtp_hit(flow, tp.dport)
+            else:
+                keep.srtp_miss(flow, tp.dport, self.key_count())
         if not result and not mki:
             return None
         tag_len = tag_len if mki else 10

@@ -98,12 +98,12 @@ def test_secret_key_values_hidden_until_revealed():
     async def scenario():
         async with opened("mbms-chain-demo.pcap", size=(150, 45)) as (app, pilot):
             app.packet_table.move_cursor(row=0)
-            await pilot.pause(0.1)
 
             def text(node):
                 return str(node.label) + "".join(text(c) for c in node.children)
             tree = app.query_one("#details")
-            assert "5ac0ffee" not in text(tree.root) and "hidden" in text(tree.root)
+            await until(pilot, lambda: "hidden" in text(tree.root))
+            assert "5ac0ffee" not in text(tree.root)
             await pilot.press("ctrl+r")
             await until(pilot, lambda: "5ac0ffee5ac0ffee" in text(tree.root))
     run(scenario())
@@ -249,8 +249,8 @@ def test_selecting_a_field_highlights_its_bytes():
     async def scenario():
         async with opened("mbms-chain-demo.pcap", size=(150, 45)) as (app, pilot):
             app.packet_table.move_cursor(row=0)
-            await pilot.pause(0.1)
             tree, hexview = app.query_one("#details"), app.query_one("#hex")
+            await until(pilot, lambda: "Frame 1 " in str(tree.root.label))
             node = _field_node(tree, "CSB ID")
             tree.focus()
             tree.move_cursor(node)

@@ -45,6 +45,9 @@ from .widgets.hexview import HexView
 from .widgets.keys import KeysTree
 from .widgets.packetlist import FunctionSource, PacketHeader, PacketList
 
+#: seconds the cursor rests on a packet before its details and bytes are drawn
+DETAIL_DELAY = 0.06
+
 PROTO_STYLES = {"mikey": "cyan", "bmsc": "magenta", "srtp": "green", "srtcp": "green"}
 
 
@@ -98,6 +101,7 @@ class MbmsApp(App):
         self._spans: list | None = None
         self._items: list = []
         self._span_source: tuple | None = None
+        self._detail_timer: Any = None
         #: the timeline shown (the final one, or a live capture's so far)
         self.timeline: dict[str, Any] = {}
 
@@ -342,9 +346,13 @@ class MbmsApp(App):
 
     @on(PacketList.Highlighted, "#packets")
     def show_row(self, event: PacketList.Highlighted) -> None:
+        """The details follow the cursor once it rests (so that paging stays quick)."""
         if event.row >= self._count():
             return
-        self.show_position(self.position_of(event.row))
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        position = self.position_of(event.row)
+        self._detail_timer = self.set_timer(DETAIL_DELAY, lambda: self.show_position(position))
 
     def show_position(self, position: int) -> None:
         """Details and bytes of the packet at global *position*."""

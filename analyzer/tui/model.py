@@ -183,7 +183,8 @@ def load(paths: Iterable[str], store: KeyStore | None,
     for index_no, path in enumerate(paths):
         frames: dict[int, bytes] = {}
         prefilter = Prefilter(srtp=True)
-        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor), prefilter=prefilter)
+        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor, prefilter),
+                                 prefilter=prefilter)
 
         def records() -> Iterable[Record]:
             rec_index = index.records[index_no] if index is not None else None
