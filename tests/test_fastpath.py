@@ -106,3 +106,35 @@ def test_tally_counts_every_record_even_those_not_kept():
 def test_prefilter_never_raises_and_keeps_what_decodes_as_mikey(data, linktype):
     keep = Prefilter(srtp=True)
     assert keep(linktype, b"xx" + data + b"yy", 2, 2 + len(data)) in (True, False)
+
+
+def _peak_rss_mb(cmd: list[str]) -> float:
+    import os
+    import subprocess
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read()
+    return usage.ru_maxrss / 1024
+
+
+def test_memory_grows_with_keys_not_with_packets(tmp_path):
+    """Issue #8: ten times the packets with the same keys, peak RSS within 10 %."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    peaks = []
+    for rate in (40, 400):
+        cap, keys = tmp_path / f"r{rate}.pcapng", tmp_path / f"r{rate}.toml"
+        subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic",
+                        "--duration", "40", "--rate", str(rate), "--seed", "3", "-o", str(cap),
+                        "--keys-out", str(keys)], check=True, cwd=ROOT, capture_output=True)
+        packets = sum(1 for _ in read_capture(cap))
+        peaks.append((packets, _peak_rss_mb([sys.executable, "-m", "analyzer", "export", str(cap),
+                                             "--keys", str(keys), "-o", str(tmp_path / "t.json")])))
+    (small, small_rss), (big, big_rss) = peaks
+    assert big >= 8 * small
+    assert big_rss <= small_rss * 1.10, peaks
+    print(f"packets {small} -> {big}, peak RSS {small_rss:.1f} -> {big_rss:.1f} MB")

@@ -1,0 +1,78 @@
+"""Snapshots of the main screens (pytest-textual-snapshot): what a user sees.
+
+Regenerate after a deliberate change with ``pytest tests/test_tui_snapshots.py
+--snapshot-update`` and look at the SVGs in ``tests/__snapshots__`` before committing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.keys import load_keys
+from analyzer.tui.app import MbmsApp
+from tests.conftest import CAPTURES
+
+pytest.importorskip("pytest_textual_snapshot")
+
+SIZE = (150, 45)
+
+
+def _app(capture: str) -> MbmsApp:
+    path = CAPTURES / capture
+    return MbmsApp([str(path)], load_keys(path.with_suffix(".keys.toml")))
+
+
+async def _loaded(pilot) -> None:
+    app = pilot.app
+    for _ in range(400):
+        if app.loaded is not None:
+            break
+        await pilot.pause(0.05)
+    app.query_one("#filter").blur()
+
+
+def test_packets_screen_with_a_field_selected(snap_compare):
+    async def before(pilot):
+        await _loaded(pilot)
+        app = pilot.app
+        row = next(r for r in app.rows if r.pkt.summary.startswith("MIKEY PSK msg, MSK"))
+        app.packet_table.move_cursor(app._row_of(row.pkt.capture, row.pkt.frame))
+        tree = app.query_one("#details")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if str(tree.root.label).startswith(f"Frame {row.pkt.frame} "):
+                break
+        node = next(n for n in _walk(tree.root) if str(n.label).startswith("CSB ID"))
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
+
+
+def test_keys_screen(snap_compare):
+    async def before(pilot):
+        await _loaded(pilot)
+        pilot.app.query_one("#tabs").active = "tab-keys"
+        await pilot.pause(0.2)
+
+    assert snap_compare(_app("lab-push.pcapng"), terminal_size=SIZE, run_before=before)
+
+
+def test_procedure_ladder_screen(snap_compare):
+    async def before(pilot):
+        await _loaded(pilot)
+        app = pilot.app
+        app.query_one("#tabs").active = "tab-procedures"
+        procs = app.query_one("#procedures")
+        procs.focus()
+        procs.move_cursor(row=1)
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
+
+
+def _walk(node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
