@@ -350,9 +350,45 @@ def test_sniff_updates_the_screens_live_and_pauses(tmp_path):
             await until(pilot, lambda: app.loaded is not None, timeout=30)
             outcomes = {(p["procedure"], p["outcome"]) for p in app.timeline["procedures"]}
             assert ("msk_request", "success") in outcomes
-            assert app.query_one("#procedures").row_count == len(app.timeline["procedures"])
+            procs, ues = app.timeline["procedures"], {p["ue"] for p in app.timeline["procedures"]}
+            assert app.query_one("#procedures").row_count == len(procs) + len(ues - {None})
     try:
         run(scenario())
     finally:
         live.stop()
     assert (tmp_path / "live.pcapng").stat().st_size > 0
+
+
+def test_wireshark_filter_through_tshark_and_the_ladder_of_a_ue():
+    import shutil
+
+    async def scenario():
+        async with opened("lab-basic.pcapng", size=(160, 50)) as (app, pilot):
+            # all of one UE's exchanges as one ladder
+            procs = app.query_one("#procedures")
+            app.query_one("#tabs").active = "tab-procedures"
+            procs.focus()
+            ue_rows = [n for n in range(procs.row_count)
+                       if str(procs.coordinate_to_cell_key((n, 0)).row_key.value).startswith("ue:")]
+            assert len(ue_rows) == 3  # 3 UEs
+            procs.move_cursor(row=ue_rows[0])
+            await until(pilot, lambda: "msk_request" in app.query_one("#ladder").render().plain)
+            drawing = app.query_one("#ladder").render().plain
+            assert "registration" in drawing and drawing.count("-->") + drawing.count("<--") > 4
+            if shutil.which("tshark") is None:
+                return
+            app.query_one("#tabs").active = "tab-packets"
+            await pilot.press("slash")
+            await until(pilot, lambda: app.focused is app.query_one("#filter"))
+            await pilot.press(*"tshark: mikey && udp.dstport == 2269", "enter")
+            await until(pilot, lambda: "tshark matched" in str(app.query_one("#filter-error").render()),
+                        timeout=60)
+            shown = {app.packet_at(r).frame for r in range(app.packet_table.row_count)}
+            ours = {r.pkt.frame for r in app.rows if r.pkt.protocol == "mikey"
+                    and r.pkt.dst.endswith(":2269")}
+            assert shown == ours and shown
+            await pilot.press(*" &&", "enter")
+            await until(pilot, lambda: "tshark:" in str(app.query_one("#filter-error").render())
+                        and "matched" not in str(app.query_one("#filter-error").render()),
+                        timeout=60)
+    run(scenario())

@@ -19,7 +19,9 @@ SIZE = (150, 45)
 
 def _app(capture: str) -> MbmsApp:
     path = CAPTURES / capture
-    return MbmsApp([str(path)], load_keys(path.with_suffix(".keys.toml")))
+    app = MbmsApp([str(path)], load_keys(path.with_suffix(".keys.toml")))
+    app.animation_level = "none"  # the tab underline slides: not a frame to compare
+    return app
 
 
 async def _loaded(pilot) -> None:
@@ -45,6 +47,11 @@ def test_packets_screen_with_a_field_selected(snap_compare):
         node = next(n for n in _walk(tree.root) if str(n.label).startswith("CSB ID"))
         tree.focus()
         tree.move_cursor(node)
+        hexview = app.query_one("#hex")
+        for _ in range(100):
+            if hexview.span is not None:
+                break
+            await pilot.pause(0.05)
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
@@ -53,7 +60,16 @@ def test_packets_screen_with_a_field_selected(snap_compare):
 def test_keys_screen(snap_compare):
     async def before(pilot):
         await _loaded(pilot)
-        pilot.app.query_one("#tabs").active = "tab-keys"
+        app = pilot.app
+        app.query_one("#tabs").active = "tab-keys"
+        await pilot.pause(0.6)  # the tab underline settles
+        tree = app.query_one("#keys")
+        tree.focus()
+        tree.move_cursor(tree.root.children[1].children[0])  # the first MSK: its events
+        for _ in range(100):
+            if "delivered" in str(app.query_one("#key-events").render()):
+                break
+            await pilot.pause(0.05)
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-push.pcapng"), terminal_size=SIZE, run_before=before)
@@ -64,10 +80,15 @@ def test_procedure_ladder_screen(snap_compare):
         await _loaded(pilot)
         app = pilot.app
         app.query_one("#tabs").active = "tab-procedures"
+        await pilot.pause(0.6)  # the tab underline settles
         procs = app.query_one("#procedures")
         procs.focus()
         procs.move_cursor(row=1)
-        await pilot.pause(0.3)
+        for _ in range(100):
+            if "outcome:" in str(app.query_one("#ladder").render()):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
 

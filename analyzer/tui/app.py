@@ -36,14 +36,17 @@ from ..decrypt import decrypt_captures
 from ..keys import KeyStore
 from ..result import Dissected
 from .filter import FilterError, compile_filter
-from .ladder import ladder, lifecycle_bars
-from .model import Loaded, PacketIndex, Row, load, mbms_spans
+from .ladder import ladder, lifecycle_bars, ue_procedure
+from .model import Loaded, PacketIndex, Row, TsharkError, load, mbms_spans, tshark_frames
 from .screens.help import HelpScreen
 from .screens.keyfile import KeyFileScreen
 from .widgets.details import DetailsTree
 from .widgets.hexview import HexView
 from .widgets.keys import KeysTree
 from .widgets.packetlist import FunctionSource, PacketHeader, PacketList
+
+#: typed first in the filter bar, the rest is a Wireshark display filter run by tshark
+TSHARK_PREFIX = "tshark:"
 
 #: seconds the cursor rests on a packet before its details and bytes are drawn
 DETAIL_DELAY = 0.06
@@ -109,8 +112,8 @@ class MbmsApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter, e.g. mikey.mbms.msk_id == 00010002 or finding",
-                    id="filter")
+        yield Input(placeholder="filter, e.g. mikey.mbms.msk_id == 00010002 or finding; "
+                                "tshark: <Wireshark filter> + Enter", id="filter")
         yield Static("", id="filter-error")
         with TabbedContent(id="tabs"):
             with TabPane("Packets", id="tab-packets"):
@@ -334,6 +337,11 @@ class MbmsApp(App):
             procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
                           p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
                           key=str(n))
+        for ue in sorted({p["ue"] for p in doc.get("procedures", []) if p["ue"]}):
+            mine = [p for p in doc["procedures"] if p["ue"] == ue]
+            procs.add_row(Text("all of this UE", style="bold"), ue, f"{mine[0]['start']:.3f}",
+                          f"{max(p['end'] for p in mine):.3f}", f"{len(mine)} procedures",
+                          Text(""), key=f"ue:{ue}")
         finds = self.query_one("#findings", DataTable)
         finds.clear()
         for f in doc.get("findings", []):
@@ -388,8 +396,12 @@ class MbmsApp(App):
     def show_ladder(self, event: DataTable.RowHighlighted) -> None:
         if not self.timeline or event.row_key is None or event.row_key.value is None:
             return
-        proc = self.timeline["procedures"][int(event.row_key.value)]
         by_frame = {key: row.pkt for key, row in self.index.mbms.items()}
+        key = str(event.row_key.value)
+        if key.startswith("ue:"):  # every procedure of one UE, as one ladder
+            proc = ue_procedure(self.timeline, key[3:], by_frame)
+        else:
+            proc = self.timeline["procedures"][int(key)]
         self.query_one("#ladder", Static).update(Text(ladder(proc, by_frame)))
 
     @on(Tree.NodeHighlighted, "#keys")
@@ -417,6 +429,9 @@ class MbmsApp(App):
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
         error = self.query_one("#filter-error", Static)
+        if event.value.lstrip().startswith(TSHARK_PREFIX):
+            error.update("a Wireshark display filter: Enter runs it through tshark")
+            return
         try:
             predicate = compile_filter(event.value)
         except FilterError as exc:
@@ -436,6 +451,33 @@ class MbmsApp(App):
         else:
             self.packet_table.reset()
             self.run_filter(predicate)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text.startswith(TSHARK_PREFIX):
+            return
+        self.workers.cancel_group(self, "filter")
+        expr = text[len(TSHARK_PREFIX):].strip()
+        self.predicate = compile_filter("frame")  # a marker: the view comes from tshark
+        self.view = []
+        self.packet_table.reset()
+        self.tshark_filter(expr, self.predicate)
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def tshark_filter(self, expr: str, token: Any) -> None:
+        """A Wireshark display filter, applied by tshark to each capture file."""
+        try:
+            frames = tshark_frames(self.paths, expr)
+        except TsharkError as exc:
+            self.call_from_thread(self.query_one("#filter-error", Static).update,
+                                  f"tshark: {exc}")
+            return
+        positions = sorted(self.index.position(capture, frame) for capture, frame in frames
+                           if frame <= len(self.index.records[capture]))
+        self.call_from_thread(self.query_one("#filter-error", Static).update,
+                              f"tshark matched {len(positions)} packets")
+        self.call_from_thread(self._add_to_view, token, positions)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def run_filter(self, predicate: Any) -> None:

@@ -83,3 +83,14 @@ def ladder(proc: dict[str, Any], packets: dict[tuple[int, int], Dissected],
         lines.append(f"{pkt.time - start:10.6f}  |{arrow:{inner}.{inner}}|")
     lines.append(f"{'':>10}  outcome: {proc['outcome']}")
     return "\n".join(lines)
+
+
+def ue_procedure(timeline: dict[str, Any], ue: str,
+                 packets: dict[tuple[int, int], Dissected]) -> dict[str, Any]:
+    """All procedures of one UE as one, for its ladder: their frames in time order."""
+    mine = [p for p in timeline.get("procedures", []) if p.get("ue") == ue]
+    frames = sorted({tuple(f) for p in mine for f in p["frames"]},
+                    key=lambda f: (packets[f].time if f in packets else 0.0, f))
+    outcomes = ", ".join(f"{p['procedure']} {p['outcome']}" for p in mine)
+    return {"procedure": "UE", "ue": ue, "frames": [list(f) for f in frames],
+            "outcome": outcomes or "none"}

@@ -318,3 +318,33 @@ def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
             spans[k] = span
             pos += 1
     return spans
+
+
+class TsharkError(Exception):
+    """tshark is missing, or refused the filter (its message)."""
+
+
+def tshark_frames(paths: list[str], expr: str, timeout: float = 600.0) -> list[tuple[int, int]]:
+    """(capture, frame) of every packet a Wireshark display filter matches, by tshark.
+
+    The MIKEY ports of our profile are decoded as MIKEY for tshark too.
+    """
+    import shutil
+    import subprocess
+
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        raise TsharkError("tshark is not installed (apt-get install tshark)")
+    if not expr:
+        raise TsharkError("no filter after 'tshark:'")
+    out: list[tuple[int, int]] = []
+    for capture, path in enumerate(paths):
+        proc = subprocess.run([tshark, "-n", "-r", path, "-d", "udp.port==4359,mikey", "-Y", expr,
+                               "-T", "fields", "-e", "frame.number"], capture_output=True,
+                              text=True, timeout=timeout)
+        if proc.returncode != 0 and not proc.stdout:
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "root" not in ln]
+            raise TsharkError(lines[0].strip().removeprefix("tshark: ") if lines
+                              else f"exit code {proc.returncode}")
+        out.extend((capture, int(line)) for line in proc.stdout.split() if line.isdigit())
+    return out

@@ -8,14 +8,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-ABOUT = """Packets: the MBMS packets (MIKEY, BM-SC HTTP, SRTP), coloured by protocol; red ones
-have a finding. Below: the selected packet's fields (decrypted ones in green) and its bytes.
+ABOUT = """Packets: every packet of the captures (MBMS ones coloured: MIKEY cyan, BM-SC HTTP magenta,
+SRTP green; red ones have a finding). Below: the selected packet's fields (decrypted ones in
+green) and its bytes; selecting a field highlights its bytes.
 Keys: MUKs and each MSK with its MTKs; select a key for its events, Enter filters the packets.
 Timeline: key lifecycles (| delivered, - valid, = in use, x superseded).
-Procedures: the procedures of TS 33.246 and the ladder diagram of the selected one.
-Findings: Enter jumps to the packet.
+Procedures: the procedures of TS 33.246 and the ladder diagram of the selected one; the
+"all of this UE" rows draw every exchange of one UE. Findings: Enter jumps to the packet.
 Filter: field names as in `dissect --json`, e.g. mikey.mbms.msk_id == 00010002,
-bmsc.btid contains abc, ip.addr == 10.0.0.7, finding, frame in {1 2 3}, and/or/not."""
+bmsc.btid contains abc, ip.addr == 10.0.0.7, udp, finding, frame in {1 2 3}, and/or/not;
+or "tshark: <Wireshark display filter>" and Enter, applied by tshark.
+Live (sniff): packets arrive as captured; p pauses the view, the capture goes on."""
 
 
 class HelpScreen(ModalScreen[None]):
