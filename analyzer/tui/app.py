@@ -105,6 +105,7 @@ class MbmsApp(App):
         self._items: list = []
         self._span_source: tuple | None = None
         self._detail_timer: Any = None
+        self._shown = -1  # the position whose details are on screen
         #: the timeline shown (the final one, or a live capture's so far)
         self.timeline: dict[str, Any] = {}
 
@@ -249,6 +250,7 @@ class MbmsApp(App):
         self.query_one("#procedures", DataTable).clear()
         self.query_one("#findings", DataTable).clear()
         self.query_one("#details", DetailsTree).show_packet(None)
+        self._shown = -1
         self.query_one("#progress", ProgressBar).update(progress=0.0)
         self.load_captures()
 
@@ -362,8 +364,12 @@ class MbmsApp(App):
         position = self.position_of(event.row)
         self._detail_timer = self.set_timer(DETAIL_DELAY, lambda: self.show_position(position))
 
-    def show_position(self, position: int) -> None:
-        """Details and bytes of the packet at global *position*."""
+    def show_position(self, position: int, force: bool = False) -> None:
+        """Details and bytes of the packet at global *position* (kept as they are
+        when that packet is already shown, so a field selection survives)."""
+        if position == self._shown and not force:
+            return
+        self._shown = position
         capture, frame = self.index.locate(position)
         row = self.index.mbms.get((capture, frame))
         details = self.query_one("#details", DetailsTree)
@@ -475,9 +481,9 @@ class MbmsApp(App):
             return
         positions = sorted(self.index.position(capture, frame) for capture, frame in frames
                            if frame <= len(self.index.records[capture]))
+        self.call_from_thread(self._add_to_view, token, positions)
         self.call_from_thread(self.query_one("#filter-error", Static).update,
                               f"tshark matched {len(positions)} packets")
-        self.call_from_thread(self._add_to_view, token, positions)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def run_filter(self, predicate: Any) -> None:
@@ -565,7 +571,7 @@ class MbmsApp(App):
         details.reveal_keys = not details.reveal_keys
         table = self.packet_table
         if table.row_count:
-            self.show_position(self.position_of(table.cursor_row))
+            self.show_position(self.position_of(table.cursor_row), force=True)
         self.notify("key values shown" if details.reveal_keys else "key values hidden")
 
 
