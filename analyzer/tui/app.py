@@ -187,6 +187,9 @@ class MbmsApp(App):
         if not self.is_running or not self.query("#packets"):
             return  # starting up or shutting down: nothing to update
         self.packet_table.sync()
+        self._ticks = getattr(self, "_ticks", 0) + 1
+        if self._ticks % 3:
+            return  # the status line every 0.6 s is enough (and each update redraws)
         if self.live is not None:
             self._live_status()
         elif self.loaded is None:
@@ -299,6 +302,7 @@ class MbmsApp(App):
         if self.view is not None and self.predicate.scope == "mbms":
             self._extend_view(message.rows)
         self.packet_table.sync()
+        self.packet_table.refresh()  # rows drawn as plain packets may be MBMS ones now
 
     def _extend_view(self, rows: list[Row]) -> None:
         """Filtered list while loading: MBMS rows that match join the view in order."""

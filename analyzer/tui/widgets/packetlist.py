@@ -104,17 +104,19 @@ class PacketList(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.scroll_to(y=0, animate=False)
         self.sync()
+        self.refresh()
 
     def sync(self) -> None:
         """Take in rows the source has grown (the loader adds while we draw)."""
         count = self.source.count()
-        if count != self.row_count:
-            first = self.row_count == 0
-            self.row_count = count
-            self.virtual_size = Size(self.size.width, count)
-            if first and count:
-                self.post_message(self.Highlighted(self, self.cursor_row))
-        self.refresh()
+        if count == self.row_count:
+            return
+        old, self.row_count = self.row_count, count
+        self.virtual_size = Size(self.size.width, count)
+        if old == 0:
+            self.post_message(self.Highlighted(self, self.cursor_row))
+        if old < self.scroll_offset.y + self.size.height:  # new rows are on screen
+            self.refresh()
 
     # ------------------------------------------------------------------ drawing
 
