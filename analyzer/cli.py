@@ -16,7 +16,8 @@ from typing import Sequence, TextIO
 from .decrypt import SrtpDecryptor, decrypt_captures
 from .dissect import candidates
 from .export import Export
-from .keys import KeyFileError, load_keys
+from .keys import KeyFileError, KeyStore, exposure_warning
+from .keys import load_keys as _load_key_file
 from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
 from .lab.scenarios import run as run_scenario
 from .mikey_keys import KeyHierarchy
@@ -95,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def load_keys(path: str) -> KeyStore:
+    """The key file, with a warning on stderr when others can read it (unless it
+    says it is published test material: ``[settings] public = true``)."""
+    store = _load_key_file(path)
+    warning = None if store.public else exposure_warning(path)
+    if warning:
+        sys.stderr.write(f"{PROG}: warning: {warning}\n")
+    return store
 
 
 def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
@@ -188,6 +199,8 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
                   f"{len(world.msks)} MSKs -> {args.output}\n")
     if args.keys_out:
         keys = Path(args.keys_out)
+        keys.touch(mode=0o600)
+        keys.chmod(0o600)  # keys: for the owner only (others get a warning when it is read)
         keys.write_text(world.keys_toml())
         keys.with_suffix(".truth.json").write_text(json.dumps(world.truth(), indent=1) + "\n")
     return 0

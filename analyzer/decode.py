@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 
 ETH_VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
+GTPU_PORT = 2152  # GTP-U (TS 29.281): user-plane tunnels of Gn/S1-U/N3 taps
+MAX_TUNNELS = 2
 IPV6_EXT_HEADERS = (0, 43, 60, 51)  # hop-by-hop, routing, destination options, AH
 MAX_VLAN_TAGS = 4
 
@@ -99,10 +101,52 @@ def _decode(linktype: int, data: bytes) -> Transport | None:
         return None
     off, etype = where
     if etype == 0x0800:
-        return _ipv4(data, off)
-    if etype == 0x86DD:
-        return _ipv6(data, off)
-    return None
+        tp = _ipv4(data, off)
+    elif etype == 0x86DD:
+        tp = _ipv6(data, off)
+    else:
+        return None
+    for _ in range(MAX_TUNNELS):  # what travels inside a GTP-U tunnel is what matters
+        if tp is None or tp.proto != "udp" or GTPU_PORT not in (tp.sport, tp.dport):
+            break
+        inner = gtpu_inner(data, tp.payload_offset, tp.payload_offset + len(tp.payload))
+        if inner is None:
+            break
+        tp = _ipv4(data, inner) if data[inner] >> 4 == 4 else _ipv6(data, inner)
+    return tp
+
+
+def gtpu_inner(data: bytes, pos: int, end: int) -> int | None:
+    """Offset of the IP packet a GTP-U G-PDU carries (TS 29.281 §5.1), or None.
+
+    Version 1, protocol type GTP, message type 255 (G-PDU); with any of the E, S
+    or PN flags the optional 4 bytes follow, then the extension headers (each
+    with its length in 4-byte units and the next type in its last byte).
+    """
+    if end - pos < 8:
+        return None
+    flags, mtype = data[pos], data[pos + 1]
+    if flags >> 5 != 1 or not flags & 0x10 or mtype != 0xFF:
+        return None
+    off = pos + 8
+    if flags & 0x07:
+        if end - off < 4:
+            return None
+        nxt = data[off + 3] if flags & 0x04 else 0
+        off += 4
+        for _ in range(16):
+            if not nxt:
+                break
+            if off >= end or not data[off]:
+                return None
+            length = data[off] * 4
+            if off + length > end:
+                return None
+            nxt = data[off + length - 1]
+            off += length
+    if off >= end or data[off] >> 4 not in (4, 6):
+        return None
+    return off
 
 
 def _ipv4(data: bytes, off: int) -> Transport | None:

@@ -75,6 +75,8 @@ class KeyStore:
     mtks: dict[tuple[bytes, bytes, bytes], Key] = field(default_factory=dict)
     srtp: list[Key] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``[settings] public = true``: published test material (no permission warning)
+    public: bool = False
 
     def find_muk(self, idr: bytes | None, idi: bytes | None) -> Key | None:
         """The MUK for a message's IDr (and IDi when the key file names one)."""
@@ -132,6 +134,19 @@ def _line_of(text: str, table: str, index: int, name: str | None) -> int:
     return 1
 
 
+def exposure_warning(path: str | Path) -> str | None:
+    """A warning when the key file can be read by users other than its owner
+    (like ssh with a private key): group or other permission bits set."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (f"key file {path} is readable by others (mode {mode & 0o777:04o}): "
+                f"chmod 600 {path}")
+    return None
+
+
 def load_keys(path: str | Path) -> KeyStore:
     """Read a key file into a :class:`KeyStore` (raises :class:`KeyFileError`)."""
     path = Path(path)
@@ -147,6 +162,10 @@ def load_keys(path: str | Path) -> KeyStore:
     settings = doc.pop("settings", {})
     if not isinstance(settings, dict):
         raise KeyFileError(f"{path}: [settings] must be a table")
+    public = settings.get("public", False)
+    if not isinstance(public, bool):
+        raise KeyFileError(f"{path}: settings.public: expected true or false")
+    store.public = public
     muk_rule = MukRule(source=str(settings.get("muk_source", MukRule.source)))
     if muk_rule.source not in ("ks_int_naf", "ks_naf"):
         raise KeyFileError(f"{path}: settings.muk_source: expected ks_int_naf or ks_naf")

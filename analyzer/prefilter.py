@@ -20,6 +20,7 @@ known BM-SC addresses or with MBMS content, SRTP flows learned"):
   (from that segment on: a UE's first request or a BM-SC's first message
   does, in its content type or digest realm, within its first segment);
   with ``Profile.tcp_prefilter`` off, every TCP segment;
+* GTP-U (UDP 2152) judged by the packet inside the tunnel, by the same rules;
 * IP fragments, and frames on a link or network layer the fast path below does
   not handle, which are decoded in full and judged by the same rules.
 
@@ -33,13 +34,14 @@ import re
 import struct
 from typing import Callable
 
-from .decode import decode_transport, network_offset
+from .decode import GTPU_PORT, MAX_TUNNELS, decode_transport, gtpu_inner, network_offset
 from .profile import DEFAULT_PROFILE, Profile
 
 _U16 = struct.Struct("!H").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
 _ETH_IP4 = struct.Struct("!12xHB5xHxB").unpack_from  # ethertype, ver/IHL, flags/frag, proto
 _UDP_FIRST = struct.Struct("!HH4xB").unpack_from  # ports and the payload's first byte
+_IP4 = struct.Struct("!B5xHxB").unpack_from  # ver/IHL, flags/frag, proto of an IPv4 header
 
 #: words that MBMS key-management text always carries somewhere in its first segment
 MARKERS = re.compile(rb"(?i)mbms|mikey|3gpp|key-?mgmt")
@@ -116,39 +118,58 @@ class Prefilter:
         # Ethernet II, IPv4: one unpack reads type, version/IHL, flags/offset, protocol
         if linktype == 1 and end - start >= 42:
             etype, vihl, frag, proto = _ETH_IP4(buf, start)
-            if etype == 0x0800 and vihl >> 4 == 4 and vihl & 0x0F >= 5:
-                if frag & 0x3FFF:  # a fragment (MF set or an offset)
-                    return True
-                l4 = start + 14 + (vihl & 0x0F) * 4
-                if proto == 17:
-                    if l4 + 9 > end:
-                        return False
-                    sport, dport, first = _UDP_FIRST(buf, l4)
-                    ports = self.udp_ports
-                    if sport in ports or dport in ports:
-                        return True
-                    if first == 1:
-                        return self.heuristic
-                    if first in _RTP_V2:
-                        if not self.srtp:
-                            return False
-                        if not self.dead:
-                            return True
-                        tried = self.dead.get((buf[start + 30:start + 34], dport))
-                        return tried is None or tried < self.key_source()
-                    if first in _LETTERS:
-                        return self.text and MARKERS.search(buf, l4 + 8, end) is not None
-                    return False
-                if proto == 6:
-                    if l4 + 20 > end:
-                        return False
-                    sport, dport = _PORTS(buf, l4)
-                    return self._tcp(sport, dport, buf, l4 + (buf[l4 + 12] >> 4) * 4, end,
-                                     buf[start + 26:start + 30], buf[start + 30:start + 34])
-                return False
             if etype == 0x0800:
-                return False  # not IPv4 after all: nothing the pipeline decodes
+                return self._ip4(buf, start + 14, end, vihl, frag, proto, 0)
         return self._general(linktype, bytes(buf[start:end]))
+
+    def _ip4(self, buf: bytes, ip: int, end: int, vihl: int, frag: int, proto: int,
+             depth: int) -> bool:
+        """The IPv4 packet at *ip* (its first header fields already read)."""
+        if vihl >> 4 != 4 or vihl & 0x0F < 5:
+            return False  # not IPv4 after all: nothing the pipeline decodes
+        if frag & 0x3FFF:  # a fragment (MF set or an offset)
+            return True
+        l4 = ip + (vihl & 0x0F) * 4
+        if proto == 17:
+            if l4 + 9 > end:
+                return False
+            sport, dport, first = _UDP_FIRST(buf, l4)
+            ports = self.udp_ports
+            if sport in ports or dport in ports:
+                return True
+            if first == 1:
+                return self.heuristic
+            if first in _RTP_V2:
+                if not self.srtp:
+                    return False
+                if not self.dead:
+                    return True
+                tried = self.dead.get((buf[ip + 16:ip + 20], dport))
+                return tried is None or tried < self.key_source()
+            if first in _LETTERS:
+                return self.text and MARKERS.search(buf, l4 + 8, end) is not None
+            if GTPU_PORT in (sport, dport) and depth < MAX_TUNNELS:
+                return self._tunnel(buf, l4 + 8, end, depth)
+            return False
+        if proto == 6:
+            if l4 + 20 > end:
+                return False
+            sport, dport = _PORTS(buf, l4)
+            return self._tcp(sport, dport, buf, l4 + (buf[l4 + 12] >> 4) * 4, end,
+                             buf[ip + 12:ip + 16], buf[ip + 16:ip + 20])
+        return False
+
+    def _tunnel(self, buf: bytes, pos: int, end: int, depth: int) -> bool:
+        """A GTP-U G-PDU: judged by the packet it carries."""
+        inner = gtpu_inner(buf, pos, end)
+        if inner is None:
+            return False
+        if buf[inner] >> 4 == 6:
+            return True  # IPv6 inside a tunnel: left to the full decoder
+        if end - inner < 28:
+            return False
+        vihl, frag, proto = _IP4(buf, inner)
+        return self._ip4(buf, inner, end, vihl, frag, proto, depth + 1)
 
     def _udp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, dst: bytes) -> bool:
         if sport in self.udp_ports or dport in self.udp_ports:

@@ -281,12 +281,12 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                 pos, buf = 0, src.buf
             body, end = pos + 8, pos + blen - 4  # the body, before the trailing total length
             if btype == 6:  # Enhanced Packet Block: the common case first
-                number += 1
                 if end - body < 20:
                     raise CaptureError(f"{path}: malformed packet block at offset {offset}")
                 iface, ts_hi, ts_lo, incl, orig = epb(buf, pos)[2:]
                 if iface >= len(interfaces) or body + 20 + incl > end:
                     raise CaptureError(f"{path}: malformed packet block at offset {offset}")
+                number += 1  # a whole record (the tally counts only those)
                 linktype, unit = interfaces[iface]
                 time = ((ts_hi << 32) | ts_lo) * unit
                 if time < first:
@@ -307,9 +307,9 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                 interfaces.append((linktype, _tsresol(buf[body + 8:end], endian)))
                 nif = len(interfaces)
             elif btype == 3:  # Simple Packet Block: no timestamp, first interface
-                number += 1
                 if end - body < 4 or not interfaces:
                     raise CaptureError(f"{path}: malformed packet block at offset {offset}")
+                number += 1
                 orig = u32(buf, body)[0]
                 linktype = interfaces[0][0]
                 stop = min(body + 4 + orig, end)

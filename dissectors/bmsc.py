@@ -156,7 +156,8 @@ def parse_body(media_type: str, body: bytes) -> BmscBody | None:
         out.issues.append(Issue("bmsc.xml_refused", f"XML refused: {type(exc).__name__} "
                                 "(DTDs, entities and external references are not accepted)"))
         return out
-    except (ParseError, ValueError, UnicodeError) as exc:
+    except (ParseError, ValueError, UnicodeError, LookupError) as exc:  # LookupError: an
+        # encoding declaration Python does not know (found by fuzz/fuzz_bmsc.py)
         out.issues.append(Issue("bmsc.xml_malformed", f"XML does not parse: {exc}"))
         return out
     out.root = root.tag.rsplit("}", 1)[-1]

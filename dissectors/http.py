@@ -245,11 +245,12 @@ class HttpStream:
         elif "chunked" in te:
             self._state = "chunk_size"
         elif length is not None:
-            if not length.strip().isdigit():
+            text = length.strip()
+            if not (text.isascii() and text.isdigit()):  # "³" passes isdigit(), not int()
                 msg.issues.append(Issue("http.bad_length", f"Content-Length {length!r}"))
                 self._finish(False, time, out)
                 return
-            self._remaining = int(length.strip())
+            self._remaining = int(text)
             self._state = "body"
             if self._remaining == 0:
                 self._finish(True, time, out)

@@ -152,6 +152,8 @@ def main() -> None:
                         "--seed", "7", "-o", str(capture), "--keys-out",
                         str(capture.with_suffix(".keys.toml")), *extra], check=True,
                        capture_output=True, cwd=ROOT)
+    for keys in sorted((ROOT / "captures").glob("*.keys.toml")):
+        _mark_public(keys)
     for capture in sorted((ROOT / "captures").glob("*.pcap*")):
         keys = capture.with_suffix(".keys.toml")
         runs = [(f"{capture.stem}.dissect.jsonl", [])]
@@ -168,6 +170,18 @@ def main() -> None:
                             str(keys.relative_to(ROOT)), "--reveal-keys", "-o",
                             str(GOLDEN.parent / f"{capture.stem}.timeline.json")],
                            check=True, capture_output=True, cwd=ROOT)
+
+
+PUBLIC = ("# published demo material: checked out world-readable, so no permission warning\n"
+          "[settings]\npublic = true\n\n")
+
+
+def _mark_public(keys: Path) -> None:
+    """Bundled key files are test material anyone may read (issue #9's warning is for
+    real keys)."""
+    text = keys.read_text()
+    if not text.startswith(PUBLIC):
+        keys.write_text(PUBLIC + text)
 
 
 if __name__ == "__main__":

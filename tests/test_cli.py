@@ -136,3 +136,25 @@ def test_every_capture_in_the_folder_matches_its_golden_json():
             golden_keys = ROOT / "tests" / "golden" / f"{capture.stem}.dissect-keys.jsonl"
             proc = run("dissect", "--json", "--keys", str(keys), str(capture))
             assert proc.returncode == 0 and proc.stdout == golden_keys.read_text(), capture
+
+
+def test_key_files_readable_by_others_are_warned_about(tmp_path):
+    import os
+
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[[srtp]]\nkey = "00112233445566778899aabbccddeeff"\nsalt = "00112233445566778899aabbccdd"\n')
+    capture = str(ROOT / "captures" / "mikey-demo.pcap")
+    for mode, public, warned in ((0o644, False, True), (0o600, False, False), (0o644, True, False)):
+        if public:
+            keys.write_text("[settings]\npublic = true\n" + keys.read_text())
+        os.chmod(keys, mode)
+        proc = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--keys", str(keys),
+                               capture], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0
+        assert ("readable by others (mode 0644): chmod 600" in proc.stderr) == warned, proc.stderr
+        assert "00112233445566778899" not in proc.stderr + proc.stdout  # never the key itself
+    out = tmp_path / "lab.toml"
+    subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic", "--duration",
+                    "1", "-o", str(tmp_path / "l.pcapng"), "--keys-out", str(out)], check=True,
+                   cwd=ROOT, capture_output=True)
+    assert out.stat().st_mode & 0o777 == 0o600

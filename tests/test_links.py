@@ -1,0 +1,119 @@
+"""Issue #9: the same traffic in every link type and tunnel gives the same timeline.
+
+The lab's plain-Ethernet capture is rewritten record by record into 802.1Q, QinQ,
+Linux cooked v1 and v2, raw IP, BSD loopback, GTP-U (with and without an extension
+header) and IPv6 (addresses mapped); each is checked by tshark (it finds the same
+MIKEY messages) and exported: keys, procedures and findings are those of the
+original, and so are the packet counts and times.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import struct
+import subprocess
+
+import pytest
+from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
+from scapy.packet import Raw
+
+from analyzer.export import Export
+from analyzer.keys import load_keys
+from analyzer.reading import read_capture
+from tests.conftest import CAPTURES
+
+SOURCE = CAPTURES / "lab-basic.pcapng"
+
+
+def _v6(addr: str) -> str:
+    return str(ipaddress.IPv6Address(b"\x20\x01\x0d\xb8" + bytes(8) + ipaddress.IPv4Address(addr).packed))
+
+
+def _to_v6(ip: bytes) -> bytes:
+    pkt = IP(ip)
+    l4 = bytes(pkt.payload)
+    return bytes(IPv6(src=_v6(pkt.src), dst=_v6(pkt.dst), nh=pkt.proto, hlim=pkt.ttl) / Raw(l4))
+
+
+def _gtp(ip: bytes, ext: bool) -> bytes:
+    gtp = GTP_U_Header(teid=0x1234, gtp_type=255, E=1, next_ex=0x85) / GTPPDUSessionContainer(QFI=9) if ext \
+        else GTP_U_Header(teid=0x1234, gtp_type=255)
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                 IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=2152, dport=2152) / gtp / Raw(ip))
+
+
+VARIANTS = {
+    "vlan": (1, lambda ip: bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                                 Dot1Q(vlan=100, type=0x0800) / Raw(ip))),
+    "qinq": (1, lambda ip: bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02",
+                                       type=0x88A8) / Dot1Q(vlan=10, type=0x8100) /
+                                 Dot1Q(vlan=20, type=0x0800) / Raw(ip))),
+    "sll": (113, lambda ip: struct.pack("!HHH8sH", 0, 1, 6, b"\x02" * 6 + b"\0\0", 0x0800) + ip),
+    "sll2": (276, lambda ip: struct.pack("!HHIHBB8s", 0x0800, 0, 1, 1, 0, 6, b"\x02" * 6 + b"\0\0")
+             + ip),
+    "raw": (101, lambda ip: ip),
+    "null": (0, lambda ip: struct.pack("<I", 2) + ip),
+    "gtpu": (1, lambda ip: _gtp(ip, False)),
+    "gtpu-ext": (1, lambda ip: _gtp(ip, True)),
+    "ipv6": (1, lambda ip: bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02",
+                                       type=0x86DD) / Raw(_to_v6(ip)))),
+}
+
+
+def _write_pcap(path, linktype: int, records) -> None:
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, linktype))
+        for rec, data in records:
+            sec = int(rec.time)
+            nsec = round((rec.time - sec) * 1e9)
+            if nsec >= 10**9:
+                sec, nsec = sec + 1, nsec - 10**9
+            fh.write(struct.pack("<IIII", sec, nsec, len(data), len(data)) + data)
+
+
+def _timeline(path) -> dict:
+    run = Export(load_keys(SOURCE.with_suffix(".keys.toml")))
+    assert run.add_captures([path]) == []
+    doc = run.document()
+    for cap in doc["captures"]:
+        cap.pop("file")
+    return doc
+
+
+def _mikey_frames(path) -> int:
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "mikey", "-T", "fields", "-e",
+                          "frame.number"], capture_output=True, text=True, check=True).stdout
+    return len(out.split())
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory):
+    records = [(r, r.data) for r in read_capture(SOURCE)]
+    assert all(r.linktype == 1 and data[12:14] == b"\x08\x00" for r, data in records)
+    path = tmp_path_factory.mktemp("links") / "plain.pcap"
+    _write_pcap(path, 1, records)
+    return records, path, _timeline(path)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_link_type_and_tunnel_gives_the_same_timeline(name, original, tmp_path):
+    records, plain, want = original
+    linktype, wrap = VARIANTS[name]
+    path = tmp_path / f"{name}.pcap"
+    _write_pcap(path, linktype, [(r, wrap(data[14:])) for r, data in records])
+    if shutil.which("tshark"):
+        assert _mikey_frames(path) == _mikey_frames(plain) > 5  # tshark reads it the same
+    got = _timeline(path)
+    if name == "ipv6":  # the same traffic, with IPv6 addresses
+        text = json.dumps(want)
+        for addr in sorted({a for r, d in records for a in (IP(d[14:]).src, IP(d[14:]).dst)},
+                           key=len, reverse=True):
+            text = text.replace(f'"{addr}"', f'"{_v6(addr)}"').replace(
+                f'"{addr}:', f'"[{_v6(addr)}]:')
+        want = json.loads(text)
+    assert got == want
