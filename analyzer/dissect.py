@@ -22,6 +22,7 @@ from dissectors.mikey.heuristic import looks_like_mikey
 from .bmsc_view import build_http, is_relevant
 from .decode import Transport, decode_transport
 from .http_flow import HttpEvent, HttpTracker
+from .ipfrag import Defragmenter, fragment_of
 from .mikey_keys import KeyHierarchy
 from .prefilter import Prefilter, packed
 from .profile import DEFAULT_PROFILE, Profile
@@ -140,6 +141,7 @@ class CandidateFinder:
         self.srtp = srtp
         #: told of every BM-SC found, so that its other TCP traffic is kept from then on
         self.prefilter = prefilter
+        self.defrag = Defragmenter()
         self.tracker = HttpTracker(http_ports=profile.http_ports)
         self.relevant: dict[tuple[str, int, str, int], list[bool]] = {}
         self.last = (capture, 0)
@@ -149,6 +151,12 @@ class CandidateFinder:
         """The candidates that *record* makes ready."""
         capture, profile = self.capture, self.profile
         self.last, self.last_time = (capture, record.number), record.time
+        frag = fragment_of(record.linktype, record.data)
+        if frag is not None:  # a piece of a datagram: the whole one, once it is complete
+            whole = self.defrag.add(record, frag)
+            if whole is None:
+                return []
+            record = whole
         tp = decode_transport(record.linktype, record.data)
         if tp is None:
             return []

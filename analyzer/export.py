@@ -28,6 +28,7 @@ from .flows.reconstructor import Reconstructor
 from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
+from .ipfrag import Defragmenter, fragment_of
 from .prefilter import Prefilter, packed
 from .reading import CaptureError, Record, Tally, read_capture
 
@@ -152,8 +153,14 @@ class Export:
                  follow: Callable[[], bool] | None = None) -> Iterator[tuple[float, int, Record]]:
         tally = Tally()
         next_report = 50_000
+        defrag = Defragmenter()
         try:
             for record in read_capture(path, keep, tally, follow=follow):
+                frag = fragment_of(record.linktype, record.data)
+                if frag is not None:  # SRTP and MIKEY see whole datagrams
+                    record = defrag.add(record, frag)
+                    if record is None:
+                        continue
                 if offset:
                     record = Record(record.number, record.time + offset, record.linktype,
                                     record.data, record.orig_len)

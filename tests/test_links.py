@@ -117,3 +117,45 @@ def test_every_link_type_and_tunnel_gives_the_same_timeline(name, original, tmp_
                 f'"{addr}:', f'"[{_v6(addr)}]:')
         want = json.loads(text)
     assert got == want
+
+
+def _frag_records(records, size: int):
+    """Every IPv4 packet longer than *size* bytes cut into fragments (their order
+    within a datagram reversed, as some stacks send them)."""
+    from scapy.layers.inet import fragment
+
+    out = []
+    for rec, data in records:
+        ip = IP(data[14:])
+        if len(data) - 14 <= size:
+            out.append((rec, data))
+            continue
+        pieces = fragment(ip, fragsize=(size - 20) // 8 * 8)
+        for piece in reversed(pieces):
+            out.append((rec, bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
+                                   piece)))
+    return out
+
+
+def _shape(doc: dict) -> dict:
+    """A timeline without frame numbers and packet counts (fragmenting changes both)."""
+    return {
+        "keys": sorted((k["kind"], k["key_domain"], k["msk_id"], k["mtk_id"], k["state"],
+                        tuple((e["event"], e["ue"], round(e["time"], 6)) for e in k["events"]))
+                       for k in doc["keys"]),
+        "procedures": sorted((p["procedure"], p["ue"], p["outcome"], round(p["start"], 6))
+                             for p in doc["procedures"]),
+        "findings": sorted((f["code"], round(f["time"], 6)) for f in doc["findings"]),
+        "ues": doc["ues"],
+    }
+
+
+def test_fragmented_mikey_and_http_give_the_same_timeline(original, tmp_path):
+    records, plain, want = original
+    frag = _frag_records(records, 120)
+    path = tmp_path / "fragments.pcap"
+    _write_pcap(path, 1, frag)
+    assert len(frag) > len(records) + 50
+    if shutil.which("tshark"):
+        assert _mikey_frames(path) == _mikey_frames(plain)  # tshark reassembles them too
+    assert _shape(_timeline(path)) == _shape(want)
