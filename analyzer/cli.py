@@ -141,6 +141,11 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
             run_app([live.path], store, live)
     finally:
         live.stop()
+        failure = live.failure()
+        if failure:
+            sys.stderr.write(f"{PROG}: the capture stopped: {failure} (everything before is in "
+                             f"{live.path})\n")
+            status = 1
         if live.kept_temporary:
             sys.stderr.write(f"{PROG}: the capture is kept in {live.path}\n")
     return status

@@ -23,6 +23,19 @@ _COUNT = re.compile(r"Packets(?: captured)?: (\d+)")
 _DROPS = re.compile(r"received/dropped on interface '([^']*)': (\d+)/(\d+)")
 
 
+def _die_with_parent() -> None:
+    """In the dumpcap child: SIGTERM it when the analyzer dies, even by SIGKILL
+    (Linux PR_SET_PDEATHSIG), so that it closes the pcapng cleanly instead of
+    capturing on, orphaned. Elsewhere a no-op."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class SniffError(Exception):
     """The capture cannot start: the message says what is needed."""
 
@@ -69,7 +82,7 @@ class LiveCapture:
         if self.duration > 0:
             cmd += ["-a", f"duration:{self.duration:g}"]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      text=True, errors="replace")
+                                      text=True, errors="replace", preexec_fn=_die_with_parent)
         self.started = time.monotonic()
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
@@ -112,6 +125,15 @@ class LiveCapture:
                     "$(which dumpcap)) or join the wireshark group")
         last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
         return f"dumpcap could not capture on {self.interface}: {last[0].strip()}"
+
+    def failure(self) -> str | None:
+        """Why dumpcap stopped by itself with an error (a full disk, the interface
+        gone), or None: the file holds every whole packet up to that point."""
+        if self._proc is None or self._proc.poll() in (None, 0, -15, 143):
+            return None
+        lines = [ln.strip() for ln in self.error.splitlines() if ln.strip()
+                 and not ln.startswith(("Capturing on", "File:", "Packets"))]
+        return lines[-1] if lines else f"dumpcap exited with code {self._proc.returncode}"
 
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None

@@ -239,3 +239,41 @@ def test_sniff_says_in_one_line_what_it_needs(tmp_path):
     denied = LiveCapture("eth0")
     denied.error = "dumpcap: You don't have permission to capture on that device"
     assert "run as root" in denied._why() and "setcap" in denied._why()
+
+
+@pytest.mark.skipif(not livecap.available() and os.environ.get("CI") != "true",
+                    reason="live capture needs root and dumpcap")
+def test_sniff_killed_mid_capture_leaves_a_whole_pcapng(tmp_path):
+    """Issue #9: SIGKILL to sniff: dumpcap stops too, and tshark reads every packet."""
+    import signal
+    import socket
+    import time
+
+    capture = tmp_path / "killed.pcapng"
+    sniff = subprocess.Popen([sys.executable, "-m", "analyzer", "sniff", "-i", "lo", "--headless",
+                              "--export", str(tmp_path / "t.json"), "-w", str(capture),
+                              "--filter", "udp port 47999"], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (capture.exists() and capture.stat().st_size):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    sent = 200
+    for n in range(sent):
+        sock.sendto(n.to_bytes(4, "big") * 8, ("127.0.0.1", 47999))
+        time.sleep(0.002)
+    time.sleep(1.5)  # dumpcap writes each packet as it comes; give it its flush
+    sniff.send_signal(signal.SIGKILL)
+    sniff.wait(timeout=10)
+    for _ in range(100):  # dumpcap follows its parent down (SIGTERM), closing the file
+        if subprocess.run(["pgrep", "-f", str(capture)], capture_output=True).returncode:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("dumpcap outlived sniff")
+    out = subprocess.run(["tshark", "-r", str(capture), "-Y", "udp.port == 47999", "-T", "fields",
+                          "-e", "data.data"], capture_output=True, text=True, check=True)
+    payloads = out.stdout.split()
+    assert len(payloads) == sent  # every packet, whole
+    assert payloads[0] == (bytes(4) * 8).hex() and payloads[-1] == ((sent - 1).to_bytes(4, "big") * 8).hex()

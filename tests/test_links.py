@@ -14,6 +14,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 
 import pytest
 from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer
@@ -25,7 +26,7 @@ from scapy.packet import Raw
 from analyzer.export import Export
 from analyzer.keys import load_keys
 from analyzer.reading import read_capture
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, ROOT
 
 SOURCE = CAPTURES / "lab-basic.pcapng"
 
@@ -159,3 +160,44 @@ def test_fragmented_mikey_and_http_give_the_same_timeline(original, tmp_path):
     if shutil.which("tshark"):
         assert _mikey_frames(path) == _mikey_frames(plain)  # tshark reassembles them too
     assert _shape(_timeline(path)) == _shape(want)
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    body += bytes(-len(body) % 4)
+    return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + bytes(-len(value) % 4)
+
+
+def test_pcapng_interfaces_comments_unknown_blocks_and_secrets(original, tmp_path):
+    """Two interfaces (Ethernet in µs, raw IP in ns), comments, a custom block and a
+    Decryption Secrets Block: read as the plain capture; the secrets never shown."""
+    records, plain, want = original
+    secret = b"CLIENT_RANDOM 00112233 5ec2e75ec2e75ec2e7"
+    out = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) +
+                  _option(1, b"written by tests/test_links.py") + _option(0, b"")),
+           _block(1, struct.pack("<HHI", 1, 0, 65535) + _option(9, b"\x06") + _option(0, b"")),
+           _block(1, struct.pack("<HHI", 101, 0, 65535) + _option(9, b"\x09") + _option(0, b"")),
+           _block(0x0000000A, struct.pack("<II", 0x544C534B, len(secret)) + secret),
+           _block(0x00000BAD, b"an unknown block type, to be skipped"),
+           _block(0x40000BAD, b"a custom block")]
+    for n, (rec, data) in enumerate(records):
+        iface = n % 2
+        ts = round(rec.time * (1e6 if iface == 0 else 1e9))
+        frame = data if iface == 0 else data[14:]
+        opts = _option(1, f"comment on frame {n + 1}".encode()) + _option(0, b"") if n % 7 == 0 else b""
+        out.append(_block(6, struct.pack("<IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(frame),
+                                         len(frame)) + frame + bytes(-len(frame) % 4) + opts))
+    path = tmp_path / "rich.pcapng"
+    path.write_bytes(b"".join(out))
+    if shutil.which("tshark"):
+        assert _mikey_frames(path) == _mikey_frames(plain)
+    got = _timeline(path)
+    assert _shape(got) == _shape(want) and got["captures"][0]["packets"] == len(records)
+    for command in (["dissect", "--json"], ["dissect"]):
+        shown = subprocess.run([sys.executable, "-m", "analyzer", *command, str(path)],
+                               capture_output=True, text=True, cwd=ROOT)
+        assert shown.returncode == 0 and shown.stdout
+        assert "5ec2e7" not in shown.stdout + shown.stderr and "CLIENT_RANDOM" not in shown.stdout
