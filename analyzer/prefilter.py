@@ -31,6 +31,7 @@ SGi captures.
 from __future__ import annotations
 
 import re
+import socket
 import struct
 from typing import Callable
 
@@ -212,26 +213,20 @@ class Prefilter:
             wanted = _maybe_fragment(linktype, data)
         elif tp.proto == "tcp":
             wanted = self._tcp(tp.sport, tp.dport, tp.payload, 0, len(tp.payload),
-                               _packed(tp.src), _packed(tp.dst))
+                               packed(tp.src), packed(tp.dst))
         else:
             wanted = bool(tp.payload) and self._udp(tp.sport, tp.dport, tp.payload, 0,
-                                                    len(tp.payload), _packed(tp.dst))
+                                                    len(tp.payload), packed(tp.dst))
         return wanted
 
 
-def _packed(ip: str) -> bytes:
-    """An address as text back to its bytes (for the learned-host sets)."""
-    import socket
-
+def packed(ip: str) -> bytes:
+    """An address as text back to its bytes: ``"10.0.0.7"`` -> ``b"\\n\\x00\\x00\\x07"``
+    (b"" for what is no address), the form of the learned-host and flow sets."""
     try:
         return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
     except OSError:
         return b""
-
-
-def packed(ip: str) -> bytes:
-    """Public form of :func:`_packed`: ``"10.0.0.7"`` -> ``b"\\n\\x00\\x00\\x07"``."""
-    return _packed(ip)
 
 
 def _maybe_fragment(linktype: int, data: bytes) -> bool:

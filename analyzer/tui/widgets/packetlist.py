@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -176,9 +176,6 @@ class PacketList(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.row_count)
-
-    def visible_region(self) -> Region:
-        return Region(0, self.scroll_offset.y, self.size.width, self.scrollable_content_region.height)
 
 
 class FunctionSource:
