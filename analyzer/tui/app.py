@@ -298,7 +298,7 @@ class MbmsApp(App):
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
         self.rows.extend(message.rows)
         for row in message.rows:  # a summary drawn before its dissection arrived is stale
-            self.index._cache.pop(self.index.position(row.pkt.capture, row.pkt.frame), None)
+            self.index.forget(self.index.position(row.pkt.capture, row.pkt.frame))
         if self.view is not None and self.predicate.scope == "mbms":
             self._extend_view(message.rows)
         self.packet_table.sync()
@@ -493,6 +493,13 @@ class MbmsApp(App):
     def run_filter(self, predicate: Any) -> None:
         """Test every packet of the index (the others are read and summarised only
         when the filter needs more than frame numbers); the view grows as it goes."""
+        try:
+            self._filter_all(predicate)
+        except Exception as exc:  # noqa: BLE001 - a filter that fails is told, not silent
+            self.call_from_thread(self.query_one("#filter-error", Static).update,
+                                  f"filter stopped: {type(exc).__name__}: {exc}")
+
+    def _filter_all(self, predicate: Any) -> None:
         worker = get_current_worker()
         found: list[int] = []
         index = self.index

@@ -62,6 +62,7 @@ class PacketIndex:
         self._fds: dict[int, int] = {}
         self._cache: OrderedDict[int, tuple[Dissected, list[Span | None]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
 
     def __len__(self) -> int:
         return sum(len(r) for r in self.records)
@@ -111,18 +112,25 @@ class PacketIndex:
 
     def light(self, position: int) -> tuple[Dissected, list[Span | None]]:
         """The link/IP/transport summary of the packet at *position*, with byte spans."""
-        hit = self._cache.get(position)
-        if hit is not None:
-            self._cache.move_to_end(position)
-            return hit
+        with self._cache_lock:  # the UI draws and a filter worker reads at once
+            hit = self._cache.get(position)
+            if hit is not None:
+                self._cache.move_to_end(position)
+                return hit
         capture, frame = self.locate(position)
         rec = self.records[capture]
         out = summarize_frame(capture, frame, rec.times[frame - 1], rec.linktypes[frame - 1],
                               self.frame_bytes(capture, frame))
-        self._cache[position] = out
-        if len(self._cache) > self.CACHE:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[position] = out
+            if len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
         return out
+
+    def forget(self, position: int) -> None:
+        """Drop a cached summary (its packet turned out to be an MBMS one)."""
+        with self._cache_lock:
+            self._cache.pop(position, None)
 
     def close(self) -> None:
         with self._lock:
