@@ -42,7 +42,8 @@ def test_packets_screen_with_a_field_selected(snap_compare):
         tree = app.query_one("#details")
         for _ in range(100):
             await pilot.pause(0.05)
-            if str(tree.root.label).startswith(f"Frame {row.pkt.frame} "):
+            if str(tree.root.label).startswith(f"Frame {row.pkt.frame} ") and \
+                    app.packet_table.cursor_visible():
                 break
         node = next(n for n in _walk(tree.root) if str(n.label).startswith("CSB ID"))
         tree.focus()

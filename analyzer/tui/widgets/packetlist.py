@@ -140,15 +140,25 @@ class PacketList(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ cursor
 
     def watch_cursor_row(self, row: int) -> None:
-        height = self.scrollable_content_region.height or 1
-        top = self.scroll_offset.y
-        if row < top:
-            self.scroll_to(y=row, animate=False)
-        elif row >= top + height:
-            self.scroll_to(y=row - height + 1, animate=False)
+        self._scroll_to_cursor()
+        # again once the layout has caught up (a list just grown cannot scroll that far yet)
+        self.call_after_refresh(self._scroll_to_cursor)
         self.refresh()
         if self.row_count:
             self.post_message(self.Highlighted(self, row))
+
+    def cursor_visible(self) -> bool:
+        top = self.scroll_offset.y
+        return top <= self.cursor_row < top + max(1, self.scrollable_content_region.height)
+
+    def _scroll_to_cursor(self) -> None:
+        row = self.cursor_row
+        height = self.scrollable_content_region.height or 1
+        top = self.scroll_offset.y
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
 
     def move_cursor(self, row: int) -> None:
         """Put the cursor on *row* (clamped), scrolling it into view."""
