@@ -280,26 +280,14 @@ def _read_pcapng(src: _Source, path: str | Path, keep: Keep | None,
                     raise CaptureError(f"{path}: block truncated at offset {offset}")
                 pos, buf = 0, src.buf
             body, end = pos + 8, pos + blen - 4  # the body, before the trailing total length
-            if btype == 6:  # Enhanced Packet Block: the common case first
+            if btype == 6:  # an Enhanced Packet Block the fast path above did not take
                 if end - body < 20:
                     raise CaptureError(f"{path}: malformed packet block at offset {offset}")
-                iface, ts_hi, ts_lo, incl, orig = epb(buf, pos)[2:]
+                fields = epb(buf, pos)
+                iface, incl = fields[2], fields[5]
                 if iface >= len(interfaces) or body + 20 + incl > end:
                     raise CaptureError(f"{path}: malformed packet block at offset {offset}")
-                number += 1  # a whole record (the tally counts only those)
-                linktype, unit = interfaces[iface]
-                time = ((ts_hi << 32) | ts_lo) * unit
-                if time < first:
-                    first = time
-                if time > last:
-                    last = time
-                if index is not None:
-                    index.times.append(time)
-                    index.offsets.append(src.base + body + 20)
-                    index.lengths.append(incl)
-                    index.linktypes.append(linktype)
-                if keep is None or keep(linktype, buf, body + 20, body + 20 + incl):
-                    yield Record(number, time, linktype, buf[body + 20:body + 20 + incl], orig)
+                continue  # sound, and now whole in the buffer: the fast path reads it
             elif btype == 1:  # Interface Description Block
                 if end - body < 8:
                     raise CaptureError(f"{path}: short interface block at offset {offset}")
