@@ -135,20 +135,8 @@ class Prefilter:
             if l4 + 9 > end:
                 return False
             sport, dport, first = _UDP_FIRST(buf, l4)
-            ports = self.udp_ports
-            if sport in ports or dport in ports:
+            if self._udp(sport, dport, first, buf, l4 + 8, end, buf, ip + 16, 4):
                 return True
-            if first == 1:
-                return self.heuristic
-            if first in _RTP_V2:
-                if not self.srtp:
-                    return False
-                if not self.dead:
-                    return True
-                tried = self.dead.get((buf[ip + 16:ip + 20], dport))
-                return tried is None or tried < self.key_source()
-            if first in _LETTERS:
-                return self.text and MARKERS.search(buf, l4 + 8, end) is not None
             if GTPU_PORT in (sport, dport) and depth < MAX_TUNNELS:
                 return self._tunnel(buf, l4 + 8, end, depth)
             return False
@@ -172,19 +160,23 @@ class Prefilter:
         vihl, frag, proto = _IP4(buf, inner)
         return self._ip4(buf, inner, end, vihl, frag, proto, depth + 1)
 
-    def _udp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, dst: bytes) -> bool:
+    def _udp(self, sport: int, dport: int, first: int, buf: bytes, pos: int, end: int,
+             addr: bytes, at: int, size: int) -> bool:
+        """A UDP datagram whose payload is ``buf[pos:end]`` (starting with *first*) to
+        the address ``addr[at:at + size]`` (read only for a written-off SRTP flow)."""
         if sport in self.udp_ports or dport in self.udp_ports:
             return True
-        first = buf[pos]
         if first == 1:
             return self.heuristic
-        if first in _LETTERS:
-            return self.text and MARKERS.search(buf, pos, end) is not None
         if first in _RTP_V2:
             if not self.srtp:
                 return False
-            tried = self.dead.get((dst, dport))
+            if not self.dead:
+                return True
+            tried = self.dead.get((addr[at:at + size], dport))
             return tried is None or tried < self.key_source()
+        if first in _LETTERS:
+            return self.text and MARKERS.search(buf, pos, end) is not None
         return False
 
     def _tcp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, src: bytes,
@@ -214,9 +206,12 @@ class Prefilter:
         elif tp.proto == "tcp":
             wanted = self._tcp(tp.sport, tp.dport, tp.payload, 0, len(tp.payload),
                                packed(tp.src), packed(tp.dst))
+        elif tp.payload:  # GTP-U was opened by the decoder: this is what it carried
+            dst = packed(tp.dst)
+            wanted = self._udp(tp.sport, tp.dport, tp.payload[0], tp.payload, 0,
+                               len(tp.payload), dst, 0, len(dst))
         else:
-            wanted = bool(tp.payload) and self._udp(tp.sport, tp.dport, tp.payload, 0,
-                                                    len(tp.payload), packed(tp.dst))
+            wanted = False
         return wanted
 
 
