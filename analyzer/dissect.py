@@ -147,16 +147,21 @@ class CandidateFinder:
         self.last = (capture, 0)
         self.last_time = 0.0
 
-    def record(self, record: Record) -> list[Candidate]:
-        """The candidates that *record* makes ready."""
+    def whole(self, record: Record) -> Record | None:
+        """*record*, or when it is an IP fragment the datagram it completes (None
+        while pieces are missing)."""
+        frag = fragment_of(record.linktype, record.data)
+        return record if frag is None else self.defrag.add(record, frag)
+
+    def record(self, record: Record, whole: bool = False) -> list[Candidate]:
+        """The candidates that *record* makes ready (*whole*: it has already been
+        through :meth:`whole`)."""
         capture, profile = self.capture, self.profile
         self.last, self.last_time = (capture, record.number), record.time
-        frag = fragment_of(record.linktype, record.data)
-        if frag is not None:  # a piece of a datagram: the whole one, once it is complete
-            whole = self.defrag.add(record, frag)
-            if whole is None:
+        if not whole:
+            record = self.whole(record)
+            if record is None:
                 return []
-            record = whole
         tp = decode_transport(record.linktype, record.data)
         if tp is None:
             return []

@@ -28,7 +28,6 @@ from .flows.reconstructor import Reconstructor
 from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
-from .ipfrag import Defragmenter, fragment_of
 from .prefilter import Prefilter, packed
 from .reading import CaptureError, Record, Tally, read_capture
 
@@ -111,12 +110,12 @@ class Export:
         if self.decryptor is not None:
             for keep in keeps:
                 keep.key_source = lambda: self.decryptor.key_count
-        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k], follow)
-                   for k, p in enumerate(paths)]
         finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
                    for k in range(len(paths))}
+        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
+                                 finders[first + k], follow) for k, p in enumerate(paths)]
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
-            for cand in finders[index].record(record):
+            for cand in finders[index].record(record, whole=True):
                 self._feed(cand)
         for finder in finders.values():
             for cand in finder.finish():
@@ -149,18 +148,15 @@ class Export:
         return False
 
     def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
-                 errors: list[str], keep: Prefilter,
+                 errors: list[str], keep: Prefilter, finder: CandidateFinder,
                  follow: Callable[[], bool] | None = None) -> Iterator[tuple[float, int, Record]]:
         tally = Tally()
         next_report = 50_000
-        defrag = Defragmenter()
         try:
             for record in read_capture(path, keep, tally, follow=follow):
-                frag = fragment_of(record.linktype, record.data)
-                if frag is not None:  # SRTP and MIKEY see whole datagrams
-                    record = defrag.add(record, frag)
-                    if record is None:
-                        continue
+                record = finder.whole(record)  # SRTP and MIKEY see whole datagrams
+                if record is None:
+                    continue
                 if offset:
                     record = Record(record.number, record.time + offset, record.linktype,
                                     record.data, record.orig_len)
