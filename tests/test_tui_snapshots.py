@@ -11,6 +11,7 @@ import pytest
 from analyzer.keys import load_keys
 from analyzer.tui.app import MbmsApp
 from tests.conftest import CAPTURES
+from tests.test_tui import until
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -26,10 +27,7 @@ def _app(capture: str) -> MbmsApp:
 
 async def _loaded(pilot) -> None:
     app = pilot.app
-    for _ in range(400):
-        if app.loaded is not None:
-            break
-        await pilot.pause(0.05)
+    await until(pilot, lambda: app.loaded is not None, timeout=20)
     app.query_one("#filter").blur()
 
 
@@ -40,19 +38,13 @@ def test_packets_screen_with_a_field_selected(snap_compare):
         row = next(r for r in app.rows if r.pkt.summary.startswith("MIKEY PSK msg, MSK"))
         app.packet_table.move_cursor(app._row_of(row.pkt.capture, row.pkt.frame))
         tree = app.query_one("#details")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if str(tree.root.label).startswith(f"Frame {row.pkt.frame} ") and \
-                    app.packet_table.cursor_visible():
-                break
+        await until(pilot, lambda: str(tree.root.label).startswith(f"Frame {row.pkt.frame} ")
+                    and app.packet_table.cursor_visible())
         node = next(n for n in _walk(tree.root) if str(n.label).startswith("CSB ID"))
         tree.focus()
         tree.move_cursor(node)
         hexview = app.query_one("#hex")
-        for _ in range(100):
-            if hexview.span is not None:
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: hexview.span is not None)
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
@@ -67,10 +59,7 @@ def test_keys_screen(snap_compare):
         tree = app.query_one("#keys")
         tree.focus()
         tree.move_cursor(tree.root.children[1].children[0])  # the first MSK: its events
-        for _ in range(100):
-            if "delivered" in str(app.query_one("#key-events").render()):
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: "delivered" in str(app.query_one("#key-events").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-push.pcapng"), terminal_size=SIZE, run_before=before)
@@ -85,10 +74,7 @@ def test_procedure_ladder_screen(snap_compare):
         procs = app.query_one("#procedures")
         procs.focus()
         procs.move_cursor(row=1)
-        for _ in range(100):
-            if "outcome:" in str(app.query_one("#ladder").render()):
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: "outcome:" in str(app.query_one("#ladder").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
