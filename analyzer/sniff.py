@@ -10,6 +10,7 @@ runs; received/dropped per interface when it stops).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -72,8 +73,6 @@ class LiveCapture:
             raise SniffError("sniff needs dumpcap (apt-get install tshark, or Wireshark)")
         if self.path is None:
             fd, name = tempfile.mkstemp(prefix="mbms-sniff-", suffix=".pcapng")
-            import os
-
             os.close(fd)
             self.path, self.kept_temporary = name, True
         cmd = [dumpcap, "-i", self.interface, "-w", self.path]

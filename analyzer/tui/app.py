@@ -105,6 +105,7 @@ class MbmsApp(App):
         self._items: list = []
         self._span_source: tuple | None = None
         self._detail_timer: Any = None
+        self._ticks = 0  # timer ticks, for the status line's slower pace
         self._shown = -1  # the position whose details are on screen
         #: the timeline shown (the final one, or a live capture's so far)
         self.timeline: dict[str, Any] = {}
@@ -187,7 +188,7 @@ class MbmsApp(App):
         if not self.is_running or not self.query("#packets"):
             return  # starting up or shutting down: nothing to update
         self.packet_table.sync()
-        self._ticks = getattr(self, "_ticks", 0) + 1
+        self._ticks += 1
         if self._ticks % 3:
             return  # the status line every 0.6 s is enough (and each update redraws)
         if self.live is not None:
