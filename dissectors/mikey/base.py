@@ -65,6 +65,9 @@ class Field_(tuple):
     value = property(lambda self: self[1])
     label = property(lambda self: self[2])
 
+    def __getnewargs__(self) -> tuple:  # pickled to ``dissect`` workers
+        return tuple(self)
+
     @property
     def display(self) -> str:
         """The text shown after the label (rendered only when asked for)."""
@@ -89,6 +92,9 @@ class Node(tuple):
 
     title = property(lambda self: self[0])
     depth = property(lambda self: self[1])
+
+    def __getnewargs__(self) -> tuple:
+        return tuple(self)
 
 
 class _EnumShown(tuple):
