@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from dissectors.carriers import find_embedded
+from dissectors.flute.lct import looks_like_alc, parse_alc
 from dissectors.issues import Issue
 from dissectors.mikey import all_issues, parse, tree
 from dissectors.mikey.base import Node
@@ -21,6 +22,9 @@ from dissectors.mikey.heuristic import looks_like_mikey
 
 from .bmsc_view import build_http, is_relevant
 from .decode import Transport, decode_transport
+from .download import FluteReceiver
+from .download_view import AlcInfo, build_alc_packet
+from .flows.observe import Where
 from .http_flow import HttpEvent, HttpTracker
 from .ipfrag import Defragmenter, fragment_of
 from .mikey_keys import KeyHierarchy
@@ -70,6 +74,7 @@ class Candidate:
     found: tuple[tuple[str, bytes, Issue | None], ...]
     http: HttpEvent | None = None
     srtp: SrtpInfo | None = None
+    alc: AlcInfo | None = None
 
 
 def classify(record: Record, capture: int = 0,
@@ -85,12 +90,17 @@ def classify(record: Record, capture: int = 0,
                      endpoint(tp.dst, tp.dport), tuple(found))
 
 
-def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None) -> Dissected:
+def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
+          profile: Profile = DEFAULT_PROFILE) -> Dissected:
     """Dissect the MIKEY messages of a candidate with the Scapy layers.
 
     With a key *hierarchy* (``--keys``), each message is also checked and
-    decrypted, and the keys it carries are learned for the packets after it.
+    decrypted, and the keys it carries are learned for the packets after it;
+    the DCF files an ALC packet completes are decrypted with those keys.
     """
+    if cand.alc is not None:
+        return build_alc_packet(cand, hierarchy.store if hierarchy is not None else None,
+                                profile)
     if cand.http is not None:
         return build_http(cand, hierarchy)
     if cand.srtp is not None:
@@ -146,6 +156,9 @@ class CandidateFinder:
         self.relevant: dict[tuple[str, int, str, int], list[bool]] = {}
         self.last = (capture, 0)
         self.last_time = 0.0
+        #: FLUTE sessions: reassembly, and the (dst, TSI) shown (an FDT was seen)
+        self.flute = FluteReceiver()
+        self.flute_sessions: set[tuple[str, int]] = set()
 
     def whole(self, record: Record) -> Record | None:
         """*record*, or when it is an IP fragment the datagram it completes (None
@@ -180,15 +193,53 @@ class CandidateFinder:
                 for _carrier, data, issue in found:
                     if issue is None:
                         self.srtp.learn_mikey(data)
+        elif tp.proto == "udp" and (alc := self._alc(tp, record)) is not None:
+            out.append(Candidate(capture, record.number, record.time, alc[0], alc[1], (),
+                                 alc=alc[2]))
         elif self.srtp is not None and (info := self.srtp.classify(tp)) is not None:
             out.append(Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
                                  endpoint(tp.dst, tp.dport), (), None, info))
         return out
 
+    def _alc(self, tp: Transport, record: Record) -> tuple[str, str, AlcInfo] | None:
+        """An ALC/FLUTE packet: on a FLUTE port, or passing the strict heuristic; fed to
+        the reassembly, and shown once its session has carried an FDT Instance."""
+        data, profile = tp.payload, self.profile
+        listed = tp.dport in profile.flute_ports
+        if not listed and not (profile.alc_heuristic and data and data[0] >> 4 == 1
+                               and looks_like_alc(data)):
+            return None
+        pkt = parse_alc(data)
+        if not listed and not pkt.ok:
+            return None
+        src, dst = endpoint(tp.src, tp.sport), endpoint(tp.dst, tp.dport)
+        session = (dst, pkt.tsi)
+        if listed or pkt.is_fdt:
+            self.flute_sessions.add(session)
+        known = len(self.flute.fdts)
+        objects = self.flute.packet(pkt, Where(self.capture, record.number, record.time, src,
+                                               dst))
+        if session not in self.flute_sessions:
+            return None
+        fdts = tuple(f for _at, _s, f in self.flute.fdts[known:])
+        del self.flute.fdts[:]
+        notes = tuple(self.flute.notes)
+        self.flute.notes.clear()
+        return src, dst, AlcInfo(pkt, fdts, tuple(objects), notes)
+
     def finish(self) -> list[Candidate]:
-        """The end of the capture: HTTP messages still waiting."""
-        return self._learn(_http_candidates(self.tracker.finish(self.last, self.last_time),
-                                            self.capture, self.relevant))
+        """The end of the capture: HTTP messages still waiting, FLUTE objects never
+        completed."""
+        out = self._learn(_http_candidates(self.tracker.finish(self.last, self.last_time),
+                                           self.capture, self.relevant))
+        for obj in self.flute.finish():
+            if (obj.session, obj.tsi) in self.flute_sessions:
+                at = obj.last
+                notes = tuple(self.flute.notes)
+                self.flute.notes.clear()
+                out.append(Candidate(self.capture, at.frame, at.time, at.src, at.dst, (),
+                                     alc=AlcInfo(None, (), (obj,), notes)))
+        return out
 
     def _learn(self, cands: Iterable[Candidate]) -> list[Candidate]:
         """Pass the candidates on; the server of each MBMS HTTP message is a BM-SC."""

@@ -61,6 +61,8 @@ class Export:
     profile: Profile = DEFAULT_PROFILE
     reveal_keys: bool = False
     progress: Callable[[str, int], None] | None = None
+    #: told of every FLUTE object that ends (``extract`` writes the files)
+    on_download: Callable[[Any], None] | None = None
     rec: Reconstructor = field(init=False)
     captures: list[CaptureInfo] = field(default_factory=list)
 
@@ -131,7 +133,11 @@ class Export:
     def _feed(self, cand: Any) -> None:
         if self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time):
             return
-        for obs in observe(build(cand, self.hierarchy)):
+        pkt = build(cand, self.hierarchy, self.profile)
+        if self.on_download is not None:
+            for opened in pkt.downloads:
+                self.on_download(opened)
+        for obs in observe(pkt):
             self.rec.feed(obs)
 
     def _duplicate(self, fp: bytes, capture: int, time: float) -> bool:
@@ -223,6 +229,7 @@ class Export:
             "procedures": [_proc_json(p) for p in sorted(
                 self.rec.procedures, key=lambda p: (p.start, p.frames[:1]))],
             "ues": self._ues_json(),
+            "downloads": self.rec.downloads,
             "findings": [{"code": f.code, "severity": f.severity, "time": f.time,
                           "capture": f.capture, "frame": f.frame, "message": f.message}
                          for f in sorted(self.rec.findings, key=lambda f: (f.time, f.frame))],
@@ -272,6 +279,12 @@ def _fingerprints(path: Path) -> dict[bytes, float]:
 
 
 def _cand_fingerprint(cand: Any) -> bytes:
+    if cand.alc is not None:
+        pkt = cand.alc.packet
+        if pkt is None:
+            return b"a" + repr([(o.session, o.tsi, o.toi) for o in cand.alc.objects]).encode()
+        return b"a" + hashlib.sha1(repr((pkt.tsi, pkt.toi, pkt.sbn, pkt.esi)).encode()
+                                   + pkt.payload).digest()[:12]
     if cand.http is not None:
         msg = cand.http.message
         ident = repr((msg.is_request, msg.method, msg.uri, msg.status, msg.headers)).encode()

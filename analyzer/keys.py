@@ -215,8 +215,16 @@ def _add(store: KeyStore, table: str, entry: dict[str, Any], where, muk_rule: Mu
     elif table == "mtk":
         kd, msk, mtk = hx("key_domain", 3), hx("msk_id", 4), hx("mtk_id")
         salt = hx("salt") if "salt" in entry else None
+        extra = {}
+        if "rand" in entry:  # the MSK's MIKEY-RAND: derives DCF keys (TS 33.246 §6.5.4)
+            extra["rand"] = hx("rand")
+        if "csb_id" in entry:
+            if not isinstance(entry["csb_id"], int) or not 0 <= entry["csb_id"] < 1 << 32:
+                raise KeyFileError(f"{where('csb_id')}: expected a 32-bit integer")
+            extra["csb_id"] = entry["csb_id"]
         store.mtks[(kd, msk, mtk)] = Key("MTK", {"key_domain": kd.hex(), "msk_id": msk.hex(),
-                                                "mtk_id": mtk.hex()}, hx("key"), salt, source)
+                                                "mtk_id": mtk.hex()}, hx("key"), salt, source,
+                                         extra)
     elif table == "srtp":
         suite = str(entry.get("suite", "AES_CM_128_HMAC_SHA1_80"))
         if suite not in SUITES:

@@ -22,23 +22,25 @@ from typing import Iterable, Iterator
 
 from .dissect import Candidate, build
 from .mikey_keys import KeyHierarchy
+from .profile import DEFAULT_PROFILE, Profile
 
 SERIAL_FIRST = 64
 BATCH = 128
 
 
 def render(cand: Candidate, as_json: bool, reveal_keys: bool,
-           hierarchy: KeyHierarchy | None = None) -> str:
+           hierarchy: KeyHierarchy | None = None, profile: Profile = DEFAULT_PROFILE) -> str:
     """One packet's output: a JSON line or a text tree (with its trailing blank line)."""
-    pkt = build(cand, hierarchy)
+    pkt = build(cand, hierarchy, profile)
     if as_json:
         return json.dumps(pkt.to_json(reveal_keys), ensure_ascii=False,
                           separators=(", ", ": ")) + "\n"
     return pkt.to_text(reveal_keys) + "\n\n"
 
 
-def _render_batch(batch: list[Candidate], as_json: bool, reveal_keys: bool) -> str:
-    return "".join(render(c, as_json, reveal_keys) for c in batch)
+def _render_batch(batch: list[Candidate], as_json: bool, reveal_keys: bool,
+                  profile: Profile = DEFAULT_PROFILE) -> str:
+    return "".join(render(c, as_json, reveal_keys, None, profile) for c in batch)
 
 
 def default_workers() -> int:
@@ -50,7 +52,8 @@ def default_workers() -> int:
 
 
 def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = False,
-             workers: int | None = None, hierarchy: KeyHierarchy | None = None) -> Iterator[str]:
+             workers: int | None = None, hierarchy: KeyHierarchy | None = None,
+             profile: Profile = DEFAULT_PROFILE) -> Iterator[str]:
     """Rendered output chunks for *cands*, in order, using *workers* processes.
 
     With a key *hierarchy* the work is serial: keys are learned in capture order.
@@ -60,7 +63,7 @@ def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = Fals
         workers = 1
     it = iter(cands)
     for n, cand in enumerate(it):
-        yield render(cand, as_json, reveal_keys, hierarchy)
+        yield render(cand, as_json, reveal_keys, hierarchy, profile)
         if n + 1 >= SERIAL_FIRST and workers > 1:
             break
     else:
@@ -73,12 +76,14 @@ def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = Fals
             for cand in it:
                 batch.append(cand)
                 if len(batch) >= BATCH:
-                    window.append(pool.submit(_render_batch, batch, as_json, reveal_keys))
+                    window.append(pool.submit(_render_batch, batch, as_json, reveal_keys,
+                                              profile))
                     batch = []
                     while len(window) > 2 * workers:
                         yield window.popleft().result()
         finally:
             if batch:
-                window.append(pool.submit(_render_batch, batch, as_json, reveal_keys))
+                window.append(pool.submit(_render_batch, batch, as_json, reveal_keys,
+                                              profile))
             while window:
                 yield window.popleft().result()

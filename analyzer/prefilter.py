@@ -12,6 +12,8 @@ known BM-SC addresses or with MBMS content, SRTP flows learned"):
 * other UDP whose payload starts like MIKEY (version 1) when the heuristic is
   on; text (a letter first) that names MIKEY or a key-mgmt attribute, when
   embedded MIKEY is followed (SDP, RTSP, HTTP over UDP: ``dissectors.carriers``);
+* UDP to a FLUTE port, or whose payload starts like an LCT header (version 1
+  in the first nibble) when the ALC heuristic is on (FLUTE downloads);
 * with ``srtp``, UDP that starts like RTP/RTCP version 2, except on flows the
   pipeline has found to carry nothing any key opens (:meth:`srtp_miss`), until
   keys are learned that were not tried on them;
@@ -68,6 +70,8 @@ class Prefilter:
         self.heuristic = profile.mikey_heuristic
         self.text = profile.embedded_mikey
         self.tcp_all = not profile.tcp_prefilter
+        self.flute_ports = profile.flute_ports
+        self.alc = profile.alc_heuristic
         self.srtp = srtp
         #: packed IP addresses (4 or 16 bytes) of BM-SCs seen so far
         self.bmsc_hosts: set[bytes] = set()
@@ -168,6 +172,8 @@ class Prefilter:
             return True
         if first == 1:
             return self.heuristic
+        if first >> 4 == 1:
+            return self.alc or dport in self.flute_ports
         if first in _RTP_V2:
             if not self.srtp:
                 return False
@@ -175,9 +181,9 @@ class Prefilter:
                 return True
             tried = self.dead.get((addr[at:at + size], dport))
             return tried is None or tried < self.key_source()
-        if first in _LETTERS:
-            return self.text and MARKERS.search(buf, pos, end) is not None
-        return False
+        if first in _LETTERS and self.text and MARKERS.search(buf, pos, end) is not None:
+            return True
+        return dport in self.flute_ports
 
     def _tcp(self, sport: int, dport: int, buf: bytes, pos: int, end: int, src: bytes,
              dst: bytes) -> bool:

@@ -25,6 +25,15 @@ class Profile:
             follow HTTP (BM-SC key requests) over reassembled TCP.
         http_ports: TCP ports always parsed as HTTP (elsewhere HTTP is found by content);
             what is not HTTP there is reported.
+        flute_ports: UDP destination ports whose payload is taken as ALC/FLUTE
+            (TS 26.346 names none: ports come from the SDP) [U].
+        alc_heuristic: elsewhere, take UDP that passes the strict LCT heuristic
+            (:func:`dissectors.flute.lct.looks_like_alc`) as ALC; its session is
+            shown once it carries an FDT Instance (EXT_FDT).
+        dcf_key_derivation: how an MTK becomes the DCF keys: ``rfc3830`` (TS 33.246
+            §6.5.4: RFC 3830 §4.1.3 TEK encryption/authentication constants, cs_id 0),
+            ``direct`` (the MTK is the AES key) or ``auto`` (derived, then direct,
+            whichever the padding or the signature confirms) [U].
         tcp_prefilter: follow only TCP to or from hosts known to be BM-SCs, or whose
             payload names MBMS, MIKEY, 3GPP or key-mgmt (:mod:`analyzer.prefilter`);
             off, every TCP connection is followed (slower on busy captures).
@@ -36,6 +45,9 @@ class Profile:
     embedded_mikey: bool = True
     http_ports: frozenset[int] = field(default_factory=lambda: frozenset({80, 8080}))
     tcp_prefilter: bool = True
+    flute_ports: frozenset[int] = field(default_factory=frozenset)
+    alc_heuristic: bool = True
+    dcf_key_derivation: str = "auto"
 
 
 DEFAULT_PROFILE = Profile()

@@ -41,6 +41,8 @@ class Dissected:
     summary: str
     items: list = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
+    #: files this packet completed (``alc``): :class:`analyzer.download_view.OpenedObject`
+    downloads: list = field(default_factory=list)
 
     def fields(self, reveal_keys: bool = False) -> list[list[Any]]:
         """``[name, value]`` pairs in wire order; secrets are None unless revealed."""

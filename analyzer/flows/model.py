@@ -93,6 +93,7 @@ class KeyRecord:
     first_use: KeyEvent | None = None
     last_use: KeyEvent | None = None
     uses: int = 0
+    files: int = 0                      # downloaded files it protected
 
 
 @dataclass

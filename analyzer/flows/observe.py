@@ -87,6 +87,31 @@ class SrtpObs:
 
 
 @dataclass(frozen=True)
+class DownloadObs:
+    """A FLUTE object that ended (complete or not) and what the DCF step made of it.
+
+    ``at`` is its last packet, ``first`` its first; ``mtk`` the (Key Domain ID,
+    MSK ID, MTK ID) its DCF names; ``result`` as
+    :attr:`analyzer.download_view.OpenedObject.result`."""
+
+    at: Where
+    first: Where
+    tsi: int
+    toi: int
+    name: str
+    size: int | None
+    received: int
+    packets: int
+    complete: bool
+    md5: str | None
+    dcf: bool
+    mtk: tuple[str, str, str] | None
+    result: str
+    signature: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class IssueObs:
     """A problem the dissectors found (malformed data, refused XML, ...)."""
 
@@ -131,6 +156,13 @@ def observe(pkt: Dissected) -> list[Any]:
             ssrc = _first(fields, "rtp.ssrc") or _first(fields, "rtcp.senderssrc") or 0
             out.append(SrtpObs(at, ssrc, tuple(parts) if len(parts) == 3 else None,
                                label or None, result))
+    for opened in pkt.downloads:
+        obj = opened.obj
+        out.append(DownloadObs(
+            Where(obj.last.capture, obj.last.frame, obj.last.time, obj.last.src, obj.last.dst),
+            obj.first, obj.tsi, obj.toi, obj.name, obj.transfer_length, obj.received,
+            obj.packets, obj.complete, obj.md5, opened.dcf is not None, opened.mtk,
+            opened.result, opened.signature, obj.reason))
     for start in [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]:
         out.append(_mikey(at, fields[start:_next_message(fields, start)]))
     for err in pkt.errors:
@@ -169,4 +201,4 @@ def _mikey(at: Where, fields: list[list[Any]]) -> MikeyObs:
         _first(fields, "mikey.kemac.decrypted.key.salt"))
 
 
-__all__ = ["HttpObs", "IssueObs", "MikeyObs", "SrtpObs", "Where", "observe"]
+__all__ = ["DownloadObs", "HttpObs", "IssueObs", "MikeyObs", "SrtpObs", "Where", "observe"]

@@ -35,7 +35,7 @@ from .model import (
     UERecord,
     next_state,
 )
-from .observe import HttpObs, IssueObs, MikeyObs, SrtpObs, Where
+from .observe import DownloadObs, HttpObs, IssueObs, MikeyObs, SrtpObs, Where
 
 ACK_TIMEOUT = 5.0          # seconds a V=1 message waits for its verification
 STORM_WINDOW = 2.0         # requests this soon after a solicitation burst ...
@@ -52,6 +52,8 @@ class Reconstructor:
     ues: dict[str, UERecord] = field(default_factory=dict)
     procedures: list[Procedure] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: FLUTE objects that ended, in the order they did (timeline ``downloads``)
+    downloads: list[dict[str, Any]] = field(default_factory=list)
     with_keys: bool = False
     _open: dict[tuple[str, str], Procedure] = field(default_factory=dict)
     _acks: dict[int, tuple[Procedure, str, str, Where]] = field(default_factory=dict)
@@ -120,6 +122,11 @@ class Reconstructor:
             self._mikey(obs)
         elif isinstance(obs, SrtpObs):
             self._srtp(obs)
+        elif isinstance(obs, DownloadObs):
+            self._download(obs)
+        elif isinstance(obs, IssueObs) and obs.code.startswith(("alc.", "flute.", "dcf.")):
+            # per packet, the same problem recurs: once per code and destination
+            self._once((obs.code, at.dst), obs.code, obs.severity, at, obs.message)
         elif isinstance(obs, IssueObs) and obs.code != "mikey.mac_bad":
             # (MAC failures are reported by the MIKEY logic, with what they concern)
             self._finding(obs.code, obs.severity, at, obs.message)
@@ -398,6 +405,57 @@ class Reconstructor:
             self._once(("srtp.auth_failed", stream), "srtp.auth_failed", "error", at,
                        f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst} fails authentication")
 
+    # ------------------------------------------------------------------ downloads
+
+    def _download(self, obs: DownloadObs) -> None:
+        """A FLUTE object ended: a use of the MTK its DCF names (first/last use at its
+        first/last packet), and what went wrong (TS 33.246 §6.6.3)."""
+        at = obs.at
+        label = "/".join(obs.mtk) if obs.mtk else None
+        self.downloads.append({
+            "tsi": obs.tsi, "toi": obs.toi, "name": obs.name, "dst": at.dst,
+            "size": obs.size, "received": obs.received, "packets": obs.packets,
+            "complete": obs.complete, "md5": obs.md5, "protected": obs.dcf, "mtk": label,
+            "result": obs.result, "start": obs.first.time, "end": at.time,
+            "frames": [[obs.first.capture, obs.first.frame], [at.capture, at.frame]]})
+        what = f"FLUTE TSI {obs.tsi} TOI {obs.toi} ({obs.name}) to {at.dst}"
+        if not obs.complete:
+            self._finding("flute.incomplete", "warning", at,
+                          f"{what}: incomplete, {obs.reason or 'not all bytes received'}")
+        if obs.md5 == "bad":
+            self._finding("flute.md5_mismatch", "error", at,
+                          f"{what}: Content-MD5 of the FDT does not match the object")
+        if obs.mtk is not None:
+            kd, msk_id, mtk_id = obs.mtk
+            mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
+            first = obs.first
+            if mtk.first_use is None:
+                self._event(mtk, first, "first_use")
+            elif first.time < mtk.first_use.time:  # a file that ended late began earlier
+                old = mtk.first_use
+                mtk.first_use = KeyEvent(first.time, first.capture, first.frame, "first_use",
+                                         old.ue, old.detail)
+                mtk.events[mtk.events.index(old)] = mtk.first_use
+            if mtk.last_use is None or at.time >= mtk.last_use.time:
+                mtk.last_use = KeyEvent(at.time, at.capture, at.frame, "last_use")
+            mtk.uses += obs.packets
+            mtk.files += 1
+            msk = self.keys.get(("MSK", kd, msk_id, None, None, None))
+            if msk is not None and msk.state in (KeyState.SUPERSEDED, KeyState.EXPIRED):
+                self._finding("dcf.stale_key", "warning", at, f"{what} under MTK {label} "
+                              f"whose MSK is {msk.state.value}")
+        if obs.result == "bad_key":
+            self._finding("dcf.bad_key", "error", at, f"{what}: the known MTK {label} does "
+                          "not decrypt it (wrong key, or another key derivation)")
+        elif obs.result == "no_key" and self.with_keys:
+            self._once(("dcf.no_key", label), "dcf.no_key", "warning", at,
+                       f"{what}: protected by MTK {label}, which is not known")
+        elif obs.result == "malformed":
+            self._finding("dcf.malformed", "error", at, f"{what}: a DCF that does not parse")
+        if obs.signature == "bad":
+            self._finding("dcf.signature_bad", "error", at,
+                          f"{what}: the DCF's HMAC-SHA1 signature does not verify")
+
     def _once(self, key: tuple, code: str, severity: str, at: Where, message: str) -> None:
         if key not in self._reported:
             self._reported.add(key)
@@ -437,9 +495,11 @@ class Reconstructor:
                               "(TS 33.246 §6.3.2: spread the requests)")
         for rec in self.keys.values():
             if rec.first_use is not None and rec.last_use is not None:
+                detail: dict[str, Any] = {"uses": rec.uses}
+                if rec.files:
+                    detail["files"] = rec.files
                 rec.events.append(KeyEvent(rec.last_use.time, rec.last_use.capture,
-                                           rec.last_use.frame, "last_use", None,
-                                           {"uses": rec.uses}))
+                                           rec.last_use.frame, "last_use", None, detail))
         return self._changes
 
 

@@ -1,0 +1,199 @@
+"""ALC/FLUTE packets in ``dissect``, and the protected files they deliver.
+
+An ALC packet becomes a :class:`~analyzer.result.Dissected` with protocol
+``alc`` (Wireshark's ``alc``/``rmt-lct``/``rmt-fec`` field names). The packet
+that completes an FDT Instance also shows the FDT (``flute.fdt.*``,
+``flute.file.*``); the one that completes a file shows the object
+(``flute.object.*``), its DCF headers (``oma_dcf.*``) and, with keys, the
+decryption (:func:`open_object`): the MTK named by the DCF's ``obki`` KeyID
+(TS 33.246 §6.6.3.2), from the key file or learned from MIKEY, turned into the
+DCF keys as :attr:`Profile.dcf_key_derivation` says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dissectors.dcf import ENCRYPTION_METHODS, Dcf, looks_like_dcf, parse_dcf
+from dissectors.flute.fdt import FdtInstance
+from dissectors.flute.lct import AlcPacket
+from dissectors.issues import Issue
+from dissectors.mikey.base import Field_, Node
+
+from .crypto.dcf import candidate_keys, decrypt, signature_ok
+from .download import DeliveredObject, Note
+from .keys import KeyStore
+from .profile import DEFAULT_PROFILE, Profile
+from .result import Dissected
+
+
+@dataclass(frozen=True)
+class AlcInfo:
+    """What the finder learned of an ALC packet: the packet, and the FDT
+    Instances and objects it completed."""
+
+    packet: AlcPacket | None
+    fdts: tuple[FdtInstance, ...] = ()
+    objects: tuple[DeliveredObject, ...] = ()
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass
+class OpenedObject:
+    """A delivered object after the DCF step.
+
+    Attributes:
+        obj: the reassembled object.
+        dcf: its DCF headers, None when it is not a DCF (sent in the clear).
+        mtk: (Key Domain ID, MSK ID, MTK ID) named by the DCF.
+        result: ``clear`` (not protected), ``ok`` (decrypted), ``no_key`` (MTK not
+            known), ``bad_key`` (no candidate key opens it), ``unchecked`` (CTR
+            decrypted with the spec's key, nothing to confirm it), ``incomplete``,
+            ``malformed`` (a DCF that does not parse).
+        plain: the decrypted content (or the object itself when ``clear``).
+        key_how: ``rfc3830`` or ``direct`` - which key opened it.
+        signature: ``ok``/``bad`` for the odfs HMAC-SHA1, None without one.
+    """
+
+    obj: DeliveredObject
+    dcf: Dcf | None = None
+    mtk: tuple[str, str, str] | None = None
+    result: str = "incomplete"
+    plain: bytes | None = None
+    key_how: str | None = None
+    signature: str | None = None
+
+
+def open_object(obj: DeliveredObject, store: KeyStore | None,
+                profile: Profile = DEFAULT_PROFILE) -> OpenedObject:
+    """Recognise the DCF of a delivered object and decrypt it with its MTK."""
+    if not obj.complete or obj.data is None:
+        out = OpenedObject(obj, result="incomplete")
+        if looks_like_dcf(obj.head):  # its headers arrived: they name the MTK
+            out.dcf = parse_dcf(obj.head)
+            if out.dcf.containers:
+                out.mtk = out.dcf.containers[0].mtk
+        return out
+    data = obj.data
+    if not looks_like_dcf(data):
+        return OpenedObject(obj, result="clear", plain=data)
+    dcf = parse_dcf(data)
+    if not dcf.containers or dcf.containers[0].data_length == 0:
+        return OpenedObject(obj, dcf, result="malformed")
+    c = dcf.containers[0]
+    out = OpenedObject(obj, dcf, c.mtk, result="no_key")
+    if c.encryption_method == 0:
+        out.result, out.plain = "clear", data[c.data_offset:c.data_offset + c.data_length]
+        return out
+    if store is None or c.mtk is None:
+        return out
+    kd, msk, mtk_id = (bytes.fromhex(x) for x in c.mtk)
+    key = store.mtks.get((kd, msk, mtk_id))
+    if key is None or key.value is None:
+        return out
+    rand = key.extra.get("rand")
+    if rand is None:
+        msk_key = store.msks.get((kd, msk))
+        rand = msk_key.extra.get("rand") if msk_key is not None else None
+    csb_id = key.extra.get("csb_id")
+    body = data[c.data_offset:c.data_offset + c.data_length]
+    signed = _signed_range(data)
+    out.result = "bad_key"
+    for keys in candidate_keys(key.value, csb_id, rand, profile.dcf_key_derivation):
+        sig = None
+        if c.signature_method == 1 and c.signature:
+            sig = "ok" if signature_ok(keys.auth_key, signed, c.signature) else "bad"
+        plain, checked = decrypt(c.encryption_method, keys.encr_key, body, c.plaintext_length,
+                                 c.padding_scheme)
+        if plain is None or sig == "bad":
+            continue
+        if checked or sig == "ok" or keys.how == "rfc3830" or profile.dcf_key_derivation \
+                == "direct":
+            out.result = "ok" if (checked or sig == "ok") else "unchecked"
+            out.plain, out.key_how, out.signature = plain, keys.how, sig
+            return out
+    if c.signature_method == 1 and c.signature:
+        out.signature = "bad"
+    return out
+
+
+def _signed_range(data: bytes) -> bytes:
+    """Every byte before the ``mdri`` box (the signature's range, [U])."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        if data[pos + 4:pos + 8] == b"mdri" or size < 8:
+            break
+        pos += size
+    return data[:min(pos, len(data))]
+
+
+def build_alc_packet(cand: Any, store: KeyStore | None = None,
+                     profile: Profile = DEFAULT_PROFILE) -> Dissected:
+    """The dissected form of an ALC candidate (with its finished objects opened)."""
+    info: AlcInfo = cand.alc
+    pkt = info.packet
+    if pkt is not None:
+        items = list(pkt.items)
+        errors: list[Issue] = list(pkt.issues)
+        if pkt.is_fdt:
+            summary = f"ALC TSI {pkt.tsi} FDT instance {pkt.fdt_instance_id}"
+        else:
+            summary = f"ALC TSI {pkt.tsi} TOI {pkt.toi}"
+        if pkt.sbn is not None:
+            summary += f" SBN {pkt.sbn} ESI {pkt.esi}"
+        items.append(Field_("alc.payload", len(pkt.payload), "Encoding symbol(s) (bytes)",
+                            depth=0))
+    else:  # the capture ended: an object never completed, shown at its last packet
+        items, errors = [Node("FLUTE object at the end of the capture", -1)], []
+        summary = "FLUTE end of capture"
+    errors.extend(Issue(n.code, n.message, n.severity) for n in info.notes)
+    for fdt in info.fdts:
+        items.extend(fdt.tree(depth=1))
+        summary += f", FDT: {len(fdt.files)} files"
+    opened = []
+    for obj in info.objects:
+        o = open_object(obj, store, profile)
+        opened.append(o)
+        items.extend(object_tree(o))
+        summary += f", {obj.name} {'complete' if obj.complete else 'INCOMPLETE'}"
+        if o.dcf is not None:
+            summary += f" (DCF, {o.result})"
+    pkt_out = Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "alc", summary,
+                        items, errors)
+    pkt_out.downloads = opened
+    return pkt_out
+
+
+def object_tree(o: OpenedObject) -> list:
+    """Items for a finished object and its DCF."""
+    obj = o.obj
+    items: list = [Node(f"Reassembled object TOI {obj.toi}: {obj.name}", 0)]
+    add = items.append
+    add(Field_("flute.object.toi", obj.toi, "TOI", depth=1))
+    add(Field_("flute.object.name", obj.name, "Name", depth=1))
+    if obj.transfer_length is not None:
+        add(Field_("flute.object.transfer_length", obj.transfer_length, "Transfer length",
+                   depth=1))
+    add(Field_("flute.object.received", obj.received, "Bytes received", depth=1))
+    add(Field_("flute.object.packets", obj.packets, "Packets", depth=1))
+    add(Field_("flute.object.complete", int(obj.complete), "Complete", depth=1))
+    if obj.missing:
+        add(Field_("flute.object.missing", ", ".join(f"{s}-{e}" for s, e in obj.missing[:8]),
+                   "Missing byte ranges", depth=1))
+    if obj.md5 is not None:
+        add(Field_("flute.object.md5", obj.md5, "Content-MD5 check", depth=1))
+    if o.dcf is not None:
+        items.extend((type(i)(*i[:-1], i[-1] + 1) if isinstance(i, Field_) else
+                      Node(i.title, i.depth + 1)) for i in o.dcf.items)
+        add(Field_("oma_dcf.decryption", o.result, "Decryption", depth=1))
+        if o.key_how:
+            add(Field_("oma_dcf.key_derivation", o.key_how, "Key", depth=1))
+        if o.signature:
+            add(Field_("oma_dcf.signature_status", o.signature, "Signature", depth=1))
+        if o.dcf.containers:
+            m = o.dcf.containers[0].encryption_method
+            add(Field_("oma_dcf.method_name", ENCRYPTION_METHODS.get(m, str(m)),
+                       "Encryption", depth=1))
+    return items
