@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -23,6 +24,7 @@ from .lab.scenarios import run as run_scenario
 from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .prefilter import Prefilter
+from .profile import DEFAULT_PROFILE, Profile
 from .reading import CaptureError, read_capture
 from .srtp_view import SrtpFinder
 from .writer import PcapngWriter
@@ -78,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--keys", metavar="FILE", help="key file (TOML)")
     exp.add_argument("--reveal-keys", action="store_true", help="include key values")
     exp.add_argument("-o", "--output", metavar="OUT.json", required=True, help="timeline JSON")
+    ext = sub.add_parser("extract", help="write every file the captures' FLUTE downloads "
+                                         "delivered (DCF decrypted with the MTK) and index.json")
+    ext.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    ext.add_argument("--keys", metavar="FILE", help="key file (TOML)")
+    ext.add_argument("-o", "--output", metavar="DIR", required=True,
+                     help="directory for the files and index.json (made if missing)")
+    for cmd in (dis, exp, ext):
+        cmd.add_argument("--flute-port", type=_port, action="append", default=[],
+                         metavar="PORT", help="UDP port carrying FLUTE/ALC (like Decode As; "
+                         "elsewhere ALC is found by a strict heuristic); repeatable")
     lab = sub.add_parser("lab", help="simulate a BM-SC and its UEs (every procedure of "
                                      "TS 33.246 §6.3) into a capture, or live")
     lab.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
@@ -96,6 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"not a UDP port: {text!r}")
+    return port
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    ports = getattr(args, "flute_port", None)
+    return replace(DEFAULT_PROFILE, flute_ports=frozenset(ports)) if ports else DEFAULT_PROFILE
 
 
 def load_keys(path: str) -> KeyStore:
@@ -159,7 +186,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         def progress(path: str, packets: int) -> None:
             sys.stderr.write(f"\r{path}: {packets} packets")
             sys.stderr.flush()
-    run = Export(store, reveal_keys=args.reveal_keys, progress=progress)
+    run = Export(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress)
     status = 0
     for error in run.add_captures(args.captures):
         sys.stderr.write(f"{PROG}: {error}\n")
@@ -174,6 +201,38 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write("\n")
     out.write(f"{len(doc['keys'])} keys, {len(doc['procedures'])} procedures, "
               f"{len(doc['findings'])} findings -> {args.output}\n")
+    return status
+
+
+def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the delivered files of the captures and their index."""
+    from .extract import Extractor
+
+    store = load_keys(args.keys) if args.keys else None
+    target = Path(args.output)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot make {args.output}: {exc.strerror or exc}\n")
+        return 1
+    sink = Extractor(target)
+    run = Export(store, profile=_profile(args), on_download=sink)
+    status = 0
+    try:
+        for error in run.add_captures(args.captures):
+            sys.stderr.write(f"{PROG}: {error}\n")
+            status = 1
+        doc = run.document()
+        (target / "index.json").write_text(json.dumps(sink.index(doc["captures"]), indent=1,
+                                                      ensure_ascii=False) + "\n")
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot write into {args.output}: {exc.strerror or exc}\n")
+        return 1
+    files = sink.files
+    written = sum(1 for f in files if f["path"])
+    out.write(f"{len(files)} objects: {written} written "
+              f"({sum(1 for f in files if f['decrypted'])} decrypted), "
+              f"{sum(1 for f in files if not f['complete'])} incomplete -> {args.output}\n")
     return status
 
 
@@ -236,11 +295,14 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
     for index, path in enumerate(args.captures):
         try:
-            keep = Prefilter(srtp=True)
+            profile = _profile(args)
+            keep = Prefilter(profile, srtp=True)
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
                               keep)
-            cands = candidates(read_capture(path, keep), capture=index, srtp=srtp, prefilter=keep)
-            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy):
+            cands = candidates(read_capture(path, keep), capture=index, profile=profile,
+                               srtp=srtp, prefilter=keep)
+            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy,
+                                  profile):
                 out.write(chunk)
         except CaptureError as exc:
             out.flush()
@@ -261,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args, sys.stdout)
         if args.command == "export":
             return cmd_export(args, sys.stdout)
+        if args.command == "extract":
+            return cmd_extract(args, sys.stdout)
         if args.command == "sniff":
             return cmd_sniff(args, sys.stdout)
         if args.command == "open":

@@ -38,6 +38,7 @@ LAB_DEMOS = {
     "attacks": ["--duration", "6"],
     "storm": ["--ues", "60"],
     "mixed": ["--duration", "3", "--ues", "2"],
+    "download": ["--ues", "2"],
 }
 
 
@@ -170,6 +171,16 @@ def main() -> None:
                             str(keys.relative_to(ROOT)), "--reveal-keys", "-o",
                             str(GOLDEN.parent / f"{capture.stem}.timeline.json")],
                            check=True, capture_output=True, cwd=ROOT)
+        if keys.is_file() and capture.stem == "lab-download":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run([sys.executable, "-m", "analyzer", "extract",
+                                str(capture.relative_to(ROOT)), "--keys",
+                                str(keys.relative_to(ROOT)), "-o", tmp],
+                               check=True, capture_output=True, cwd=ROOT)
+                (GOLDEN.parent / f"{capture.stem}.extract.json").write_text(
+                    (Path(tmp) / "index.json").read_text())
 
 
 PUBLIC = ("# published demo material: checked out world-readable, so no permission warning\n"

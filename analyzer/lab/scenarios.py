@@ -13,6 +13,8 @@
                    unknown MKI, a truncated MIKEY message and garbage on the MIKEY port
 ``storm``          thousands of UEs answer one solicitation at once (no spreading)
 ``mixed``          ``basic`` inside heavy unrelated traffic (DNS, web, plain RTP)
+``download``       a FLUTE download session of DCF files under two MTKs; one file
+                   loses a packet (:mod:`analyzer.lab.download`)
 =================  ================================================================
 
 The XML bodies use the element names we recall of TS 33.246/TS 26.346
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .download import download
 from .frames import tcp_frame, udp_frame
 from .world import EPOCH, HTTP_PORT, MIKEY_PORT, REALM_PREFIX, UE, Msk, World
 
@@ -345,6 +348,7 @@ SCENARIOS = {
     "attacks": attacks,
     "storm": storm,
     "mixed": mixed,
+    "download": download,
 }
 
 #: The default number of UEs per scenario.

@@ -81,6 +81,8 @@ class World:
         self.kd = bytes.fromhex("02f810")
         self.frames: list[Frame] = []
         self.msks: list[Msk] = []
+        #: files of a download session (ground truth of the ``download`` scenario)
+        self.downloads: list[dict[str, Any]] = []
         self.ues = [self._make_ue(n) for n in range(ues)]
         self._ident = 0
         self._port = 40000
@@ -275,4 +277,5 @@ class World:
                       "mtks": m.mtks} for m in self.msks],
             "srtp": {"ssrc": self._ssrc, "suite": "AES_CM_128_HMAC_SHA1_80",
                      "mki": "msk_id || mtk_id"},
+            **({"downloads": self.downloads} if self.downloads else {}),
         }
