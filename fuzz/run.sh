@@ -8,12 +8,12 @@ cd "$(dirname "$0")"
 RUNS=${1:-1000000}
 WORK=${2:-${TMPDIR:-/tmp}/mbms-fuzz}
 mkdir -p artifacts
-for t in mikey bmsc srtp reader; do mkdir -p "$WORK/$t"; done
+for t in mikey bmsc srtp reader flute; do mkdir -p "$WORK/$t"; done
 one() {
   python "fuzz_$1.py" "$WORK/$1" "corpus/$1" -runs="$RUNS" -artifact_prefix="artifacts/$1-" \
     -print_final_stats=1 > "$WORK/$1.log" 2>&1 || echo "fuzz_$1: crashed, see $WORK/$1.log"
   grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$WORK/$1.log" | sed "s/^/$1: /"
 }
 one mikey &
-(one bmsc; one srtp; one reader) &
+(one bmsc; one srtp; one reader; one flute) &
 wait

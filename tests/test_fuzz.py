@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 atheris = pytest.importorskip("atheris")
 
 FUZZ = ROOT / "fuzz"
-TARGETS = ("mikey", "bmsc", "srtp", "reader")
+TARGETS = ("mikey", "bmsc", "srtp", "reader", "flute")
 
 
 def _harness(target: str):

@@ -133,7 +133,7 @@ def parse_fdt(data: bytes) -> FdtInstance:
         issues.append(Issue("flute.fdt_refused", f"FDT instance refused: {type(exc).__name__} "
                             "(a DTD, entity or external reference)"))
         return fdt
-    except (ParseError, ValueError, UnicodeError) as exc:
+    except (ParseError, ValueError, UnicodeError, LookupError) as exc:  # LookupError: encoding=
         issues.append(Issue("flute.fdt_malformed", f"FDT instance does not parse: "
                             f"{str(exc)[:120]}"))
         return fdt
