@@ -300,7 +300,7 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
                               keep)
             cands = candidates(read_capture(path, keep), capture=index, profile=profile,
-                               srtp=srtp, prefilter=keep)
+                               srtp=srtp, prefilter=keep, end_objects=not args.json)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy,
                                   profile):
                 out.write(chunk)

@@ -227,12 +227,12 @@ class CandidateFinder:
         self.flute.notes.clear()
         return src, dst, AlcInfo(pkt, fdts, tuple(objects), notes)
 
-    def finish(self) -> list[Candidate]:
-        """The end of the capture: HTTP messages still waiting, FLUTE objects never
-        completed."""
+    def finish(self, objects: bool = True) -> list[Candidate]:
+        """The end of the capture: HTTP messages still waiting, and (*objects*) the
+        FLUTE objects never completed, each as a record at its last packet."""
         out = self._learn(_http_candidates(self.tracker.finish(self.last, self.last_time),
                                            self.capture, self.relevant))
-        for obj in self.flute.finish():
+        for obj in self.flute.finish() if objects else ():
             if (obj.session, obj.tsi) in self.flute_sessions:
                 at = obj.last
                 notes = tuple(self.flute.notes)
@@ -256,14 +256,18 @@ class CandidateFinder:
 def candidates(records: Iterable[Record], capture: int = 0,
                profile: Profile = DEFAULT_PROFILE,
                srtp: SrtpFinder | None = None,
-               prefilter: Prefilter | None = None) -> Iterator[Candidate]:
+               prefilter: Prefilter | None = None,
+               end_objects: bool = True) -> Iterator[Candidate]:
     """The MBMS-relevant packets of a capture in order: MIKEY records as they come,
-    BM-SC HTTP messages when their last segment arrives (TCP reassembled), and with
-    an :class:`SrtpFinder` the SRTP/SRTCP packets of known streams."""
+    BM-SC HTTP messages when their last segment arrives (TCP reassembled), ALC
+    packets of FLUTE sessions, and with an :class:`SrtpFinder` the SRTP/SRTCP
+    packets of known streams. *end_objects*: also a record for each FLUTE object
+    still incomplete at the end (``dissect --json`` leaves them out: one object per
+    packet)."""
     finder = CandidateFinder(capture, profile, srtp, prefilter)
     for record in records:
         yield from finder.record(record)
-    yield from finder.finish()
+    yield from finder.finish(end_objects)
 
 
 def _http_candidates(events: list[HttpEvent], capture: int,

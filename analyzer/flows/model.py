@@ -159,4 +159,10 @@ FINDING_CODES = {
     "ue.no_msk_traffic": "a UE that failed to get an MSK and holds none still shows traffic",
     "bmsc.request_storm": "many MSK requests in a short window after a solicitation",
     "flow.unexpected": "an event that the key's state does not allow",
+    "flute.incomplete": "a FLUTE object whose bytes were not all received (listed with what is missing)",
+    "flute.md5_mismatch": "a FLUTE object that does not match the FDT's Content-MD5",
+    "dcf.no_key": "a DCF protected by an MTK that is not known (analysis with keys)",
+    "dcf.bad_key": "a DCF that the known MTK named by its KeyID does not decrypt",
+    "dcf.signature_bad": "a DCF whose HMAC-SHA1 signature (odfs) does not verify",
+    "dcf.stale_key": "a DCF under an MTK whose MSK has been superseded or expired",
 }

@@ -270,6 +270,12 @@ _RTP_SPANS = {"rtp.version": (0, 1), "rtp.padding": (0, 1), "rtp.ext": (0, 1), "
               "rtp.marker": (1, 2), "rtp.p_type": (1, 2), "rtp.seq": (2, 4),
               "rtp.timestamp": (4, 8), "rtp.ssrc": (8, 12), "rtcp.version": (0, 1),
               "rtcp.pt": (1, 2), "rtcp.senderssrc": (4, 8)}
+#: LCT fixed-header fields (RFC 5651 §5.1) that sit at the same bytes in every packet
+_LCT_SPANS = {"alc.version": (0, 1), "rmt-lct.version": (0, 1), "rmt-lct.fsize.cci": (0, 1),
+              "rmt-lct.psi": (0, 1), "rmt-lct.fsize.tsi": (1, 2), "rmt-lct.fsize.toi": (1, 2),
+              "rmt-lct.flags.sct_present": (1, 2), "rmt-lct.flags.ert_present": (1, 2),
+              "rmt-lct.flags.close_session": (1, 2), "rmt-lct.flags.close_object": (1, 2),
+              "rmt-lct.hlen": (2, 3), "rmt-lct.codepoint": (3, 4)}
 
 
 def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
@@ -302,6 +308,19 @@ def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
                 tag = next((len(bytes.fromhex(i.value)) for i in pkt.items
                             if getattr(i, "name", None) == "srtp.auth_tag"), 0)
                 spans[k] = (base + n - tag - mki_len, base + n - tag)
+        return spans
+    if pkt.protocol == "alc" and spans:
+        spans[0] = (base, base + len(tp.payload))  # the ALC packet; its fields by name below
+        hlen = next((i.value for i in pkt.items if getattr(i, "name", None) == "rmt-lct.hlen"),
+                    None)
+        if hlen is not None and hlen <= len(tp.payload):
+            for k, item in enumerate(pkt.items):
+                name = getattr(item, "name", None)
+                if name in _LCT_SPANS:
+                    a, b = _LCT_SPANS[name]
+                    spans[k] = (base + a, base + b)
+                elif name == "alc.payload":
+                    spans[k] = (base + len(tp.payload) - item.value, base + len(tp.payload))
         return spans
     if pkt.protocol != "mikey":
         return spans

@@ -14,9 +14,11 @@ def _times(key: dict[str, Any]) -> str:
     for name in ("delivered", "first_use", "last_use", "superseded"):
         if name in ev:
             parts.append(f"{name} #{ev[name]['frame']}")
-    uses = ev.get("last_use", {}).get("detail", {}).get("uses")
-    if uses:
-        parts.append(f"{uses} packets")
+    detail = ev.get("last_use", {}).get("detail", {})
+    if detail.get("uses"):
+        parts.append(f"{detail['uses']} packets")
+    if detail.get("files"):
+        parts.append(f"{detail['files']} file{'s' if detail['files'] != 1 else ''}")
     return ", ".join(parts)
 
 
