@@ -81,3 +81,17 @@ def test_extract_errors_are_one_line(bad):
                           text=True, cwd=ROOT)
     assert proc.returncode in (1, 2) and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_tui_lists_the_alc_packets_and_its_keys_view_counts_files():
+    from analyzer.keys import load_keys
+    from analyzer.tui.model import load
+    from analyzer.tui.widgets.keys import _times
+
+    out = load([str(CAPTURE)], load_keys(KEYS))
+    assert not out.errors
+    alc = [r.pkt for r in out.rows if r.pkt.protocol == "alc"]
+    assert len(alc) >= 63 and any("news.html complete (DCF, ok)" in p.summary for p in alc)
+    shown = {k["mtk_id"]: _times(k) for k in out.timeline["keys"] if k["kind"] == "MTK"}
+    assert shown["0001"].endswith("10 packets, 2 files")
+    assert shown["0002"].endswith("48 packets, 2 files")
