@@ -63,6 +63,8 @@ class OpenedObject:
     plain: bytes | None = None
     key_how: str | None = None
     signature: str | None = None
+    #: the DCF named no MTK: this one was found by trial (``Profile.dcf_key_trial``)
+    by_trial: bool = False
 
 
 def open_object(obj: DeliveredObject, store: KeyStore | None,
@@ -86,12 +88,42 @@ def open_object(obj: DeliveredObject, store: KeyStore | None,
     if c.encryption_method == 0:
         out.result, out.plain = "clear", data[c.data_offset:c.data_offset + c.data_length]
         return out
-    if store is None or c.mtk is None:
+    if store is None:
         return out
+    if c.mtk is None:
+        return _trial(out, data, c, store, profile)
     kd, msk, mtk_id = (bytes.fromhex(x) for x in c.mtk)
     key = store.mtks.get((kd, msk, mtk_id))
     if key is None or key.value is None:
         return out
+    return _open_with(out, data, c, store, key, profile)
+
+
+#: Most known MTKs tried on a DCF that names none.
+MAX_TRIAL = 64
+
+
+def _trial(out: OpenedObject, data: bytes, c: Any, store: KeyStore,
+           profile: Profile) -> OpenedObject:
+    """No KeyID: the known MTKs, newest first; only a confirmed key is taken."""
+    if not profile.dcf_key_trial:
+        return out
+    for ids, key in list(store.mtks.items())[::-1][:MAX_TRIAL]:
+        if key.value is None:
+            continue
+        got = _open_with(OpenedObject(out.obj, out.dcf), data, c, store, key, profile)
+        if got.result == "ok":
+            got.mtk = tuple(x.hex() for x in ids)
+            got.by_trial = True
+            return got
+    return out
+
+
+def _open_with(out: OpenedObject, data: bytes, c: Any, store: KeyStore, key: Any,
+               profile: Profile) -> OpenedObject:
+    """Decrypt container *c* with MTK *key* (its RAND and CSB ID for the derivation)."""
+    ids = key.ident
+    kd, msk = bytes.fromhex(ids["key_domain"]), bytes.fromhex(ids["msk_id"])
     rand = key.extra.get("rand")
     if rand is None:
         msk_key = store.msks.get((kd, msk))
@@ -190,6 +222,9 @@ def object_tree(o: OpenedObject) -> list:
         add(Field_("oma_dcf.decryption", o.result, "Decryption", depth=1))
         if o.key_how:
             add(Field_("oma_dcf.key_derivation", o.key_how, "Key", depth=1))
+        if o.by_trial:
+            add(Field_("oma_dcf.key_by_trial", "/".join(o.mtk or ()),
+                       "MTK found by trial (the DCF names none)", depth=1))
         if o.signature:
             add(Field_("oma_dcf.signature_status", o.signature, "Signature", depth=1))
         if o.dcf.containers:

@@ -79,6 +79,7 @@ class Extractor:
             "md5": obj.md5, "protected": protected,
             "mtk": "/".join(opened.mtk) if opened.mtk else None, "decrypted": decrypted,
             "result": opened.result, "key_derivation": opened.key_how,
+            "key_by_trial": opened.by_trial,
             "signature": opened.signature,
             "frames": [[obj.first.capture, obj.first.frame], [obj.last.capture, obj.last.frame]],
         })

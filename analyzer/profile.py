@@ -34,6 +34,9 @@ class Profile:
             §6.5.4: RFC 3830 §4.1.3 TEK encryption/authentication constants, cs_id 0),
             ``direct`` (the MTK is the AES key) or ``auto`` (derived, then direct,
             whichever the padding or the signature confirms) [U].
+        dcf_key_trial: when a DCF names no MBMS KeyID (no ``obki`` box, or one laid
+            out otherwise), try the known MTKs, newest first, and take one only when
+            the padding or the signature confirms it [U].
         tcp_prefilter: follow only TCP to or from hosts known to be BM-SCs, or whose
             payload names MBMS, MIKEY, 3GPP or key-mgmt (:mod:`analyzer.prefilter`);
             off, every TCP connection is followed (slower on busy captures).
@@ -48,6 +51,7 @@ class Profile:
     flute_ports: frozenset[int] = field(default_factory=frozenset)
     alc_heuristic: bool = True
     dcf_key_derivation: str = "auto"
+    dcf_key_trial: bool = True
 
 
 DEFAULT_PROFILE = Profile()

@@ -311,3 +311,28 @@ def test_dcf_with_lying_lengths_is_reported_not_crashed(mutate):
 def test_dcf_parser_never_raises(data):
     parse_dcf(b"\x00\x00\x00\x10ftypodcf\x00\x00\x00\x02" + data)
     parse_dcf(data)
+
+
+def test_a_dcf_naming_no_key_is_opened_only_by_a_confirmed_trial():
+    from analyzer.download import DeliveredObject
+
+    plain = os.urandom(500)
+    keys = candidate_keys(MTK, 0x1234, b"r" * 16, "rfc3830")[0]
+    raw = build_dcf(encrypt(1, keys.encr_key, b"\x42" * 16, plain), key_id=b"",
+                    plaintext_length=len(plain), method=1)
+    assert parse_dcf(raw).containers[0].mtk is None
+    obj = DeliveredObject("d", 1, 1, None, raw, len(raw), len(raw), [], True, None, at(0),
+                          at(1), 1, 0, 0, 0)
+    store = KeyStore()
+    for n in range(5):  # other MTKs first: none of them passes the padding check
+        store.learn_mtk(KID[:3], KID[3:7], bytes([0, n]), os.urandom(16), None, "t",
+                        csb_id=0x1234, rand=b"r" * 16)
+    store.learn_mtk(KID[:3], KID[3:7], KID[7:], MTK, None, "t", csb_id=0x1234, rand=b"r" * 16)
+    opened = open_object(obj, store)
+    assert (opened.result, opened.by_trial, opened.plain) == ("ok", True, plain)
+    assert opened.mtk == ("02f810", "00010002", "0007")
+    from dataclasses import replace
+
+    from analyzer.profile import DEFAULT_PROFILE
+    off = replace(DEFAULT_PROFILE, dcf_key_trial=False)
+    assert open_object(obj, store, off).result == "no_key"
