@@ -108,7 +108,9 @@ class _Object:
     chunks: dict[int, bytes] = field(default_factory=dict)   # offset -> bytes
     offsets: list[int] = field(default_factory=list)
     pending: list[tuple[int, int, bytes]] = field(default_factory=list)  # (sbn, esi, data)
-    held: int = 0
+    held: int = 0      # bytes waiting in ``pending``
+    stored: int = 0    # bytes kept in ``chunks`` (overlapping copies counted twice)
+    covered: int = 0   # distinct bytes of the object received
     packets: int = 0
     duplicates: int = 0
     conflicts: int = 0
@@ -285,13 +287,15 @@ class FluteReceiver:
         if i > 0:
             i -= 1
         same = True
-        covered = 0
+        covered = 0  # bytes of [start, end) already held (kept chunks may overlap)
+        reach = start
         while i < len(offsets) and offsets[i] < end:
             o = offsets[i]
             c = chunks[o]
             lo, hi = max(o, start), min(o + len(c), end)
             if lo < hi:
-                covered += hi - lo
+                covered += max(0, hi - max(lo, reach))
+                reach = max(reach, hi)
                 if c[lo - o:hi - o] != data[lo - start:hi - start]:
                     same = False
             i += 1
@@ -305,15 +309,17 @@ class FluteReceiver:
             return
         if not same:
             return
-        if start in chunks:
-            if len(chunks[start]) >= len(data):
-                obj.duplicates += 1
-                return
-        if not self._hold(len(data), at):
+        old = len(chunks.get(start, b""))
+        if old >= len(data):
+            obj.duplicates += 1
             return
-        if start not in chunks:
+        if not self._hold(len(data) - old, at):
+            return
+        if not old:
             insort(offsets, start)
         chunks[start] = data
+        obj.stored += len(data) - old
+        obj.covered += len(data) - covered  # the overlap was already there, byte for byte
 
     def _guess_single_block(self, obj: _Object) -> None:
         """No FTI ever came: a single source block with the largest payload as
@@ -334,12 +340,9 @@ class FluteReceiver:
 
     # ------------------------------------------------------------------ output
 
-    def _have(self, obj: _Object) -> int:
-        return sum(len(c) for c in obj.chunks.values())
-
     def _maybe_done(self, session: _Session, okey: Any, obj: _Object,
                     at: Where) -> list[DeliveredObject]:
-        if obj.fti is None or self._have(obj) < obj.fti.transfer_length:
+        if obj.fti is None or obj.covered < obj.fti.transfer_length:
             return []
         if isinstance(okey, tuple):  # an FDT Instance
             obj.done = True
@@ -386,7 +389,8 @@ class FluteReceiver:
         return bytes(buf)
 
     def _release(self, obj: _Object) -> None:
-        self._held -= self._have(obj)
+        self._held -= obj.stored
+        obj.stored = 0
         obj.chunks.clear()
         obj.offsets.clear()
 
@@ -396,7 +400,7 @@ class FluteReceiver:
         f = session.files.get(obj.toi)
         total = obj.fti.transfer_length if obj.fti is not None and obj.fti.transfer_length >= 0 \
             else None
-        have = self._have(obj)
+        have = obj.covered
         missing = _gaps(obj, total)
         complete = total is not None and not missing and not obj.dropped
         data = md5 = None

@@ -336,3 +336,20 @@ def test_a_dcf_naming_no_key_is_opened_only_by_a_confirmed_trial():
     from analyzer.profile import DEFAULT_PROFILE
     off = replace(DEFAULT_PROFILE, dcf_key_trial=False)
     assert open_object(obj, store, off).result == "no_key"
+
+
+def test_packets_of_several_overlapping_symbols_count_each_byte_once():
+    # RFC 5445: a packet may carry several consecutive symbols; two packets sharing
+    # symbol 1 must not make 300 distinct bytes look like the whole 400
+    data = os.urandom(400)
+    fti = Fti(400, 100, 10)
+    raws = [build_alc(1, 1, data[0:200], esi=0, fti=fti), build_alc(1, 1, data[100:300], esi=1),
+            build_alc(1, 1, data[200:400], esi=2),
+            build_alc(1, 1, data[300:400], esi=3)]
+    rx = FluteReceiver()
+    done = []
+    for n, raw in enumerate(raws):
+        done += rx.packet(parse_alc(raw), at(n))
+    assert len(done) == 1 and done[0].complete and done[0].data == data
+    assert done[0].received == 400 and done[0].packets == 3
+    assert rx._held == 0
