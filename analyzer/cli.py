@@ -315,18 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "dissect":
-            return cmd_dissect(args, sys.stdout)
-        if args.command == "decrypt":
-            return cmd_decrypt(args, sys.stdout)
-        if args.command == "lab":
-            return cmd_lab(args, sys.stdout)
-        if args.command == "export":
-            return cmd_export(args, sys.stdout)
-        if args.command == "extract":
-            return cmd_extract(args, sys.stdout)
-        if args.command == "sniff":
-            return cmd_sniff(args, sys.stdout)
+        commands = {"dissect": cmd_dissect, "decrypt": cmd_decrypt, "lab": cmd_lab,
+                    "export": cmd_export, "extract": cmd_extract, "sniff": cmd_sniff}
+        if args.command in commands:
+            return commands[args.command](args, sys.stdout)
         if args.command == "open":
             store = load_keys(args.keys) if args.keys else None
             from .tui.app import run_app  # only the TUI imports Textual

@@ -206,8 +206,7 @@ class CandidateFinder:
         the reassembly, and shown once its session has carried an FDT Instance."""
         data, profile = tp.payload, self.profile
         listed = tp.dport in profile.flute_ports
-        if not listed and not (profile.alc_heuristic and data and data[0] >> 4 == 1
-                               and looks_like_alc(data)):
+        if not listed and not (profile.alc_heuristic and looks_like_alc(data)):
             return None
         pkt = parse_alc(data)
         if not listed and not pkt.ok:
@@ -216,15 +215,11 @@ class CandidateFinder:
         session = (dst, pkt.tsi)
         if listed or pkt.is_fdt:
             self.flute_sessions.add(session)
-        known = len(self.flute.fdts)
         objects = self.flute.packet(pkt, Where(self.capture, record.number, record.time, src,
                                                dst))
         if session not in self.flute_sessions:
-            return None
-        fdts = tuple(f for _at, _s, f in self.flute.fdts[known:])
-        del self.flute.fdts[:]
-        notes = tuple(self.flute.notes)
-        self.flute.notes.clear()
+            return None  # (its notes go with the next packet shown; only FDT packets make FDTs)
+        fdts, notes = self.flute.take_reports()
         return src, dst, AlcInfo(pkt, fdts, tuple(objects), notes)
 
     def finish(self, objects: bool = True) -> list[Candidate]:
@@ -235,8 +230,7 @@ class CandidateFinder:
         for obj in self.flute.finish() if objects else ():
             if (obj.session, obj.tsi) in self.flute_sessions:
                 at = obj.last
-                notes = tuple(self.flute.notes)
-                self.flute.notes.clear()
+                _fdts, notes = self.flute.take_reports()
                 out.append(Candidate(self.capture, at.frame, at.time, at.src, at.dst, (),
                                      alc=AlcInfo(None, (), (obj,), notes)))
         return out

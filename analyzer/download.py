@@ -160,7 +160,8 @@ class FluteReceiver:
         self.limits = limits
         self.sessions: dict[tuple[str, int], _Session] = {}
         self.notes: list[Note] = []
-        self.fdts: list[tuple[Where, _Session, FdtInstance]] = []
+        #: FDT Instances completed since :meth:`take_reports`
+        self.fdts: list[FdtInstance] = []
         self._held = 0
         self._reported: set[tuple] = set()
 
@@ -216,6 +217,13 @@ class FluteReceiver:
             return []
         self._place(obj, pkt.sbn or 0, pkt.esi or 0, pkt.payload, at)
         return self._maybe_done(session, okey, obj, at)
+
+    def take_reports(self) -> tuple[tuple[FdtInstance, ...], tuple[Note, ...]]:
+        """The FDT Instances completed and the notes made since the last call."""
+        out = tuple(self.fdts), tuple(self.notes)
+        self.fdts.clear()
+        self.notes.clear()
+        return out
 
     def finish(self) -> list[DeliveredObject]:
         """The captures ended: every object not delivered yet, as it stands."""
@@ -360,7 +368,7 @@ class FluteReceiver:
                                    f"FDT instance of TSI {session.tsi}: {problem}"))
             return
         fdt = parse_fdt(data)
-        self.fdts.append((at, session, fdt))
+        self.fdts.append(fdt)
         for issue in fdt.issues:
             self.notes.append(Note(issue.code, issue.severity, at,
                                    f"FDT instance of TSI {session.tsi}: {issue.message}"))

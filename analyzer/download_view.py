@@ -90,20 +90,22 @@ def open_object(obj: DeliveredObject, store: KeyStore | None,
         return out
     if store is None:
         return out
+    body = data[c.data_offset:c.data_offset + c.data_length]
+    signed = _signed_range(data)
     if c.mtk is None:
-        return _trial(out, data, c, store, profile)
+        return _trial(out, body, signed, c, store, profile)
     kd, msk, mtk_id = (bytes.fromhex(x) for x in c.mtk)
     key = store.mtks.get((kd, msk, mtk_id))
     if key is None or key.value is None:
         return out
-    return _open_with(out, data, c, store, key, profile)
+    return _open_with(out, body, signed, c, store, key, profile)
 
 
 #: Most known MTKs tried on a DCF that names none.
 MAX_TRIAL = 64
 
 
-def _trial(out: OpenedObject, data: bytes, c: Any, store: KeyStore,
+def _trial(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: KeyStore,
            profile: Profile) -> OpenedObject:
     """No KeyID: the known MTKs, newest first; only a confirmed key is taken."""
     if not profile.dcf_key_trial:
@@ -111,7 +113,7 @@ def _trial(out: OpenedObject, data: bytes, c: Any, store: KeyStore,
     for ids, key in list(store.mtks.items())[::-1][:MAX_TRIAL]:
         if key.value is None:
             continue
-        got = _open_with(OpenedObject(out.obj, out.dcf), data, c, store, key, profile)
+        got = _open_with(OpenedObject(out.obj, out.dcf), body, signed, c, store, key, profile)
         if got.result == "ok":
             got.mtk = tuple(x.hex() for x in ids)
             got.by_trial = True
@@ -119,9 +121,10 @@ def _trial(out: OpenedObject, data: bytes, c: Any, store: KeyStore,
     return out
 
 
-def _open_with(out: OpenedObject, data: bytes, c: Any, store: KeyStore, key: Any,
-               profile: Profile) -> OpenedObject:
-    """Decrypt container *c* with MTK *key* (its RAND and CSB ID for the derivation)."""
+def _open_with(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: KeyStore,
+               key: Any, profile: Profile) -> OpenedObject:
+    """Decrypt container *c* (its odda data *body*; *signed*, what its signature
+    covers) with MTK *key* (its RAND and CSB ID for the derivation)."""
     ids = key.ident
     kd, msk = bytes.fromhex(ids["key_domain"]), bytes.fromhex(ids["msk_id"])
     rand = key.extra.get("rand")
@@ -129,8 +132,6 @@ def _open_with(out: OpenedObject, data: bytes, c: Any, store: KeyStore, key: Any
         msk_key = store.msks.get((kd, msk))
         rand = msk_key.extra.get("rand") if msk_key is not None else None
     csb_id = key.extra.get("csb_id")
-    body = data[c.data_offset:c.data_offset + c.data_length]
-    signed = _signed_range(data)
     out.result = "bad_key"
     for keys in candidate_keys(key.value, csb_id, rand, profile.dcf_key_derivation):
         sig = None
