@@ -353,3 +353,11 @@ def test_packets_of_several_overlapping_symbols_count_each_byte_once():
     assert len(done) == 1 and done[0].complete and done[0].data == data
     assert done[0].received == 400 and done[0].packets == 3
     assert rx._held == 0
+
+
+def test_a_cut_short_signature_confirms_nothing():
+    from analyzer.crypto.dcf import sign, signature_ok
+
+    tag = sign(MTK, b"file")
+    assert signature_ok(MTK, b"file", tag) and len(tag) == 20
+    assert not signature_ok(MTK, b"file", tag[:1]) and not signature_ok(MTK, b"file", b"")

@@ -21,15 +21,12 @@ file before the ``mdri`` box [U].
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from hashlib import sha1
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from .kemac import mac, verify_mac
 from .prf import TEK_AUTH_CONST, TEK_ENCR_CONST, label, prf
-
-DERIVATIONS = ("auto", "rfc3830", "direct")
 
 
 @dataclass(frozen=True)
@@ -53,14 +50,17 @@ def candidate_keys(mtk: bytes, csb_id: int | None, rand: bytes | None,
     return out
 
 
+#: odfs SignatureMethod 1 is HMAC-SHA1, MIKEY's MAC algorithm 1 (RFC 3830 §6.2)
+HMAC_SHA1 = 1
+
+
 def signature_ok(auth_key: bytes, signed: bytes, signature: bytes) -> bool:
-    """HMAC-SHA1 over the signed range, compared with the odfs signature."""
-    return hmac.compare_digest(hmac.new(auth_key, signed, sha1).digest()[:len(signature)],
-                               signature) if signature else False
+    """The whole 20-byte HMAC-SHA1 over the signed range equals the odfs signature."""
+    return verify_mac(HMAC_SHA1, auth_key, signed, signature)
 
 
 def sign(auth_key: bytes, signed: bytes) -> bytes:
-    return hmac.new(auth_key, signed, sha1).digest()
+    return mac(HMAC_SHA1, auth_key, signed)
 
 
 def decrypt(method: int, key: bytes, data: bytes, plaintext_length: int | None,
