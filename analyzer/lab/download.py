@@ -28,7 +28,7 @@ from ..crypto.dcf import candidate_keys, encrypt, sign
 from ..download import block_layout
 from ..mikey_build import key_ids_ext, psk_message
 from .frames import udp_frame
-from .world import Msk, World
+from .world import EPOCH, Msk, World
 
 #: The FLUTE session's destination port (TS 26.346 names none: the SDP does).
 FLUTE_PORT = 4001
@@ -93,8 +93,7 @@ def _content(w: World, kind: str, size: int) -> bytes:
 
 def download(w: World, opts: Any) -> None:
     """Join as ``basic`` does, then the FLUTE session under two MTKs."""
-    from .scenarios import _join_all  # the shared join procedure
-    from .world import EPOCH
+    from .scenarios import _join_all  # the shared join procedure (scenarios imports us)
 
     msk = w.new_msk()
     t = _join_all(w, EPOCH, msk) + 0.2
