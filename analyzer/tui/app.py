@@ -367,7 +367,13 @@ class MbmsApp(App):
         if self._detail_timer is not None:
             self._detail_timer.stop()
         position = self.position_of(event.row)
-        self._detail_timer = self.set_timer(DETAIL_DELAY, lambda: self.show_position(position))
+        self._detail_timer = self.set_timer(DETAIL_DELAY, lambda: self._rested(position))
+
+    def _rested(self, position: int) -> None:
+        """The cursor rested on *position*: show it - unless the app is closing and
+        its panes are already gone (the timer can fire during shutdown)."""
+        if self.query("#details"):
+            self.show_position(position)
 
     def show_position(self, position: int, force: bool = False) -> None:
         """Details and bytes of the packet at global *position* (kept as they are
