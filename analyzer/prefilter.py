@@ -12,8 +12,8 @@ known BM-SC addresses or with MBMS content, SRTP flows learned"):
 * other UDP whose payload starts like MIKEY (version 1) when the heuristic is
   on; text (a letter first) that names MIKEY or a key-mgmt attribute, when
   embedded MIKEY is followed (SDP, RTSP, HTTP over UDP: ``dissectors.carriers``);
-* UDP to a FLUTE port, or whose payload starts like an LCT header (version 1
-  in the first nibble) when the ALC heuristic is on (FLUTE downloads);
+* UDP to a FLUTE port, or whose payload passes the strict ALC heuristic
+  (:func:`dissectors.flute.lct.looks_like_alc`) when it is on (FLUTE downloads);
 * with ``srtp``, UDP that starts like RTP/RTCP version 2, except on flows the
   pipeline has found to carry nothing any key opens (:meth:`srtp_miss`), until
   keys are learned that were not tried on them;
@@ -37,8 +37,11 @@ import socket
 import struct
 from typing import Callable
 
+from dissectors.flute.lct import looks_like_alc
+
 from .decode import GTPU_PORT, MAX_TUNNELS, decode_transport, gtpu_inner, network_offset
 from .profile import DEFAULT_PROFILE, Profile
+from .reading import QuickReject
 
 _U16 = struct.Struct("!H").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
@@ -84,6 +87,20 @@ class Prefilter:
         #: how many keys the pipeline knows now (set by it): a written-off flow
         #: is tried again once there are more than were tried on it
         self.key_source: Callable[[], int] = lambda: 0
+        #: first UDP payload bytes that may be kept (see :meth:`_udp`): 2 for RTP-like
+        self._first = bytes(2 if b in _RTP_V2 and srtp else
+                            int((b == 1 and self.heuristic) or (b >> 4 == 1 and self.alc)
+                                or (b in _LETTERS and self.text))
+                            for b in range(256))
+
+        #: the UDP ports whose datagrams are judged by more than their first byte
+        self._named = frozenset(self.udp_ports) | frozenset(self.flute_ports) | {GTPU_PORT}
+
+    @property
+    def quick(self) -> QuickReject:
+        """What the reader may reject without calling this (see :meth:`_udp`); read
+        when a capture starts, so after :attr:`key_source` is set."""
+        return QuickReject(self._named, self._first, dead=self.dead, keys=self.key_source)
 
     # ------------------------------------------------------------------ learning
 
@@ -112,6 +129,26 @@ class Prefilter:
         """A packet to this destination decrypted: it is an SRTP flow."""
         self._misses.pop((packed_ip, port), None)
         self.dead.pop((packed_ip, port), None)
+
+    def alive(self, flow: tuple[bytes, int]) -> bool:
+        """Is this UDP destination (packed address, port) still tried for SRTP: not
+        written off, or written off before the keys known now?"""
+        tried = self.dead.get(flow)
+        return tried is None or tried < self.key_source()
+
+    def rtp_flow(self, linktype: int, buf: bytes, start: int, end: int) -> tuple[bytes, int] | None:
+        """The destination (packed address, port) of a frame this prefilter judges by
+        :meth:`alive` alone - RTP-like UDP in Ethernet/IPv4, on no port named for
+        MIKEY, FLUTE or GTP-U (the frames :attr:`quick` marks 2) - else None."""
+        if linktype != 1 or end - start < 43 or not self.srtp:
+            return None
+        etype, vihl, frag, proto = _ETH_IP4(buf, start)
+        if etype != 0x0800 or vihl != 0x45 or frag & 0x3FFF or proto != 17:
+            return None
+        sport, dport, first = _UDP_FIRST(buf, start + 34)
+        if first not in _RTP_V2 or sport in self._named or dport in self._named:
+            return None
+        return buf[start + 30:start + 34], dport
 
     def tried(self, packed_ip: bytes, port: int) -> int:
         """Keys already tried on a written-off flow (0: try them all)."""
@@ -173,14 +210,11 @@ class Prefilter:
         if first == 1:
             return self.heuristic
         if first >> 4 == 1:
-            return self.alc or dport in self.flute_ports
+            return dport in self.flute_ports or self.alc and looks_like_alc(buf, pos, end)
         if first in _RTP_V2:
             if not self.srtp:
                 return False
-            if not self.dead:
-                return True
-            tried = self.dead.get((addr[at:at + size], dport))
-            return tried is None or tried < self.key_source()
+            return not self.dead or self.alive((addr[at:at + size], dport))
         if first in _LETTERS and self.text and MARKERS.search(buf, pos, end) is not None:
             return True
         return dport in self.flute_ports

@@ -106,26 +106,29 @@ def header_size(b0: int, b1: int) -> int:
     return 4 + 4 * (c + 1) + 4 * s + 2 * h + 4 * o + 2 * h + 4 * t + 4 * r
 
 
-def looks_like_alc(data: bytes) -> bool:
+def looks_like_alc(data: bytes, start: int = 0, end: int | None = None) -> bool:
     """The strict heuristic for ALC on a port nobody named: version 1, reserved
     bits 0, a TSI, a known FEC code point, HDR_LEN inside the datagram and the
-    header extensions ending exactly at it."""
-    n = len(data)
-    if n < 12 or data[0] >> 4 != ALC_VERSION:
+    header extensions ending exactly at it. *start*/*end*: the datagram is
+    ``data[start:end]`` (read in place, not copied)."""
+    if end is None:
+        end = len(data)
+    n = end - start
+    if n < 12 or data[start] >> 4 != ALC_VERSION:
         return False
-    b1 = data[1]
-    if not (b1 >> 7 or b1 & 0x10) or data[3] not in FEC_SCHEMES:
+    b1 = data[start + 1]
+    if not (b1 >> 7 or b1 & 0x10) or data[start + 3] not in FEC_SCHEMES:
         return False  # ALC requires a TSI (RFC 5775 §2.1)
-    hlen = data[2] * 4
-    fixed = header_size(data[0], b1)
+    hlen = data[start + 2] * 4
+    fixed = header_size(data[start], b1)
     if hlen < fixed or hlen > n:
         return False
     pos = fixed
     for _ in range(MAX_EXTENSIONS):
         if pos == hlen:
             return True
-        het = data[pos]
-        size = 4 if het >= 128 else data[pos + 1] * 4 if pos + 1 < hlen else 0
+        het = data[start + pos]
+        size = 4 if het >= 128 else data[start + pos + 1] * 4 if pos + 1 < hlen else 0
         if size == 0 or pos + size > hlen:
             return False
         pos += size
