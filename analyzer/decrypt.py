@@ -80,7 +80,8 @@ class SrtpDecryptor:
         #: result ``ok``, ``auth`` (the key its MKI names fails), ``unknown`` (no key for a
         #: known stream) or "" (not an SRTP packet of a known stream)
         self.last: tuple[str, str | None, tuple[str, str, str] | None] = ("", None, None)
-        #: did the last packet's MKI name a known key (whatever the outcome)?
+        #: when the last packet did not decrypt: did its MKI name a known key? (a
+        #: packet that opens with its stream's key is not looked up)
         self.last_mki_match = False
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
@@ -187,29 +188,20 @@ class SrtpDecryptor:
         known = key in self.stats
         cached = self._by_stream.get(key)
         tried_mki = False
-        reason = ""
+        if cached is not None and cached.order >= since:
+            # the key this stream's last packet opened with: the common case, tried
+            # before the MKI lookup (which is needed only when it fails)
+            plain, reason = self._try(cached, payload, hdr, dst, plaintext)
+            if plain is not None:
+                return plain
+            tried_mki = reason == "auth" and not cached.trial
         matching = self._matching(payload)
         self.last_mki_match = self._mki_found > 0
-        order = ([cached] if cached is not None else []) + \
-            [c for c in matching if c is not cached]
-        if since:
-            order = [c for c in order if c.order >= since]
-        for cand in order:
-            if cand.ssrc is not None and cand.ssrc != hdr.ssrc:
+        for cand in matching:
+            if cand is cached or cand.order < since:
                 continue
-            if cand.dst is not None and cand.dst != dst:
-                continue
-            if plaintext:
-                plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
-            else:
-                reason = cand.ctx.authenticate(payload, hdr.header_len)
-                plain = b"" if reason == "ok" else None
+            plain, reason = self._try(cand, payload, hdr, dst, plaintext)
             if plain is not None:
-                st = self._stats(hdr.ssrc, dst)
-                st.decrypted += 1
-                st.keys.add(cand.label)
-                self._by_stream[key] = cand
-                self.last = ("ok", cand.label, cand.mtk)
                 return plain
             if reason == "auth" and not cand.trial:
                 tried_mki = True
@@ -222,6 +214,26 @@ class SrtpDecryptor:
                 st.unknown_mki += 1
                 self.last = ("unknown", None, None)
         return None
+
+    def _try(self, cand: _Candidate, payload: bytes, hdr, dst: str,
+             plaintext: bool) -> tuple[bytes | None, str]:
+        """One key on an SRTP packet: (plain RTP, or b"" without *plaintext*; or None)
+        and the reason; a success is counted and remembered for the stream."""
+        if (cand.ssrc is not None and cand.ssrc != hdr.ssrc) or \
+                (cand.dst is not None and cand.dst != dst):
+            return None, ""
+        if plaintext:
+            plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
+        else:
+            reason = cand.ctx.authenticate(payload, hdr.header_len)
+            plain = b"" if reason == "ok" else None
+        if plain is not None:
+            st = self._stats(hdr.ssrc, dst)
+            st.decrypted += 1
+            st.keys.add(cand.label)
+            self._by_stream[(hdr.ssrc, dst)] = cand
+            self.last = ("ok", cand.label, cand.mtk)
+        return plain, reason
 
     def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
         ssrc = int.from_bytes(payload[4:8], "big")

@@ -166,6 +166,11 @@ class CandidateFinder:
         frag = fragment_of(record.linktype, record.data)
         return record if frag is None else self.defrag.add(record, frag)
 
+    def passed(self, record: Record) -> None:
+        """*record* was read and is known to concern no finder here (SRTP that the
+        caller has dealt with): only the place reached is noted."""
+        self.last, self.last_time = (self.capture, record.number), record.time
+
     def record(self, record: Record, whole: bool = False) -> list[Candidate]:
         """The candidates that *record* makes ready (*whole*: it has already been
         through :meth:`whole`)."""

@@ -30,6 +30,7 @@ from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .prefilter import Prefilter, packed
 from .reading import CaptureError, Record, Tally, read_capture
+from .scan import scan_capture
 
 #: Seconds within which the same message in two captures is one message.
 SAME_WINDOW = 2.0
@@ -63,6 +64,8 @@ class Export:
     progress: Callable[[str, int], None] | None = None
     #: told of every FLUTE object that ends (``extract`` writes the files)
     on_download: Callable[[Any], None] | None = None
+    #: processes that read large captures (None: every core; 1: serial)
+    workers: int | None = None
     rec: Reconstructor = field(init=False)
     captures: list[CaptureInfo] = field(default_factory=list)
 
@@ -109,16 +112,22 @@ class Export:
                     offsets[k] = diffs[len(diffs) // 2]
                     infos[k].offset = round(offsets[k], 6)
         keeps = [Prefilter(self.profile, srtp=self.decryptor is not None) for _ in paths]
-        if self.decryptor is not None:
-            for keep in keeps:
-                keep.key_source = lambda: self.decryptor.key_count
+        # the decryptor's key count changes only when a candidate is fed (keys are
+        # learned from MIKEY there): the prefilters read it from here, not recount it
+        known = [self.decryptor.key_count if self.decryptor is not None else 0]
+        for keep in keeps:
+            keep.key_source = lambda: known[0]
         finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
                    for k in range(len(paths))}
         streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
                                  finders[first + k], follow) for k, p in enumerate(paths)]
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
-            for cand in finders[index].record(record, whole=True):
-                self._feed(cand)
+            cands = finders[index].record(record, whole=True)
+            if cands:
+                for cand in cands:
+                    self._feed(cand)
+                if self.decryptor is not None:
+                    known[0] = self.decryptor.key_count
         for finder in finders.values():
             for cand in finder.finish():
                 self._feed(cand)
@@ -159,7 +168,12 @@ class Export:
         tally = Tally()
         next_report = 50_000
         try:
-            for record in read_capture(path, keep, tally, follow=follow):
+            # on every core without keys; with keys, the SRTP work of this process is what
+            # takes the time, and handing it every RTP-like packet would cost more
+            records = read_capture(path, keep, tally, follow=follow) \
+                if follow is not None or self.decryptor is not None \
+                else scan_capture(path, keep, tally, self.profile, workers=self.workers)
+            for record in records:
                 record = finder.whole(record)  # SRTP and MIKEY see whole datagrams
                 if record is None:
                     continue
@@ -169,8 +183,9 @@ class Export:
                 if self.progress is not None and record.number >= next_report:
                     self.progress(str(path), record.number)
                     next_report = record.number + 50_000
-                if self.decryptor is not None:
-                    self._srtp(record, index, keep)
+                if self.decryptor is not None and self._srtp(record, index, keep):
+                    finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
+                    continue
                 yield record.time, index, record
         except CaptureError as exc:
             info.error = str(exc)
@@ -180,16 +195,21 @@ class Export:
             if tally.start is not None:
                 info.start, info.end = tally.start + offset, tally.end + offset
 
-    def _srtp(self, record: Record, index: int, keep: Prefilter) -> None:
+    def _srtp(self, record: Record, index: int, keep: Prefilter) -> bool:
+        """Try the keys on an RTP-like UDP packet; True when the packet can concern
+        nothing but SRTP (no MIKEY, HTTP or FLUTE finder would take it)."""
         tp = decode_transport(record.linktype, record.data)
         if tp is None or tp.proto != "udp" or not tp.payload or tp.payload[0] >> 6 != 2:
-            return
-        ports = self.profile.mikey_udp_ports
+            return False
+        profile = self.profile
+        ports = profile.mikey_udp_ports
         if tp.sport in ports or tp.dport in ports:
-            return
+            return False
+        # RTP version 2 in the first byte: no MIKEY (version 1), no text, no LCT header
+        srtp_only = tp.dport not in profile.flute_ports
         if len(self.captures) > 1 and self._duplicate(
                 b"s" + hashlib.sha1(tp.payload).digest()[:12], index, record.time):
-            return
+            return srtp_only
         dst = endpoint(tp.dst, tp.dport)
         decryptor = self.decryptor
         flow = packed(tp.dst)
@@ -199,12 +219,13 @@ class Export:
         if not result:
             if not decryptor.last_mki_match:  # nothing names this flow's packets
                 keep.srtp_miss(flow, tp.dport, decryptor.key_count)
-            return
+            return srtp_only
         keep.srtp_hit(flow, tp.dport)
         hdr = rtp_header(tp.payload)
         ssrc = hdr.ssrc if hdr is not None else int.from_bytes(tp.payload[4:8], "big")
         at = Where(index, record.number, record.time, endpoint(tp.src, tp.sport), dst)
         self.rec.feed(SrtpObs(at, ssrc, mtk, label, result))
+        return srtp_only
 
     def snapshot(self) -> dict[str, Any]:
         """The timeline as if the captures ended now, leaving this run going on
