@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--keys", metavar="FILE", help="key file (TOML)")
     exp.add_argument("--reveal-keys", action="store_true", help="include key values")
     exp.add_argument("-o", "--output", metavar="OUT.json", required=True, help="timeline JSON")
+    exp.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes that read large captures without keys (default: the "
+                          "usable cores; 1 = serial)")
     ext = sub.add_parser("extract", help="write every file the captures' FLUTE downloads "
                                          "delivered (DCF decrypted with the MTK) and index.json")
     ext.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
@@ -186,7 +189,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         def progress(path: str, packets: int) -> None:
             sys.stderr.write(f"\r{path}: {packets} packets")
             sys.stderr.flush()
-    run = Export(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress)
+    run = Export(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress,
+                 workers=args.workers)
     status = 0
     for error in run.add_captures(args.captures):
         sys.stderr.write(f"{PROG}: {error}\n")

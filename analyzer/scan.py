@@ -1,0 +1,213 @@
+"""One large capture read on every core: records walked and prefiltered in worker
+processes, chunk by chunk, and kept in order by the calling process (issue #8).
+
+:func:`scan_capture` yields exactly what ``read_capture(path, keep, tally)``
+yields. The file is cut at record boundaries (found by :func:`find_boundary`,
+confirmed when the chunk before ends exactly there); each worker reads its chunk
+with :func:`~analyzer.reading.read_range` and a *permissive* prefilter: the
+same :class:`~analyzer.prefilter.Prefilter` rules with none of the learned
+state (every TCP segment kept, every RTP-like flow alive). Those rules only
+add to what the stateless ones keep, so what a worker drops the serial reader
+would drop too; the calling process then asks its own *keep* - in capture
+order, so its learned state (BM-SC hosts, TCP connections, written-off SRTP
+flows) is what the serial run would have - about each record a worker kept.
+
+Anything out of the ordinary (damage, a boundary that was none, an interface
+described after the first packet) ends the parallel read: the rest of the file
+is read serially from the last chunk that ended cleanly, so error messages and
+frame numbers are those of the serial run too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import struct
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from .parallel import default_workers
+from .prefilter import Prefilter
+from .profile import DEFAULT_PROFILE, Profile
+from .reading import (MAX_RECORD, CaptureError, Keep, Record, Section, Tally, first_section,
+                      read_capture, read_range)
+
+#: Files smaller than this are read serially (a pool costs more than it saves).
+PARALLEL_MIN = 48 * 1024 * 1024
+#: Bytes of capture per chunk: the most a worker hands back at once.
+CHUNK_BYTES = 12 * 1024 * 1024
+#: Consecutive records that must chain from a candidate boundary.
+CHAIN = 8
+#: Bytes searched after a cut point for a boundary.
+SEARCH = 1 << 20
+
+
+def find_boundary(path: str | Path, section: Section, offset: int) -> int | None:
+    """A record (pcap) or Enhanced Packet Block (pcapng) boundary at or after
+    *offset*: the first place where :data:`CHAIN` plausible records follow one
+    another. A guess, checked by the caller (the read before it must end there)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(SEARCH + CHAIN * 65600)
+    except OSError:
+        return None
+    if section.pcapng:
+        return _pcapng_boundary(data, offset, section)
+    return _pcap_boundary(data, offset, section)
+
+
+def _pcapng_boundary(data: bytes, offset: int, section: Section) -> int | None:
+    head = struct.Struct(section.endian + "IIIIIII").unpack_from
+    u32 = struct.Struct(section.endian + "I").unpack_from
+    nif = len(section.interfaces)
+    start = (-offset) % 4  # blocks lie on 32-bit boundaries from the file's start
+    for cand in range(start, min(SEARCH, len(data)), 4):
+        pos = cand
+        for _ in range(CHAIN):
+            if pos + 28 > len(data):
+                break
+            btype, blen, iface, _hi, _lo, incl, orig = head(data, pos)
+            if (btype != 6 or blen % 4 or not 32 + incl <= blen <= MAX_RECORD or iface >= nif
+                    or incl > orig + 65536 or pos + blen > len(data)
+                    or u32(data, pos + blen - 4)[0] != blen):
+                break
+            pos += blen
+        else:
+            return offset + cand
+    return None
+
+
+def _pcap_boundary(data: bytes, offset: int, section: Section) -> int | None:
+    head = struct.Struct(section.endian + "IIII").unpack_from
+    frac_max = 1_000_000 if section.scale == 1e-6 else 1_000_000_000
+    for cand in range(min(SEARCH, len(data))):
+        pos = cand
+        prev = None
+        for _ in range(CHAIN):
+            if pos + 16 > len(data):
+                break
+            sec, frac, incl, orig = head(data, pos)
+            if (frac >= frac_max or incl > orig or incl > 262144 or not incl
+                    or (prev is not None and abs(sec - prev) > 86400)):
+                break
+            prev = sec
+            pos += 16 + incl
+        else:
+            return offset + cand
+    return None
+
+
+@dataclass
+class _Chunk:
+    """What a worker read of one chunk."""
+
+    #: (number, time, link type, bytes, length on the wire, RTP-like flow or None)
+    records: list[tuple[int, float, int, bytes, int, tuple[bytes, int] | None]]
+    tally: Tally
+    end: Section  # the state it ended in
+    error: str | None
+
+
+def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Profile,
+                srtp: bool) -> _Chunk:
+    """Worker: the records of ``[start, stop)`` the permissive prefilter keeps."""
+    keep = Prefilter(replace(profile, tcp_prefilter=False), srtp=srtp)
+    flows: list[tuple[bytes, int] | None] = []
+
+    def marking(linktype: int, buf: bytes, start: int, end: int) -> bool:
+        wanted = keep(linktype, buf, start, end)
+        if wanted:
+            flows.append(keep.rtp_flow(linktype, buf, start, end))
+        return wanted
+
+    marking.quick = keep.quick  # type: ignore[attr-defined]
+    tally = Tally()
+    out: list[tuple[int, float, int, bytes, int, tuple[bytes, int] | None]] = []
+    try:
+        for r in read_range(path, section, start, stop, marking, tally):
+            out.append((r.number, r.time, r.linktype, r.data, r.orig_len, flows[-1]))
+    except CaptureError as exc:
+        return _Chunk(out, tally, section, str(exc))
+    return _Chunk(out, tally, section, None)
+
+
+def boundaries(path: str | Path, size: int) -> tuple[Section, list[int]] | None:
+    """The state at the first record and the chunk boundaries, first record to end
+    of file (None: not worth cutting, or no boundaries found)."""
+    first = first_section(path)
+    if first is None:
+        return None
+    section, start = first
+    cuts = [start]
+    for offset in range(start + CHUNK_BYTES, size - CHUNK_BYTES // 4, CHUNK_BYTES):
+        found = find_boundary(path, section, offset)
+        if found is not None and found > cuts[-1] and found < size:
+            cuts.append(found)
+    cuts.append(size)
+    return (section, cuts) if len(cuts) > 2 else None
+
+
+def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
+                 profile: Profile = DEFAULT_PROFILE, srtp: bool = False,
+                 workers: int | None = None) -> Iterator[Record]:
+    """``read_capture(path, keep, tally)``, its chunks prefiltered on *workers* cores
+    (*profile* and *srtp*: those *keep* was made with)."""
+    workers = default_workers() if workers is None else workers
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    cut = boundaries(path, size) if workers > 1 and size >= PARALLEL_MIN else None
+    if cut is None:
+        yield from read_capture(path, keep, tally)
+        return
+    head, cuts = cut
+    tally = tally if tally is not None else Tally()
+    ctx = multiprocessing.get_context("fork")
+    state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        window: deque[Future[_Chunk]] = deque()
+        ahead = iter(range(len(cuts) - 1))
+
+        def submit() -> None:
+            k = next(ahead, None)
+            if k is not None:
+                window.append(pool.submit(_read_chunk, str(path),
+                                          replace(head, interfaces=list(head.interfaces)),
+                                          cuts[k], cuts[k + 1], profile, srtp))
+
+        for _ in range(workers + 1):
+            submit()
+        k = 0
+        while window:
+            chunk = window.popleft().result()
+            submit()
+            # read in the true state (no interface came since the first packet), and
+            # ended exactly at the next cut (so that it is a boundary) without damage
+            if chunk.error is not None or not head.same_state(state):
+                for fut in window:
+                    fut.cancel()
+                break  # the serial reader takes over from cuts[k]
+            base = state.number
+            for number, time, linktype, data, orig, flow in chunk.records:
+                # an RTP-like flow is judged by its learned state alone (Prefilter._udp)
+                if keep.alive(flow) if flow is not None else keep(linktype, data, 0, len(data)):
+                    yield Record(base + number, time, linktype, data, orig)
+            _merge(tally, chunk.tally)
+            state = replace(chunk.end, number=base + chunk.end.number)
+            k += 1
+        else:
+            return
+    yield from read_range(path, state, cuts[k], None, keep, tally)
+
+
+def _merge(tally: Tally, part: Tally) -> None:
+    if not part.packets:
+        return
+    tally.packets += part.packets
+    tally.start = part.start if tally.start is None else min(tally.start, part.start)
+    tally.end = part.end if tally.end is None else max(tally.end, part.end)

@@ -1,0 +1,196 @@
+"""Issue #8: the reader's quick rejection and the two-core scan change nothing.
+
+Every capture is read three ways - the plain keep call for every record, the
+reader's :class:`~analyzer.reading.QuickReject`, and :func:`analyzer.scan.scan_capture`
+cut into small chunks on two workers - and must give the same records, the same
+tally and the same error, in both byte orders, through damage, and with an
+interface described in the middle of the file.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer import decode, scan
+from analyzer.export import Export
+from analyzer.prefilter import Prefilter
+from analyzer.reading import CaptureError, Tally, read_capture
+from tests.conftest import CAPTURES, SHARED_CAPTURES
+
+MIXED = CAPTURES / "lab-mixed.pcapng"
+SRTP = SHARED_CAPTURES / "marseillaise-srtp.pcap"
+ALL = sorted(CAPTURES.glob("*.pcap*")) + [SRTP]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(scan, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 16_000)
+
+
+def _walk(records, tally: Tally):
+    out, error = [], None
+    try:
+        for r in records:
+            out.append((r.number, r.time, r.linktype, r.data, r.orig_len))
+    except CaptureError as exc:
+        error = str(exc)
+    return out, (tally.packets, tally.start, tally.end), error
+
+
+def _serial(path, keep):
+    tally = Tally()
+    return _walk(read_capture(path, keep, tally), tally)
+
+
+def _parallel(path, keep, srtp=False):
+    tally = Tally()
+    return _walk(scan.scan_capture(path, keep, tally, srtp=srtp, workers=2), tally)
+
+
+def _no_quick(keep: Prefilter):
+    """The same prefilter, called for every record (the reader sees no ``quick``)."""
+    return lambda linktype, buf, start, end: keep(linktype, buf, start, end)
+
+
+def _pcap_big_endian(src: Path, out: Path, nanoseconds: bool = False) -> Path:
+    """*src* rewritten as a big-endian pcap (µs or ns timestamps)."""
+    records = list(read_capture(src))
+    magic = 0xA1B23C4D if nanoseconds else 0xA1B2C3D4
+    parts = [struct.pack(">IHHiIII", magic, 2, 4, 0, 0, 262144, records[0].linktype)]
+    for r in records:
+        sec = int(r.time)
+        frac = round((r.time - sec) * (1e9 if nanoseconds else 1e6))
+        parts.append(struct.pack(">IIII", sec, frac, len(r.data), r.orig_len) + r.data)
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+def _pcapng_blocks(data: bytes) -> list[bytes]:
+    blocks, pos = [], 0
+    while pos < len(data):
+        blen = struct.unpack_from("<I", data, pos + 4)[0]
+        blocks.append(data[pos:pos + blen])
+        pos += blen
+    return blocks
+
+
+@pytest.mark.parametrize("srtp", [False, True])
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_quick_rejection_keeps_what_the_keep_call_keeps(path, srtp):
+    quick = Prefilter(srtp=srtp)
+    assert _serial(path, quick) == _serial(path, _no_quick(Prefilter(srtp=srtp)))
+
+
+def test_quick_rejection_of_written_off_flows_follows_the_key_count(tmp_path):
+    """A written-off SRTP flow is dropped by the reader until more keys are known."""
+    be = _pcap_big_endian(SRTP, tmp_path / "be.pcap")
+    for path in (SRTP, be):
+        flows = {(r.data[30:34], struct.unpack_from("!H", r.data, 36)[0])
+                 for r in read_capture(path) if len(r.data) > 42 and r.data[23] == 17}
+        for keys, kept in ((3, False), (6, True)):
+            pair = [Prefilter(srtp=True), Prefilter(srtp=True)]
+            for keep in pair:
+                keep.dead.update(dict.fromkeys(flows, 5))
+                keep.key_source = lambda keys=keys: keys
+            got = _serial(path, pair[0])
+            assert got == _serial(path, _no_quick(pair[1]))
+            assert bool(got[0]) == kept, (path.name, keys)
+
+
+@pytest.mark.parametrize("srtp", [False, True])
+@pytest.mark.parametrize("path", [MIXED, CAPTURES / "lab-storm.pcapng",
+                                  CAPTURES / "lab-download.pcapng", SRTP],
+                         ids=lambda p: p.name)
+def test_parallel_scan_reads_what_the_serial_reader_reads(path, srtp, small_chunks):
+    cut = scan.boundaries(path, path.stat().st_size)
+    assert cut is not None and len(cut[1]) > 4  # really cut into chunks
+    assert _parallel(path, Prefilter(srtp=srtp), srtp) == _serial(path, Prefilter(srtp=srtp))
+
+
+@pytest.mark.parametrize("nanoseconds", [False, True])
+def test_parallel_scan_of_a_big_endian_pcap(tmp_path, small_chunks, nanoseconds):
+    path = _pcap_big_endian(MIXED, tmp_path / "be.pcap", nanoseconds)
+    serial = _serial(path, Prefilter())
+    assert serial[0] and _parallel(path, Prefilter()) == serial
+
+
+@pytest.mark.parametrize("cut", [0.37, 0.81])
+def test_parallel_scan_of_a_truncated_capture(tmp_path, small_chunks, cut):
+    """Everything before the damage, then the serial reader's own error message."""
+    data = MIXED.read_bytes()
+    path = tmp_path / "cut.pcapng"
+    path.write_bytes(data[:int(len(data) * cut)])
+    serial = _serial(path, Prefilter())
+    assert serial[2] is not None and "truncated" in serial[2]
+    assert _parallel(path, Prefilter()) == serial
+
+
+def test_parallel_scan_of_a_capture_damaged_in_the_middle(tmp_path, small_chunks):
+    blocks = _pcapng_blocks(MIXED.read_bytes())
+    bad = bytearray(blocks[len(blocks) // 2])
+    struct.pack_into("<I", bad, 4, 0x7FFFFFF1)  # a block length no block has
+    blocks[len(blocks) // 2] = bytes(bad)
+    path = tmp_path / "bad.pcapng"
+    path.write_bytes(b"".join(blocks))
+    serial = _serial(path, Prefilter())
+    assert serial[2] is not None and "corrupt block length" in serial[2]
+    assert _parallel(path, Prefilter()) == serial
+
+
+def test_parallel_scan_with_an_interface_described_mid_file(tmp_path, small_chunks):
+    """An IDB after the first packets (a raw-IP interface, used from then on by
+    every twentieth packet): the chunks after it are read again serially."""
+    blocks = _pcapng_blocks(MIXED.read_bytes())
+    idb = struct.pack("<IIHHI", 1, 20, 101, 0, 0) + struct.pack("<I", 20)
+    half = len(blocks) // 2
+    out = blocks[:half] + [idb]
+    for n, block in enumerate(blocks[half:]):
+        if n % 20 == 0 and struct.unpack_from("<I", block)[0] == 6:
+            incl = struct.unpack_from("<I", block, 20)[0]
+            frame = block[28 + 14:28 + incl]  # the IP packet without its Ethernet header
+            body = struct.pack("<IIIII", 1, *struct.unpack_from("<II", block, 12), len(frame),
+                               len(frame)) + frame + b"\0" * (-len(frame) % 4)
+            block = struct.pack("<II", 6, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+        out.append(block)
+    path = tmp_path / "idb.pcapng"
+    path.write_bytes(b"".join(out))
+    idb_at = sum(map(len, blocks[:half]))
+    assert any(c > idb_at + 1000 for c in scan.boundaries(path, path.stat().st_size)[1][:-1])
+    serial = _serial(path, Prefilter())
+    assert {r[2] for r in serial[0]} == {1, 101} and serial[2] is None
+    assert _parallel(path, Prefilter()) == serial
+
+
+def test_small_files_are_read_serially():
+    assert MIXED.stat().st_size < scan.PARALLEL_MIN
+    assert scan.boundaries(MIXED, 10) is None  # nothing to cut
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_export_on_two_cores_is_the_serial_export(path, small_chunks):
+    docs = []
+    for workers in (1, 2):
+        run = Export(workers=workers)
+        run.add_captures([path])
+        docs.append(run.document())
+    assert docs[0] == docs[1] and docs[0]["captures"][0]["packets"] > 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(min_size=40, max_size=90), st.sampled_from([0x45, 0x46, 0x55]),
+       st.sampled_from([17, 6, 1]), st.sampled_from([0, 0x2000, 0x0001, 0x4000]),
+       st.integers(0, 0xFFFF), st.sampled_from([2152, 4359, 5004]))
+def test_one_unpack_decode_is_the_general_decode(body, vihl, proto, frag, total, port):
+    frame = bytearray(b"\x02" * 12 + b"\x08\x00" + body)
+    frame[14], frame[23] = vihl, proto
+    struct.pack_into("!HH", frame, 16, total, 0)
+    struct.pack_into("!H", frame, 20, frag)
+    struct.pack_into("!H", frame, 36, port)
+    data = bytes(frame)
+    assert decode._udp4(data) == decode._decode(1, data)
