@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--reveal-keys", action="store_true", help="include key values")
     exp.add_argument("-o", "--output", metavar="OUT.json", required=True, help="timeline JSON")
     exp.add_argument("--workers", type=int, default=None, metavar="N",
-                     help="processes that read large captures without keys (default: the "
-                          "usable cores; 1 = serial)")
+                     help="processes that read large captures (default: the usable cores; "
+                          "1 = serial)")
     ext = sub.add_parser("extract", help="write every file the captures' FLUTE downloads "
                                          "delivered (DCF decrypted with the MTK) and index.json")
     ext.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")

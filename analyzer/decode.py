@@ -99,19 +99,31 @@ def decode_transport(linktype: int, data: bytes) -> Transport | None:
 _ETH_IP4_UDP = struct.Struct("!12xHB1xH2xHxB2x4s4sHHH").unpack_from
 
 
-def _udp4(data: bytes) -> Transport | None:
-    """An Ethernet frame: the common case (untagged IPv4 without options, UDP, no
-    fragment, no tunnel) in one unpack; everything else by :func:`_decode`."""
+def udp4_fields(data: bytes) -> tuple[bytes, int, bytes, int, bytes] | None:
+    """(source address, port, destination address, port, payload) of an Ethernet frame
+    in the common case - untagged IPv4 without options, UDP, no fragment but the
+    first, no GTP-U tunnel - read in one unpack, addresses packed; None for any
+    other frame (:func:`decode_transport` reads those)."""
     if len(data) >= 42:
         etype, vihl, total, frag, proto, src, dst, sport, dport, ulen = _ETH_IP4_UDP(data)
         if (etype == 0x0800 and vihl == 0x45 and proto == 17 and not frag & 0x1FFF
                 and sport != GTPU_PORT and dport != GTPU_PORT):
             end = min(len(data), 14 + total) if total >= 20 else len(data)
             if end >= 42:
-                stop = 42 - 8 + ulen if 8 <= ulen <= end - 34 else end
-                return Transport("udp", socket.inet_ntoa(src), socket.inet_ntoa(dst), sport,
-                                 dport, data[42:stop], None, 14, 34, 42, 4)
-    return _decode(1, data)
+                stop = 34 + ulen if 8 <= ulen <= end - 34 else end
+                return src, sport, dst, dport, data[42:stop]
+    return None
+
+
+def _udp4(data: bytes) -> Transport | None:
+    """An Ethernet frame: the common case of :func:`udp4_fields` directly, everything
+    else by :func:`_decode`."""
+    fields = udp4_fields(data)
+    if fields is None:
+        return _decode(1, data)
+    src, sport, dst, dport, payload = fields
+    return Transport("udp", socket.inet_ntoa(src), socket.inet_ntoa(dst), sport, dport,
+                     payload, None, 14, 34, 42, 4)
 
 
 def _decode(linktype: int, data: bytes) -> Transport | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dissectors.srtp import is_rtcp, rtp_header
+from dissectors.srtp import is_rtcp, rtp_fields
 
 from .crypto.srtp import SUITES, SrtpContext
 from .keys import Key, KeyStore
@@ -181,17 +181,18 @@ class SrtpDecryptor:
             return None
         if is_rtcp(payload):
             return self._rtcp(payload, dst)
-        hdr = rtp_header(payload)
-        if hdr is None:
+        fields = rtp_fields(payload)
+        if fields is None:
             return None
-        key = (hdr.ssrc, dst)
+        ssrc, header_len = fields
+        key = (ssrc, dst)
         known = key in self.stats
         cached = self._by_stream.get(key)
         tried_mki = False
         if cached is not None and cached.order >= since:
             # the key this stream's last packet opened with: the common case, tried
             # before the MKI lookup (which is needed only when it fails)
-            plain, reason = self._try(cached, payload, hdr, dst, plaintext)
+            plain, reason = self._try(cached, payload, ssrc, header_len, dst, plaintext)
             if plain is not None:
                 return plain
             tried_mki = reason == "auth" and not cached.trial
@@ -200,13 +201,13 @@ class SrtpDecryptor:
         for cand in matching:
             if cand is cached or cand.order < since:
                 continue
-            plain, reason = self._try(cand, payload, hdr, dst, plaintext)
+            plain, reason = self._try(cand, payload, ssrc, header_len, dst, plaintext)
             if plain is not None:
                 return plain
             if reason == "auth" and not cand.trial:
                 tried_mki = True
         if known:
-            st = self._stats(hdr.ssrc, dst)
+            st = self._stats(ssrc, dst)
             if tried_mki:
                 st.auth_failures += 1
                 self.last = ("auth", None, None)
@@ -215,23 +216,23 @@ class SrtpDecryptor:
                 self.last = ("unknown", None, None)
         return None
 
-    def _try(self, cand: _Candidate, payload: bytes, hdr, dst: str,
+    def _try(self, cand: _Candidate, payload: bytes, ssrc: int, header_len: int, dst: str,
              plaintext: bool) -> tuple[bytes | None, str]:
         """One key on an SRTP packet: (plain RTP, or b"" without *plaintext*; or None)
         and the reason; a success is counted and remembered for the stream."""
-        if (cand.ssrc is not None and cand.ssrc != hdr.ssrc) or \
+        if (cand.ssrc is not None and cand.ssrc != ssrc) or \
                 (cand.dst is not None and cand.dst != dst):
             return None, ""
         if plaintext:
-            plain, reason = cand.ctx.unprotect(payload, hdr.header_len)
+            plain, reason = cand.ctx.unprotect(payload, header_len)
         else:
-            reason = cand.ctx.authenticate(payload, hdr.header_len)
+            reason = cand.ctx.authenticate(payload, header_len)
             plain = b"" if reason == "ok" else None
         if plain is not None:
-            st = self._stats(hdr.ssrc, dst)
+            st = self._stats(ssrc, dst)
             st.decrypted += 1
             st.keys.add(cand.label)
-            self._by_stream[(hdr.ssrc, dst)] = cand
+            self._by_stream[(ssrc, dst)] = cand
             self.last = ("ok", cand.label, cand.mtk)
         return plain, reason
 

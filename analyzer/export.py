@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import socket
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from dissectors.srtp import rtp_header
+from dissectors.srtp import rtp_fields
 
-from .decode import decode_transport
+from .decode import decode_transport, udp4_fields
 from .decrypt import SrtpDecryptor
 from .dissect import CandidateFinder, build, endpoint, mikey_payloads
 from .flows.model import KeyRecord, Procedure
@@ -71,6 +72,8 @@ class Export:
 
     def __post_init__(self) -> None:
         self._seen: dict[bytes, tuple[int, float]] = {}
+        #: (packed address, port) -> "ip:port" of SRTP destinations
+        self._endpoints: dict[tuple[bytes, int], str] = {}
         self._recent: deque[tuple[bytes, float]] = deque()
         self.rec = Reconstructor(with_keys=self.store is not None)
         self.hierarchy = KeyHierarchy(self.store) if self.store is not None else None
@@ -168,11 +171,9 @@ class Export:
         tally = Tally()
         next_report = 50_000
         try:
-            # on every core without keys; with keys, the SRTP work of this process is what
-            # takes the time, and handing it every RTP-like packet would cost more
-            records = read_capture(path, keep, tally, follow=follow) \
-                if follow is not None or self.decryptor is not None \
-                else scan_capture(path, keep, tally, self.profile, workers=self.workers)
+            records = read_capture(path, keep, tally, follow=follow) if follow is not None \
+                else scan_capture(path, keep, tally, self.profile, srtp=self.decryptor is not None,
+                                  workers=self.workers)
             for record in records:
                 record = finder.whole(record)  # SRTP and MIKEY see whole datagrams
                 if record is None:
@@ -198,33 +199,45 @@ class Export:
     def _srtp(self, record: Record, index: int, keep: Prefilter) -> bool:
         """Try the keys on an RTP-like UDP packet; True when the packet can concern
         nothing but SRTP (no MIKEY, HTTP or FLUTE finder would take it)."""
-        tp = decode_transport(record.linktype, record.data)
-        if tp is None or tp.proto != "udp" or not tp.payload or tp.payload[0] >> 6 != 2:
+        fields = udp4_fields(record.data) if record.linktype == 1 else None
+        if fields is not None:  # the common frame, without a Transport
+            src_ip, sport, flow, dport, payload = fields
+        else:
+            tp = decode_transport(record.linktype, record.data)
+            if tp is None or tp.proto != "udp":
+                return False
+            src_ip, sport, dport, payload = tp.src, tp.sport, tp.dport, tp.payload
+            flow = packed(tp.dst)
+        if not payload or payload[0] >> 6 != 2:
             return False
         profile = self.profile
         ports = profile.mikey_udp_ports
-        if tp.sport in ports or tp.dport in ports:
+        if sport in ports or dport in ports:
             return False
         # RTP version 2 in the first byte: no MIKEY (version 1), no text, no LCT header
-        srtp_only = tp.dport not in profile.flute_ports
+        srtp_only = dport not in profile.flute_ports
         if len(self.captures) > 1 and self._duplicate(
-                b"s" + hashlib.sha1(tp.payload).digest()[:12], index, record.time):
+                b"s" + hashlib.sha1(payload).digest()[:12], index, record.time):
             return srtp_only
-        dst = endpoint(tp.dst, tp.dport)
+        dst = self._endpoints.get((flow, dport))
+        if dst is None:
+            if len(self._endpoints) >= 65536:
+                self._endpoints.clear()
+            dst = self._endpoints[(flow, dport)] = endpoint(_ntop(flow), dport)
         decryptor = self.decryptor
-        flow = packed(tp.dst)
         # a flow written off is tried only with the keys learned since
-        decryptor.decrypt(tp.payload, dst, plaintext=False, since=keep.tried(flow, tp.dport))
+        decryptor.decrypt(payload, dst, plaintext=False, since=keep.tried(flow, dport))
         result, label, mtk = decryptor.last
         if not result:
             if not decryptor.last_mki_match:  # nothing names this flow's packets
-                keep.srtp_miss(flow, tp.dport, decryptor.key_count)
+                keep.srtp_miss(flow, dport, decryptor.key_count)
             return srtp_only
-        keep.srtp_hit(flow, tp.dport)
-        hdr = rtp_header(tp.payload)
-        ssrc = hdr.ssrc if hdr is not None else int.from_bytes(tp.payload[4:8], "big")
-        at = Where(index, record.number, record.time, endpoint(tp.src, tp.sport), dst)
-        self.rec.feed(SrtpObs(at, ssrc, mtk, label, result))
+        keep.srtp_hit(flow, dport)
+        rtp = rtp_fields(payload)
+        ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
+        src = endpoint(src_ip if isinstance(src_ip, str) else _ntop(src_ip), sport)
+        self.rec.feed(SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk,
+                              label, result))
         return srtp_only
 
     def snapshot(self) -> dict[str, Any]:
@@ -329,3 +342,9 @@ def _proc_json(proc: Procedure) -> dict[str, Any]:
     if proc.detail:
         out["detail"] = proc.detail
     return out
+
+
+def _ntop(packed_ip: bytes) -> str:
+    """A packed IPv4 or IPv6 address as text."""
+    return socket.inet_ntop(socket.AF_INET6 if len(packed_ip) == 16 else socket.AF_INET,
+                            packed_ip)

@@ -219,12 +219,14 @@ class Section:
 
 
 def read_range(path: str | Path, section: Section, start: int, stop: int | None = None,
-               keep: Keep | None = None, tally: Tally | None = None) -> Iterator[Record]:
+               keep: Keep | None = None, tally: Tally | None = None,
+               index: RecordIndex | None = None) -> Iterator[Record]:
     """The records from file offset *start* (a record or block boundary, in the
     state *section*) up to *stop* (another boundary; None: the end), as
     :func:`read_capture` yields them. A *stop* that is no boundary shows as
     damage (a record truncated there). On return *section* holds the state at
-    the end: its interfaces and the records counted.
+    the end: its interfaces and the records counted. *index*: as for
+    :func:`read_capture`, from the first record of the range.
 
     Raises:
         CaptureError: as :func:`read_capture`.
@@ -238,9 +240,9 @@ def read_range(path: str | Path, section: Section, start: int, stop: int | None 
         src = _Source(fh, limit=stop)
         src.base = start
         if section.pcapng:
-            yield from _read_pcapng(src, path, keep, tally, None, section)
+            yield from _read_pcapng(src, path, keep, tally, index, section)
         else:
-            yield from _read_pcap(src, path, b"", keep, tally, None, section)
+            yield from _read_pcap(src, path, b"", keep, tally, index, section)
 
 
 def first_section(path: str | Path) -> tuple[Section, int] | None:

@@ -11,6 +11,9 @@ add to what the stateless ones keep, so what a worker drops the serial reader
 would drop too; the calling process then asks its own *keep* - in capture
 order, so its learned state (BM-SC hosts, TCP connections, written-off SRTP
 flows) is what the serial run would have - about each record a worker kept.
+A packet of an RTP-like flow (judged by the written-off state alone) comes back
+as its place in the file and is read (``pread``) only if its flow is
+still tried: most such flows are noise the serial reader drops too.
 
 Anything out of the ordinary (damage, a boundary that was none, an interface
 described after the first packet) ends the parallel read: the rest of the file
@@ -32,8 +35,8 @@ from typing import Iterator
 from .parallel import default_workers
 from .prefilter import Prefilter
 from .profile import DEFAULT_PROFILE, Profile
-from .reading import (MAX_RECORD, CaptureError, Keep, Record, Section, Tally, first_section,
-                      read_capture, read_range)
+from .reading import (MAX_RECORD, CaptureError, Record, RecordIndex, Section, Tally,
+                      first_section, read_capture, read_range)
 
 #: Files smaller than this are read serially (a pool costs more than it saves).
 PARALLEL_MIN = 48 * 1024 * 1024
@@ -105,8 +108,10 @@ def _pcap_boundary(data: bytes, offset: int, section: Section) -> int | None:
 class _Chunk:
     """What a worker read of one chunk."""
 
-    #: (number, time, link type, bytes, length on the wire, RTP-like flow or None)
-    records: list[tuple[int, float, int, bytes, int, tuple[bytes, int] | None]]
+    #: (number, time, link type, bytes, length on the wire, None), or for a packet of
+    #: an RTP-like flow (number, time, link type, file offset, length on the wire,
+    #: flow, captured length)
+    records: list[tuple]
     tally: Tally
     end: Section  # the state it ended in
     error: str | None
@@ -114,24 +119,38 @@ class _Chunk:
 
 def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Profile,
                 srtp: bool) -> _Chunk:
-    """Worker: the records of ``[start, stop)`` the permissive prefilter keeps."""
+    """Worker: the records of ``[start, stop)`` the permissive prefilter keeps; those
+    of RTP-like flows by their place in the file (most are dropped by the caller's
+    learned state: their bytes are read there only when kept)."""
     keep = Prefilter(replace(profile, tcp_prefilter=False), srtp=srtp)
-    flows: list[tuple[bytes, int] | None] = []
+    index = RecordIndex()
+    out: list[tuple] = []
+    # the length on the wire: the 32 bits before the frame, in pcap record headers and
+    # in pcapng packet blocks alike
+    orig_len = struct.Struct(section.endian + "I").unpack_from
+    endian = section.endian
 
-    def marking(linktype: int, buf: bytes, start: int, end: int) -> bool:
-        wanted = keep(linktype, buf, start, end)
-        if wanted:
-            flows.append(keep.rtp_flow(linktype, buf, start, end))
-        return wanted
+    def marking(linktype: int, buf: bytes, begin: int, end: int) -> bool:
+        if not keep(linktype, buf, begin, end):
+            return False
+        flow = keep.rtp_flow(linktype, buf, begin, end)
+        if flow is None:
+            return True  # read as a record, bytes and all
+        at = len(index.times) - 1  # the reader indexes a record before it asks
+        out.append((at + 1, index.times[at], linktype, index.offsets[at],
+                    orig_len(buf, begin - 4)[0], flow, index.lengths[at]))
+        return False
 
     marking.quick = keep.quick  # type: ignore[attr-defined]
     tally = Tally()
-    out: list[tuple[int, float, int, bytes, int, tuple[bytes, int] | None]] = []
     try:
-        for r in read_range(path, section, start, stop, marking, tally):
-            out.append((r.number, r.time, r.linktype, r.data, r.orig_len, flows[-1]))
+        for r in read_range(path, section, start, stop, marking if srtp else keep, tally,
+                            index if srtp else None):
+            out.append((r.number, r.time, r.linktype, r.data, r.orig_len, None))
     except CaptureError as exc:
         return _Chunk(out, tally, section, str(exc))
+    if section.endian != endian:  # a section of the other byte order began: read serially
+        return _Chunk(out, tally, section, "byte order changed")
     return _Chunk(out, tally, section, None)
 
 
@@ -169,7 +188,10 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
     tally = tally if tally is not None else Tally()
     ctx = multiprocessing.get_context("fork")
     state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # (read with pread, not a memory map: mapped pages would count in this process's
+    # memory, which must not grow with the capture)
+    with open(path, "rb") as fh, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        fd = fh.fileno()
         window: deque[Future[_Chunk]] = deque()
         ahead = iter(range(len(cuts) - 1))
 
@@ -193,10 +215,15 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
                     fut.cancel()
                 break  # the serial reader takes over from cuts[k]
             base = state.number
-            for number, time, linktype, data, orig, flow in chunk.records:
-                # an RTP-like flow is judged by its learned state alone (Prefilter._udp)
-                if keep.alive(flow) if flow is not None else keep(linktype, data, 0, len(data)):
-                    yield Record(base + number, time, linktype, data, orig)
+            for item in chunk.records:
+                flow = item[5]
+                if flow is None:
+                    data = item[3]
+                    if keep(item[2], data, 0, len(data)):
+                        yield Record(base + item[0], item[1], item[2], data, item[4])
+                elif keep.alive(flow):  # judged by its learned state alone (Prefilter._udp)
+                    yield Record(base + item[0], item[1], item[2],
+                                 os.pread(fd, item[6], item[3]), item[4])
             _merge(tally, chunk.tally)
             state = replace(chunk.end, number=base + chunk.end.number)
             k += 1

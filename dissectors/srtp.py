@@ -49,6 +49,25 @@ def rtp_header(data: bytes) -> RtpHeader | None:
     return RtpHeader(b1 >> 7, b1 & 0x7F, seq, ts, ssrc, n, (b0 >> 5) & 1)
 
 
+_RTP_FIXED = struct.Struct("!BBxxxxxxI").unpack_from  # V/P/X/CC, M/PT, SSRC
+
+
+def rtp_fields(data: bytes) -> tuple[int, int] | None:
+    """(SSRC, header length) of the RTP header at the start of *data*, or None: what
+    :func:`rtp_header` finds, without building it (the per-packet SRTP path)."""
+    if len(data) < 12:
+        return None
+    b0, b1, ssrc = _RTP_FIXED(data)
+    if b0 >> 6 != RTP_VERSION or 72 <= b1 & 0x7F <= 76:
+        return None
+    n = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if len(data) < n + 4:
+            return None
+        n += 4 + 4 * struct.unpack_from("!H", data, n + 2)[0]
+    return None if n > len(data) else (ssrc, n)
+
+
 @dataclass(frozen=True, slots=True)
 class SrtpParts:
     """An SRTP packet cut into its parts for a given MKI and tag length."""

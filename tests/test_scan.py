@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from analyzer import decode, scan
 from analyzer.export import Export
+from analyzer.keys import load_keys
 from analyzer.prefilter import Prefilter
 from analyzer.reading import CaptureError, Tally, read_capture
 from tests.conftest import CAPTURES, SHARED_CAPTURES
@@ -113,6 +114,39 @@ def test_parallel_scan_reads_what_the_serial_reader_reads(path, srtp, small_chun
     assert _parallel(path, Prefilter(srtp=srtp), srtp) == _serial(path, Prefilter(srtp=srtp))
 
 
+@pytest.mark.parametrize("path", [MIXED, CAPTURES / "lab-missed-update.pcapng"],
+                         ids=lambda p: p.name)
+def test_parallel_scan_follows_the_learned_srtp_state(path, small_chunks):
+    """Written-off flows revived as the key count grows while the records are
+    consumed: the parallel read keeps exactly what the serial read keeps."""
+    flows = sorted({(r.data[30:34], struct.unpack_from("!H", r.data, 36)[0])
+                    for r in read_capture(path) if len(r.data) > 42 and r.data[23] == 17
+                    and r.data[42] >> 6 == 2})
+    assert flows
+    total = sum(1 for _ in read_capture(path))
+    kept = []
+    for read in (_serial_records, _parallel_records):
+        clock = {"keys": 0}
+        keep = Prefilter(srtp=True)
+        keep.dead.update({flow: n % 9 for n, flow in enumerate(flows)})
+        keep.key_source = lambda clock=clock: clock["keys"]
+        out = []
+        for r in read(path, keep):
+            out.append((r.number, r.data, r.orig_len))
+            clock["keys"] = r.number * 10 // total  # keys learned as the capture goes on
+        kept.append(out)
+    assert kept[0] == kept[1]
+    assert 0 < len(kept[0]) < total  # some flows were still written off, some revived
+
+
+def _serial_records(path, keep):
+    return read_capture(path, keep)
+
+
+def _parallel_records(path, keep):
+    return scan.scan_capture(path, keep, srtp=True, workers=2)
+
+
 @pytest.mark.parametrize("nanoseconds", [False, True])
 def test_parallel_scan_of_a_big_endian_pcap(tmp_path, small_chunks, nanoseconds):
     path = _pcap_big_endian(MIXED, tmp_path / "be.pcap", nanoseconds)
@@ -180,6 +214,20 @@ def test_export_on_two_cores_is_the_serial_export(path, small_chunks):
         run.add_captures([path])
         docs.append(run.document())
     assert docs[0] == docs[1] and docs[0]["captures"][0]["packets"] > 0
+
+
+@pytest.mark.parametrize("path", sorted(p for p in CAPTURES.glob("*.pcap*")
+                                         if p.with_suffix(".keys.toml").is_file()),
+                         ids=lambda p: p.name)
+def test_export_with_keys_on_two_cores_is_the_serial_export(path, small_chunks):
+    """SRTP flows are written off and revived in the main process as keys come: the
+    RTP-like packets the workers hand over by place must be those the serial read keeps."""
+    docs = []
+    for workers in (1, 2):
+        run = Export(load_keys(path.with_suffix(".keys.toml")), workers=workers)
+        run.add_captures([path])
+        docs.append(run.document())
+    assert docs[0] == docs[1]
 
 
 @settings(max_examples=400, deadline=None)
