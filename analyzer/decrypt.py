@@ -229,12 +229,17 @@ class SrtpDecryptor:
             reason = cand.ctx.authenticate(payload, header_len)
             plain = b"" if reason == "ok" else None
         if plain is not None:
-            st = self._stats(ssrc, dst)
-            st.decrypted += 1
-            st.keys.add(cand.label)
-            self._by_stream[(ssrc, dst)] = cand
-            self.last = ("ok", cand.label, cand.mtk)
+            self._opened(cand, ssrc, dst).decrypted += 1
         return plain, reason
+
+    def _opened(self, cand: _Candidate, ssrc: int, dst: str) -> StreamStats:
+        """*cand* opened a packet of stream (*ssrc*, *dst*): remembered for the stream,
+        and the stream's counters (for the caller to count the packet)."""
+        st = self._stats(ssrc, dst)
+        st.keys.add(cand.label)
+        self._by_stream[(ssrc, dst)] = cand
+        self.last = ("ok", cand.label, cand.mtk)
+        return st
 
     def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
         ssrc = int.from_bytes(payload[4:8], "big")
@@ -248,11 +253,7 @@ class SrtpDecryptor:
                 continue
             plain, _ = cand.ctx.unprotect_rtcp(payload)
             if plain is not None:
-                st = self._stats(ssrc, dst)
-                st.rtcp_decrypted += 1
-                st.keys.add(cand.label)
-                self._by_stream[(ssrc, dst)] = cand
-                self.last = ("ok", cand.label, cand.mtk)
+                self._opened(cand, ssrc, dst).rtcp_decrypted += 1
                 return plain
         return None
 

@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer import decode, scan
+from dissectors.flute.lct import looks_like_alc
+from dissectors.srtp import rtp_fields, rtp_header
 from analyzer.export import Export
 from analyzer.keys import load_keys
 from analyzer.prefilter import Prefilter
@@ -242,3 +244,27 @@ def test_one_unpack_decode_is_the_general_decode(body, vihl, proto, frag, total,
     struct.pack_into("!H", frame, 36, port)
     data = bytes(frame)
     assert decode._udp4(data) == decode._decode(1, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=40), st.integers(0x80, 0xBF), st.integers(0, 255))
+def test_rtp_fields_is_what_rtp_header_finds(rest, b0, b1):
+    data = bytes([b0, b1]) + rest
+    hdr = rtp_header(data)
+    assert rtp_fields(data) == (None if hdr is None else (hdr.ssrc, hdr.header_len))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=60), st.integers(0, 8), st.integers(0, 8))
+def test_alc_heuristic_in_place_is_the_heuristic_on_a_copy(data, before, after):
+    data = bytes([0x10 | (data[0] & 0x0F if data else 0)]) + data[1:]
+    framed = b"\xAA" * before + data + b"\x55" * after
+    assert looks_like_alc(framed, before, before + len(data)) == looks_like_alc(data)
+
+
+def test_alc_heuristic_in_place_takes_a_real_packet():
+    from tests.test_flute import VECTOR
+
+    framed = b"\x12\x34" + VECTOR + b"\x00" * 7
+    assert looks_like_alc(framed, 2, 2 + len(VECTOR))
+    assert not looks_like_alc(framed, 2, 2 + 11)  # the header cut short
