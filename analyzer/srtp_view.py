@@ -26,6 +26,9 @@ from .prefilter import Prefilter, packed
 from .result import Dissected, endpoint
 
 TAG_LENGTHS = (10, 4)
+#: MIKEY messages kept for their MKIs before they are parsed anyway (memory grows
+#: with the key messages, not the packets)
+MAX_PENDING = 65536
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class SrtpFinder:
                  prefilter: "Prefilter | None" = None) -> None:
         self.decryptor = decryptor
         self.mkis: set[bytes] = set()
+        self._pending: list[bytes] = []  # MIKEY messages whose MKIs are not yet noted
         #: told which UDP flows carry nothing known (and which do), so that the
         #: reader stops handing on flows no key or announced MKI opens
         self.prefilter = prefilter
@@ -57,22 +61,34 @@ class SrtpFinder:
     def key_count(self) -> int:
         """What could open a flow, as one growing number: the decryptor's keys (high
         bits: they are what ``decrypt(since=...)`` counts) and the announced MKIs."""
+        if self._pending:
+            self._learn_pending()
         keys = self.decryptor.key_count if self.decryptor is not None else 0
         return (keys << 20) | min(len(self.mkis), (1 << 20) - 1)
 
     def learn_mikey(self, data: bytes) -> None:
-        """Note the MKI (MSK ID || MTK ID) an MTK message announces."""
-        msg = parse(data)
-        for layer in iter_layers(msg):
-            if isinstance(layer, MIKEY_EXT) and layer.ext_type == 3:
-                ids = layer.key_ids_by_type()
-                if 1 in ids and 2 in ids and len(self.mkis) < 65536:
-                    self.mkis.add(ids[1] + ids[2])
+        """Note the MKI (MSK ID || MTK ID) an MTK message announces. The message is
+        parsed when the next RTP-like packet is classified (a capture without SRTP
+        costs no second parse of its MIKEY messages)."""
+        self._pending.append(data)
+        if len(self._pending) >= MAX_PENDING:
+            self._learn_pending()
+
+    def _learn_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for data in pending:
+            for layer in iter_layers(parse(data)):
+                if isinstance(layer, MIKEY_EXT) and layer.ext_type == 3:
+                    ids = layer.key_ids_by_type()
+                    if 1 in ids and 2 in ids and len(self.mkis) < 65536:
+                        self.mkis.add(ids[1] + ids[2])
 
     def classify(self, tp: Transport) -> SrtpInfo | None:
         data = tp.payload
         if tp.proto != "udp" or len(data) < 12 or data[0] >> 6 != 2:
             return None
+        if self._pending:
+            self._learn_pending()
         rtcp = is_rtcp(data)
         result, key = "", None
         keep = self.prefilter
