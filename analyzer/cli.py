@@ -25,7 +25,8 @@ from .mikey_keys import KeyHierarchy
 from .parallel import rendered
 from .prefilter import Prefilter
 from .profile import DEFAULT_PROFILE, Profile
-from .reading import CaptureError, read_capture
+from .reading import CaptureError
+from .scan import scan_capture
 from .srtp_view import SrtpFinder
 from .writer import PcapngWriter
 
@@ -303,7 +304,8 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
             keep = Prefilter(profile, srtp=True)
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
                               keep)
-            cands = candidates(read_capture(path, keep), capture=index, profile=profile,
+            records = scan_capture(path, keep, None, profile, srtp=True, workers=args.workers)
+            cands = candidates(records, capture=index, profile=profile,
                                srtp=srtp, prefilter=keep, end_objects=not args.json)
             for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy,
                                   profile):

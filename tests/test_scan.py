@@ -268,3 +268,16 @@ def test_alc_heuristic_in_place_takes_a_real_packet():
     framed = b"\x12\x34" + VECTOR + b"\x00" * 7
     assert looks_like_alc(framed, 2, 2 + len(VECTOR))
     assert not looks_like_alc(framed, 2, 2 + 11)  # the header cut short
+
+
+@pytest.mark.parametrize("keys", [False, True])
+def test_dissect_on_two_cores_is_the_serial_dissect(keys, small_chunks, capsys):
+    from analyzer.cli import main
+
+    path = CAPTURES / "lab-missed-update.pcapng"
+    extra = ["--keys", str(path.with_suffix(".keys.toml"))] if keys else []
+    outputs = []
+    for workers in ("1", "2"):
+        assert main(["dissect", "--json", "--workers", workers, str(path), *extra]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") > 100
