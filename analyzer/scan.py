@@ -27,7 +27,9 @@ import multiprocessing
 import os
 import struct
 from collections import deque
+from contextlib import nullcontext
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -188,48 +190,62 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
     tally = tally if tally is not None else Tally()
     ctx = multiprocessing.get_context("fork")
     state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
-    # (read with pread, not a memory map: mapped pages would count in this process's
-    # memory, which must not grow with the capture)
-    with open(path, "rb") as fh, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        fd = fh.fileno()
+    k = 0
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    except OSError:  # no processes here (no semaphores, no fork): the serial reader
+        pool = None
+    # (the bytes of RTP-like packets are read with pread, not a memory map: mapped pages
+    # would count in this process's memory, which must not grow with the capture)
+    with open(path, "rb") if pool is not None else nullcontext() as fh, \
+            pool if pool is not None else nullcontext():
         window: deque[Future[_Chunk]] = deque()
         ahead = iter(range(len(cuts) - 1))
 
         def submit() -> None:
-            k = next(ahead, None)
-            if k is not None:
+            n = next(ahead, None)
+            if n is not None:
                 window.append(pool.submit(_read_chunk, str(path),
                                           replace(head, interfaces=list(head.interfaces)),
-                                          cuts[k], cuts[k + 1], profile, srtp))
+                                          cuts[n], cuts[n + 1], profile, srtp))
 
-        for _ in range(workers + 1):
-            submit()
-        k = 0
+        try:
+            for _ in range(workers + 1 if pool is not None else 0):
+                submit()
+        except (OSError, BrokenProcessPool):
+            window.clear()
         while window:
-            chunk = window.popleft().result()
-            submit()
+            try:
+                chunk = window.popleft().result()
+                submit()
+            except (OSError, BrokenProcessPool):  # a worker died: nothing of chunk k given
+                chunk = None
             # read in the true state (no interface came since the first packet), and
             # ended exactly at the next cut (so that it is a boundary) without damage
-            if chunk.error is not None or not head.same_state(state):
+            if chunk is None or chunk.error is not None or not head.same_state(state):
                 for fut in window:
                     fut.cancel()
                 break  # the serial reader takes over from cuts[k]
             base = state.number
+            dead, keys = keep.dead, keep.key_source
             for item in chunk.records:
                 flow = item[5]
                 if flow is None:
                     data = item[3]
                     if keep(item[2], data, 0, len(data)):
                         yield Record(base + item[0], item[1], item[2], data, item[4])
-                elif keep.alive(flow):  # judged by its learned state alone (Prefilter._udp)
+                    continue
+                # an RTP-like flow is judged by its learned state alone (Prefilter._udp,
+                # Prefilter.alive): a flow written off, no key learned since, is dropped
+                tried = dead.get(flow)
+                if tried is None or tried < keys():
                     yield Record(base + item[0], item[1], item[2],
-                                 os.pread(fd, item[6], item[3]), item[4])
+                                 _pread(fh, path, item[6], item[3]), item[4])
             _merge(tally, chunk.tally)
             state = replace(chunk.end, number=base + chunk.end.number)
             k += 1
-        else:
-            return
-    yield from read_range(path, state, cuts[k], None, keep, tally)
+    if k < len(cuts) - 1:  # stopped early, or no pool: the serial reader from cuts[k]
+        yield from read_range(path, state, cuts[k], None, keep, tally)
 
 
 def _merge(tally: Tally, part: Tally) -> None:
@@ -238,3 +254,14 @@ def _merge(tally: Tally, part: Tally) -> None:
     tally.packets += part.packets
     tally.start = part.start if tally.start is None else min(tally.start, part.start)
     tally.end = part.end if tally.end is None else max(tally.end, part.end)
+
+
+def _pread(fh, path: str | Path, length: int, offset: int) -> bytes:
+    """*length* bytes of the capture at *offset* (a record a worker found there)."""
+    try:
+        data = os.pread(fh.fileno(), length, offset)
+    except OSError as exc:
+        raise CaptureError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) != length:
+        raise CaptureError(f"{path}: record truncated at offset {offset} (the file shrank)")
+    return data

@@ -9,7 +9,9 @@ interface described in the middle of the file.
 
 from __future__ import annotations
 
+import os
 import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -281,3 +283,34 @@ def test_dissect_on_two_cores_is_the_serial_dissect(keys, small_chunks, capsys):
         assert main(["dissect", "--json", "--workers", workers, str(path), *extra]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0].count("\n") > 100
+
+
+def test_without_worker_processes_the_serial_reader_reads_it_all(small_chunks, monkeypatch):
+    """No processes (a sandbox without semaphores), or a worker that dies: the records
+    come from the serial reader from where the workers left off."""
+    serial = _serial(MIXED, Prefilter())
+
+    def no_pool(*_a, **_k):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(scan, "ProcessPoolExecutor", no_pool)
+    assert _parallel(MIXED, Prefilter()) == serial
+
+
+#: the chunk (its start offset) whose worker dies, in the test below
+_DIE_AT: list[int] = []
+
+
+def _dying_chunk(path, section, start, stop, *rest):
+    if start in _DIE_AT:
+        os._exit(3)  # the worker process ends abruptly
+    return scan._read_chunk.__wrapped__(path, section, start, stop, *rest)
+
+
+def test_a_worker_that_dies_hands_over_to_the_serial_reader(small_chunks, monkeypatch):
+    serial = _serial(MIXED, Prefilter())
+    cuts = scan.boundaries(MIXED, MIXED.stat().st_size)[1]
+    _dying_chunk.__wrapped__ = scan._read_chunk
+    monkeypatch.setattr(scan, "_read_chunk", _dying_chunk)
+    monkeypatch.setattr(sys.modules[__name__], "_DIE_AT", [cuts[len(cuts) // 2]])
+    assert _parallel(MIXED, Prefilter()) == serial
