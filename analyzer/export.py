@@ -123,7 +123,8 @@ class Export:
         finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
                    for k in range(len(paths))}
         streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
-                                 finders[first + k], follow) for k, p in enumerate(paths)]
+                                 finders[first + k], follow, merged=len(paths) > 1)
+                   for k, p in enumerate(paths)]
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             cands = finders[index].record(record, whole=True)
             if cands:
@@ -167,7 +168,12 @@ class Export:
 
     def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
                  errors: list[str], keep: Prefilter, finder: CandidateFinder,
-                 follow: Callable[[], bool] | None = None) -> Iterator[tuple[float, int, Record]]:
+                 follow: Callable[[], bool] | None = None,
+                 merged: bool = False) -> Iterator[tuple[float, int, Record]]:
+        """The records of one capture for the merge (*merged*: with other captures'),
+        SRTP decrypted as it is read. Alone, a packet that is SRTP only is not handed
+        on; merged, every record still paces the merge, as the captures' order of
+        events depends on it."""
         tally = Tally()
         next_report = 50_000
         try:
@@ -184,7 +190,8 @@ class Export:
                 if self.progress is not None and record.number >= next_report:
                     self.progress(str(path), record.number)
                     next_report = record.number + 50_000
-                if self.decryptor is not None and self._srtp(record, index, keep):
+                if self.decryptor is not None and self._srtp(record, index, keep) \
+                        and not merged:
                     finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
                     continue
                 yield record.time, index, record

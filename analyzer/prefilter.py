@@ -92,7 +92,6 @@ class Prefilter:
                             int((b == 1 and self.heuristic) or (b >> 4 == 1 and self.alc)
                                 or (b in _LETTERS and self.text))
                             for b in range(256))
-
         #: the UDP ports whose datagrams are judged by more than their first byte
         self._named = frozenset(self.udp_ports) | frozenset(self.flute_ports) | {GTPU_PORT}
 
@@ -223,13 +222,20 @@ class Prefilter:
              dst: bytes) -> bool:
         if self.tcp_all or sport in self.tcp_ports or dport in self.tcp_ports:
             return True
+        return self.tcp_wanted(src, sport, dst, dport,
+                               lambda: pos < end and MARKERS.search(buf, pos, end) is not None)
+
+    def tcp_wanted(self, src: bytes, sport: int, dst: bytes, dport: int,
+                   marked: Callable[[], bool]) -> bool:
+        """A TCP segment on no MIKEY port: to or from a BM-SC, on a followed connection,
+        or naming MBMS words (``marked()``, asked last) - which follows its connection."""
         hosts = self.bmsc_hosts
         if hosts and (src in hosts or dst in hosts):
             return True
         conn = (src, sport, dst, dport)
         if conn in self.tcp_conns:
             return True
-        if pos < end and MARKERS.search(buf, pos, end) is not None:
+        if marked():
             # the rest of this connection follows, both ways (a message's later
             # segments need not name MBMS again)
             if len(self.tcp_conns) >= MAX_FLOWS:
@@ -238,6 +244,24 @@ class Prefilter:
             self.tcp_conns.add((dst, dport, src, sport))
             return True
         return False
+
+    def tcp_segment(self, linktype: int, buf: bytes, start: int,
+                    end: int) -> tuple[bytes, int, bytes, int, bool] | None:
+        """(source, port, destination, port, names MBMS words) of a frame this prefilter
+        judges by :meth:`tcp_wanted` alone - TCP in Ethernet/IPv4 (no fragment), on no
+        MIKEY port, with the TCP prefilter on - else None."""
+        if linktype != 1 or end - start < 54 or self.tcp_all:
+            return None
+        etype, vihl, frag, proto = _ETH_IP4(buf, start)
+        if etype != 0x0800 or vihl != 0x45 or frag & 0x3FFF or proto != 6:
+            return None
+        l4 = start + 34
+        sport, dport = _PORTS(buf, l4)
+        if sport in self.tcp_ports or dport in self.tcp_ports:
+            return None
+        pos = l4 + (buf[l4 + 12] >> 4) * 4
+        marked = pos < end and MARKERS.search(buf, pos, end) is not None
+        return buf[start + 26:start + 30], sport, buf[start + 30:start + 34], dport, marked
 
     def _general(self, linktype: int, data: bytes) -> bool:
         tp = decode_transport(linktype, data)

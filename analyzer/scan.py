@@ -11,9 +11,11 @@ add to what the stateless ones keep, so what a worker drops the serial reader
 would drop too; the calling process then asks its own *keep* - in capture
 order, so its learned state (BM-SC hosts, TCP connections, written-off SRTP
 flows) is what the serial run would have - about each record a worker kept.
-A packet of an RTP-like flow (judged by the written-off state alone) comes back
-as its place in the file and is read (``pread``) only if its flow is
-still tried: most such flows are noise the serial reader drops too.
+A packet of an RTP-like flow (judged by the written-off state alone) or a TCP
+segment (judged by the BM-SC hosts and followed connections, with whether it
+names MBMS words found by the worker) comes back as its place in the file and
+is read (``pread``) only if it is kept: most are noise the serial reader drops
+too.
 
 Anything out of the ordinary (damage, a boundary that was none, an interface
 described after the first packet) ends the parallel read: the rest of the file
@@ -111,8 +113,8 @@ class _Chunk:
     """What a worker read of one chunk."""
 
     #: (number, time, link type, bytes, length on the wire, None), or for a packet of
-    #: an RTP-like flow (number, time, link type, file offset, length on the wire,
-    #: flow, captured length)
+    #: an RTP-like flow or a TCP segment, judged by learned state (number, time, link
+    #: type, file offset, length on the wire, flow or segment, captured length)
     records: list[tuple]
     tally: Tally
     end: Section  # the state it ended in
@@ -122,9 +124,10 @@ class _Chunk:
 def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Profile,
                 srtp: bool) -> _Chunk:
     """Worker: the records of ``[start, stop)`` the permissive prefilter keeps; those
-    of RTP-like flows by their place in the file (most are dropped by the caller's
-    learned state: their bytes are read there only when kept)."""
+    of RTP-like flows and TCP segments by their place in the file (most are dropped by
+    the caller's learned state: their bytes are read there only when kept)."""
     keep = Prefilter(replace(profile, tcp_prefilter=False), srtp=srtp)
+    judge = Prefilter(profile, srtp=srtp)  # the caller's rules, for what its state decides
     index = RecordIndex()
     out: list[tuple] = []
     # the length on the wire: the 32 bits before the frame, in pcap record headers and
@@ -135,9 +138,11 @@ def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Pro
     def marking(linktype: int, buf: bytes, begin: int, end: int) -> bool:
         if not keep(linktype, buf, begin, end):
             return False
-        flow = keep.rtp_flow(linktype, buf, begin, end)
+        flow = judge.rtp_flow(linktype, buf, begin, end) if srtp else None
         if flow is None:
-            return True  # read as a record, bytes and all
+            flow = judge.tcp_segment(linktype, buf, begin, end)
+            if flow is None:
+                return True  # read as a record, bytes and all
         at = len(index.times) - 1  # the reader indexes a record before it asks
         out.append((at + 1, index.times[at], linktype, index.offsets[at],
                     orig_len(buf, begin - 4)[0], flow, index.lengths[at]))
@@ -146,8 +151,7 @@ def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Pro
     marking.quick = keep.quick  # type: ignore[attr-defined]
     tally = Tally()
     try:
-        for r in read_range(path, section, start, stop, marking if srtp else keep, tally,
-                            index if srtp else None):
+        for r in read_range(path, section, start, stop, marking, tally, index):
             out.append((r.number, r.time, r.linktype, r.data, r.orig_len, None))
     except CaptureError as exc:
         return _Chunk(out, tally, section, str(exc))
@@ -235,10 +239,15 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
                     if keep(item[2], data, 0, len(data)):
                         yield Record(base + item[0], item[1], item[2], data, item[4])
                     continue
-                # an RTP-like flow is judged by its learned state alone (Prefilter._udp,
-                # Prefilter.alive): a flow written off, no key learned since, is dropped
-                tried = dead.get(flow)
-                if tried is None or tried < keys():
+                if len(flow) == 2:
+                    # an RTP-like flow is judged by its learned state alone (Prefilter._udp,
+                    # Prefilter.alive): a flow written off, no key learned since, is dropped
+                    tried = dead.get(flow)
+                    if tried is None or tried < keys():
+                        yield Record(base + item[0], item[1], item[2],
+                                     _pread(fh, path, item[6], item[3]), item[4])
+                elif keep.tcp_wanted(flow[0], flow[1], flow[2], flow[3],
+                                     flow[4].__bool__):  # a TCP segment (Prefilter._tcp)
                     yield Record(base + item[0], item[1], item[2],
                                  _pread(fh, path, item[6], item[3]), item[4])
             _merge(tally, chunk.tally)
