@@ -8,6 +8,12 @@ their own link type and timestamp resolution (``if_tsresol``).
 Damage never loses what came before it: :func:`read_capture` yields every
 whole record up to the damage, then raises :class:`CaptureError` naming the
 byte offset.
+
+The pcap and pcapng loops repeat the same per-record lines (time range, index,
+:class:`QuickReject`) on purpose: a million records cost a million function
+calls otherwise, which is as much as the walk itself. :func:`read_range` reads
+from a record boundary in the middle of a file (:mod:`analyzer.scan` cuts
+large captures into chunks for several processes).
 """
 
 from __future__ import annotations
