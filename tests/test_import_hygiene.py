@@ -53,3 +53,18 @@ def test_every_issue_code_is_documented():
             used |= set(re.findall(r'add_issue\(\s*"([a-z_]+\.[a-z_.]+)"', text))
             used |= set(re.findall(r'issue_code="([a-z_]+\.[a-z_.]+)"', text))
     assert used and used <= set(ISSUE_CODES), used - set(ISSUE_CODES)
+
+
+
+def test_every_finding_code_is_documented():
+    """Codes the reconstructor raises itself are in FINDING_CODES (the timeline's
+    stable codes); the dissectors' issues it passes on are in ISSUE_CODES."""
+    import re
+
+    from analyzer.flows.model import FINDING_CODES
+
+    text = (ROOT / "analyzer" / "flows" / "reconstructor.py").read_text()
+    code = r'"([a-z0-9_]+\.[a-z0-9_.]+)"'
+    used = set(re.findall(r"_finding\(\s*" + code, text))
+    used |= set(re.findall(r"_once\(\([^)]*\),\s*" + code, text))
+    assert len(used) > 10 and used <= set(FINDING_CODES), used - set(FINDING_CODES)

@@ -165,4 +165,5 @@ FINDING_CODES = {
     "dcf.bad_key": "a DCF that the known MTK named by its KeyID does not decrypt",
     "dcf.signature_bad": "a DCF whose HMAC-SHA1 signature (odfs) does not verify",
     "dcf.stale_key": "a DCF under an MTK whose MSK has been superseded or expired",
+    "dcf.malformed": "a downloaded object that looks like a DCF but has no usable container",
 }
