@@ -263,6 +263,10 @@ class FluteReceiver:
                                    f"{obj.toi}: encoding symbol length 0"))
             return
         obj.fti = fti
+        self._place_pending(obj, at)
+
+    def _place_pending(self, obj: _Object, at: Where) -> None:
+        """The symbols that waited for the object's FTI, placed now that it has one."""
         pending, obj.pending = obj.pending, []
         self._held -= obj.held
         obj.held = 0
@@ -337,14 +341,9 @@ class FluteReceiver:
             return
         e = max(len(d) for _s, _e, d in obj.pending)
         end = max(esi * e + len(d) for _s, esi, d in obj.pending)
-        fti = Fti(end, e, (1 << 32) - 1)
-        pending, obj.pending = obj.pending, []
-        self._held -= obj.held
-        obj.held = 0
-        obj.fti = fti
-        for sbn, esi, data in pending:
-            self._place(obj, sbn, esi, data, obj.last)
-        obj.fti = Fti(end if obj.closed else -1, e, fti.max_source_block_length)
+        obj.fti = Fti(end, e, (1 << 32) - 1)
+        self._place_pending(obj, obj.last)
+        obj.fti = Fti(end if obj.closed else -1, e, obj.fti.max_source_block_length)
 
     # ------------------------------------------------------------------ output
 
@@ -423,9 +422,9 @@ class FluteReceiver:
                 reason = problem
             elif md5 == "bad" and hashlib.md5(data).digest() == f.content_md5:
                 md5 = "ok"  # the digest of the decoded file
-        elif not reason:
+        elif not reason:  # (counted from ``have``: ``missing`` lists at most 1,000 ranges)
             reason = ("transfer length unknown" if total is None else
-                      f"{sum(e - s for s, e in missing)} of {total} bytes never received")
+                      f"{total - have} of {total} bytes never received")
         head = b""
         if not complete and 0 in obj.chunks:
             pos, parts = 0, []

@@ -361,3 +361,14 @@ def test_a_cut_short_signature_confirms_nothing():
     tag = sign(MTK, b"file")
     assert signature_ok(MTK, b"file", tag) and len(tag) == 20
     assert not signature_ok(MTK, b"file", tag[:1]) and not signature_ok(MTK, b"file", b"")
+
+
+def test_a_shredded_object_reports_every_missing_byte():
+    """Over 1,000 holes: the ranges listed are capped, the count of bytes is not."""
+    rx = FluteReceiver()
+    fti = Fti(4000 * 10, 10, 4000)
+    for esi in range(0, 4000, 2):  # every other symbol
+        rx.packet(parse_alc(build_alc(1, 5, bytes(10), esi=esi, fti=fti)), at(esi))
+    (obj,) = rx.finish()
+    assert len(obj.missing) == 1000 and not obj.complete
+    assert obj.reason == "20000 of 40000 bytes never received"
