@@ -91,7 +91,7 @@ def open_object(obj: DeliveredObject, store: KeyStore | None,
     if store is None:
         return out
     body = data[c.data_offset:c.data_offset + c.data_length]
-    signed = _signed_range(data)
+    signed = data[:dcf.mdri_offset]  # every byte before the mdri box (None: the whole file)
     if c.mtk is None:
         return _trial(out, body, signed, c, store, profile)
     kd, msk, mtk_id = (bytes.fromhex(x) for x in c.mtk)
@@ -149,17 +149,6 @@ def _open_with(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: Key
     if c.signature_method == 1 and c.signature:
         out.signature = "bad"
     return out
-
-
-def _signed_range(data: bytes) -> bytes:
-    """Every byte before the ``mdri`` box (the signature's range, [U])."""
-    pos = 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        if data[pos + 4:pos + 8] == b"mdri" or size < 8:
-            break
-        pos += size
-    return data[:min(pos, len(data))]
 
 
 def build_alc_packet(cand: Any, store: KeyStore | None = None,

@@ -86,6 +86,9 @@ class Dcf:
     minor_version: int | None = None
     compatible: list[str] = field(default_factory=list)
     containers: list[DcfContainer] = field(default_factory=list)
+    #: file offset of the top-level ``mdri`` box (None: there is none); the bytes
+    #: before it are what the odfs signature covers ([U], TS 33.246 §6.6.3.2)
+    mdri_offset: int | None = None
     items: list = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
 
@@ -162,6 +165,8 @@ def parse_dcf(data: bytes) -> Dcf:
             add(Node(f"OMA DRM container #{len(dcf.containers)}", 0))
             _odrm(data, body + 4, end, container, dcf, budget)
         elif btype == "mdri":
+            if dcf.mdri_offset is None:
+                dcf.mdri_offset = at
             _mdri(data, body, end, dcf, budget)
         if cut:
             break
