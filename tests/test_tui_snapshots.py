@@ -31,6 +31,16 @@ async def _loaded(pilot) -> None:
     app.query_one("#filter").blur()
 
 
+async def _focus_on_tab(pilot, tab: str, widget: str):
+    """Once loaded: tab *tab* shown (its underline settled), *widget* focused."""
+    await _loaded(pilot)
+    pilot.app.query_one("#tabs").active = tab
+    await pilot.pause(0.6)  # the tab underline settles
+    target = pilot.app.query_one(widget)
+    target.focus()
+    return target
+
+
 def test_packets_screen_with_a_field_selected(snap_compare):
     async def before(pilot):
         await _loaded(pilot)
@@ -52,14 +62,10 @@ def test_packets_screen_with_a_field_selected(snap_compare):
 
 def test_keys_screen(snap_compare):
     async def before(pilot):
-        await _loaded(pilot)
-        app = pilot.app
-        app.query_one("#tabs").active = "tab-keys"
-        await pilot.pause(0.6)  # the tab underline settles
-        tree = app.query_one("#keys")
-        tree.focus()
+        tree = await _focus_on_tab(pilot, "tab-keys", "#keys")
         tree.move_cursor(tree.root.children[1].children[0])  # the first MSK: its events
-        await until(pilot, lambda: "delivered" in str(app.query_one("#key-events").render()))
+        await until(pilot,
+                    lambda: "delivered" in str(pilot.app.query_one("#key-events").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-push.pcapng"), terminal_size=SIZE, run_before=before)
@@ -67,14 +73,9 @@ def test_keys_screen(snap_compare):
 
 def test_procedure_ladder_screen(snap_compare):
     async def before(pilot):
-        await _loaded(pilot)
-        app = pilot.app
-        app.query_one("#tabs").active = "tab-procedures"
-        await pilot.pause(0.6)  # the tab underline settles
-        procs = app.query_one("#procedures")
-        procs.focus()
+        procs = await _focus_on_tab(pilot, "tab-procedures", "#procedures")
         procs.move_cursor(row=1)
-        await until(pilot, lambda: "outcome:" in str(app.query_one("#ladder").render()))
+        await until(pilot, lambda: "outcome:" in str(pilot.app.query_one("#ladder").render()))
         await pilot.pause(0.2)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
