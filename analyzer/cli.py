@@ -298,9 +298,9 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     """Dissect every capture in turn; an unreadable one is reported and skipped."""
     status = 0
     hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
+    profile = _profile(args)
     for index, path in enumerate(args.captures):
         try:
-            profile = _profile(args)
             keep = Prefilter(profile, srtp=True)
             srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
                               keep)

@@ -213,7 +213,7 @@ class Export:
             tp = decode_transport(record.linktype, record.data)
             if tp is None or tp.proto != "udp":
                 return False
-            src_ip, sport, dport, payload = tp.src, tp.sport, tp.dport, tp.payload
+            src_ip, sport, dport, payload = packed(tp.src), tp.sport, tp.dport, tp.payload
             flow = packed(tp.dst)
         if not payload or payload[0] >> 6 != 2:
             return False
@@ -242,7 +242,7 @@ class Export:
         keep.srtp_hit(flow, dport)
         rtp = rtp_fields(payload)
         ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
-        src = endpoint(src_ip if isinstance(src_ip, str) else _ntop(src_ip), sport)
+        src = endpoint(_ntop(src_ip), sport)
         self.rec.feed(SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk,
                               label, result))
         return srtp_only
