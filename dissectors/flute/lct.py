@@ -106,6 +106,14 @@ def header_size(b0: int, b1: int) -> int:
     return 4 + 4 * (c + 1) + 4 * s + 2 * h + 4 * o + 2 * h + 4 * t + 4 * r
 
 
+def _extension_size(data: bytes, at: int, end: int) -> int:
+    """Bytes of the header extension at *at* (RFC 5651 §5.2: one word for HET >= 128,
+    else HEL words), 0 when its length byte lies at or past *end* (the LCT header's)."""
+    if data[at] >= 128:
+        return 4
+    return data[at + 1] * 4 if at + 1 < end else 0
+
+
 def looks_like_alc(data: bytes, start: int = 0, end: int | None = None) -> bool:
     """The strict heuristic for ALC on a port nobody named: version 1, reserved
     bits 0, a TSI, a known FEC code point, HDR_LEN inside the datagram and the
@@ -127,8 +135,7 @@ def looks_like_alc(data: bytes, start: int = 0, end: int | None = None) -> bool:
     for _ in range(MAX_EXTENSIONS):
         if pos == hlen:
             return True
-        het = data[start + pos]
-        size = 4 if het >= 128 else data[start + pos + 1] * 4 if pos + 1 < hlen else 0
+        size = _extension_size(data, start + pos, start + hlen)
         if size == 0 or pos + size > hlen:
             return False
         pos += size
@@ -170,7 +177,7 @@ def parse_alc(data: bytes, codepoint_as_fec_id: bool = True, fec_id: int = 0) ->
     pkt.hdr_len = hlen = hlen_words * 4
     if pkt.version != ALC_VERSION:
         issues.append(Issue("alc.bad_version", f"LCT version {pkt.version}, not 1 (RFC 5651)"))
-    fixed = 4 + cci_len + tsi_len + toi_len + 4 * t + 4 * r
+    fixed = header_size(b0, b1)
     if hlen < fixed or hlen > n:
         issues.append(Issue("alc.malformed", f"HDR_LEN {hlen} bytes does not fit the "
                             f"{fixed}-byte fixed header and the {n}-byte datagram"))
@@ -211,12 +218,7 @@ def _extensions(pkt: AlcPacket, data: bytes, pos: int, hlen: int) -> int:
                                 f"over {MAX_EXTENSIONS} header extensions: the rest is skipped"))
             return hlen
         het = data[pos]
-        if het >= 128:
-            size = 4
-        elif pos + 1 < hlen:
-            size = data[pos + 1] * 4
-        else:
-            size = 0
+        size = _extension_size(data, pos, hlen)
         if size == 0 or pos + size > hlen:
             issues.append(Issue("alc.bad_extension",
                                 f"header extension {het} at byte {pos} overruns HDR_LEN"))
