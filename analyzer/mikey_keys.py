@@ -7,7 +7,10 @@ the RFC 3830 §4.1.4 keys, checks the KEMAC MAC (good / bad / not checked),
 decrypts the Key data sub-payloads and learns the key they carry, exactly as a
 UE would: only messages whose MAC is good teach anything. Verification
 messages (data type 1) are checked against the message they answer (same
-CSB ID).
+CSB ID) - of the UE that sent them: one MSK pushed to many UEs shares one CSB
+ID, and their verification messages come back in any order, so each is paired
+with the pending message sent to its address, else to its IDr, else with
+whichever pending message's keys verify its MAC (TS 33.246 §6.4.5.2).
 
 Open protocol points (TS 33.246 unread) are settings of :class:`HierarchyRules`.
 """
@@ -25,9 +28,11 @@ from dissectors.mikey import (
     MIKEY_IDR,
     MIKEY_KEMAC,
     MIKEY_RAND,
+    MIKEY_SRTP_ID,
     MIKEY_T,
     MIKEY_V,
     MIKEY_KeyData,
+    all_issues,
     iter_layers,
 )
 from dissectors.mikey.base import Field_, Node
@@ -76,6 +81,9 @@ class MikeyOutcome:
         decrypted: decrypted Key data sub-payloads (MAC good only).
         learned: keys learned from this message.
         key_ids: Key Domain ID, MSK ID, MTK ID of the Key ID extension (bytes or None).
+        answers: for a verification message, ``(capture, frame)`` of the message it
+            was paired with (the one whose keys verify its MAC; else the one sent to
+            its address or IDr); None when none is pending.
     """
 
     kind: str | None = None
@@ -84,6 +92,7 @@ class MikeyOutcome:
     decrypted: list[Packet] = field(default_factory=list)
     learned: list[Key] = field(default_factory=list)
     key_ids: tuple[bytes | None, bytes | None, bytes | None] = (None, None, None)
+    answers: tuple[int, int] | None = None
 
     def tree(self) -> list:
         """Extra tree items for the dissection (``mikey.kemac.*`` names)."""
@@ -112,6 +121,8 @@ class _Sent:
     idi: bytes
     idr: bytes
     t_value: bytes
+    ue: str = ""                         # the address it was sent to
+    at: tuple[int, int] | None = None    # (capture, frame)
 
 
 def _parts(msg: Packet) -> dict[str, Any]:
@@ -139,22 +150,29 @@ class KeyHierarchy:
     def __init__(self, store: KeyStore, rules: HierarchyRules = HierarchyRules()) -> None:
         self.store = store
         self.rules = rules
-        self._sent: dict[int, _Sent] = {}
+        #: V=1 messages waiting for their verification, per CSB ID (one per UE)
+        self._sent: dict[int, list[_Sent]] = {}
+        self._sent_count = 0
 
-    def process(self, msg: Packet, raw: bytes, source: str) -> MikeyOutcome:
-        """Apply the hierarchy to one dissected message (never raises)."""
+    def process(self, msg: Packet, raw: bytes, source: str, src: str = "", dst: str = "",
+                at: tuple[int, int] | None = None) -> MikeyOutcome:
+        """Apply the hierarchy to one dissected message (never raises).
+
+        *src*, *dst*: its ``ip:port`` endpoints (a verification message is paired
+        with the message sent to its source); *at*: its (capture, frame)."""
         try:
-            return self._process(msg, raw, source)
+            return self._process(msg, raw, source, _ip(src), _ip(dst), at)
         except (KemacError, PRFError, ValueError) as exc:
             return MikeyOutcome(mac_status=NOT_CHECKED, reason=str(exc))
 
-    def _process(self, msg: Packet, raw: bytes, source: str) -> MikeyOutcome:
+    def _process(self, msg: Packet, raw: bytes, source: str, src: str, dst: str,
+                 at: tuple[int, int] | None) -> MikeyOutcome:
         data_type = getattr(msg, "data_type", None)
         if data_type is None:
             return MikeyOutcome()
         parts = _parts(msg)
         if data_type == 1:
-            return self._verification(msg, raw, parts)
+            return self._verification(msg, raw, parts, src)
         ext = parts["ext"] or {}
         kd, msk_id, mtk_id = ext.get(0), ext.get(1), ext.get(2)
         out = MikeyOutcome(key_ids=(kd, msk_id, mtk_id))
@@ -190,10 +208,12 @@ class KeyHierarchy:
         keys = message_keys(psk_key.value, msg.csb_id, rand, msg.prf_func, encr_len, auth_len)
         ts_type, ts_value = parts["t"] or (2, b"")
         t64 = timestamp_64(ts_type, ts_value)
-        if len(self._sent) >= MAX_REMEMBERED:
-            self._sent.clear()
-        self._sent[msg.csb_id] = _Sent(keys, idi, idr, ts_value)
+        if getattr(msg, "v", 0):
+            self._remember(msg.csb_id, _Sent(keys, idi, idr, ts_value, dst, at))
         mac_len = len(kemac.mac or b"")
+        if _damaged(msg) or mac_len != auth_len:
+            out.mac_status, out.reason = NOT_CHECKED, "the message is damaged (cut short)"
+            return out
         if kemac.mac_alg == 0:
             out.mac_status, out.reason = NOT_CHECKED, "NULL MAC"
         elif kemac.mac_alg not in MAC_DIGESTS:
@@ -218,22 +238,39 @@ class KeyHierarchy:
                 key_type=first.key_type, valid_from=getattr(first, "valid_from", None),
                 valid_to=getattr(first, "valid_to", None)))
         elif out.kind == "MTK":
+            # an SRTP-ID CS map (RFC 3830 §6.1.1) names the streams and their ROC; TS 33.246
+            # §6.4.5.3 sends the empty map, some BM-SCs send SSRC and ROC
+            srtp_ids = {e.ssrc: e.roc for e in (msg.cs_map or []) if isinstance(e, MIKEY_SRTP_ID)}
             out.learned.append(self.store.learn_mtk(
                 kd, msk_id, mtk_id, first.key_data or b"", first.salt if first.key_type in (1, 3, 5)
                 else None, source, key_type=first.key_type, csb_id=msg.csb_id, rand=rand,
-                spi=getattr(first, "spi", None)))
+                spi=getattr(first, "spi", None), srtp_ids=srtp_ids))
         return out
 
-    def _verification(self, msg: Packet, raw: bytes, parts: dict[str, Any]) -> MikeyOutcome:
+    def _remember(self, csb_id: int, sent: _Sent) -> None:
+        if self._sent_count >= MAX_REMEMBERED:
+            self._sent.clear()
+            self._sent_count = 0
+        self._sent.setdefault(csb_id, []).append(sent)
+        self._sent_count += 1
+
+    def _verification(self, msg: Packet, raw: bytes, parts: dict[str, Any],
+                      src: str) -> MikeyOutcome:
         out = MikeyOutcome(kind="verification")
         v = parts["v"]
-        sent = self._sent.get(msg.csb_id)
+        pending = self._sent.get(msg.csb_id) or []
         if v is None:
             out.reason = "no V payload"
             return out
-        if sent is None:
+        if not pending:
             out.reason = "the message it answers was not seen"
             return out
+        idr = parts["ids"][-1] if parts["ids"] else None  # HDR || T || IDr || V
+        by_address = [s for s in pending if src and s.ue == src]
+        by_idr = [s for s in pending if s not in by_address and idr and s.idr == idr]
+        ordered = by_address + by_idr + [s for s in pending
+                                         if s not in by_address and s not in by_idr]
+        out.answers = ordered[0].at
         if v.auth_alg == 0:
             out.reason = "NULL MAC"
             return out
@@ -241,7 +278,26 @@ class KeyHierarchy:
             out.reason = f"auth algorithm {v.auth_alg} unknown"
             return out
         ver = v.ver_data or b""
-        data = verification_input(raw[:len(raw) - len(ver)], sent.idi, sent.idr, sent.t_value,
-                                  self.rules.verification)
-        out.mac_status = GOOD if verify_mac(v.auth_alg, sent.keys.auth_key, data, ver) else BAD
+        out.mac_status = BAD
+        for sent in ordered:
+            data = verification_input(raw[:len(raw) - len(ver)], sent.idi, sent.idr,
+                                      sent.t_value, self.rules.verification)
+            if verify_mac(v.auth_alg, sent.keys.auth_key, data, ver):
+                out.mac_status, out.answers = GOOD, sent.at
+                pending.remove(sent)
+                self._sent_count -= 1
+                if not pending:
+                    del self._sent[msg.csb_id]
+                break
         return out
+
+
+def _ip(endpoint: str) -> str:
+    """The address of an ``ip:port`` endpoint (``[ip]:port`` for IPv6)."""
+    return endpoint.rsplit(":", 1)[0].strip("[]") if endpoint else ""
+
+
+def _damaged(msg: Packet) -> bool:
+    """Whether the dissector found the message cut short or malformed: its MAC cannot
+    be checked (no verdict on a damaged copy; its intact re-send decides)."""
+    return any(issue.severity == "error" for issue in all_issues(msg))

@@ -140,6 +140,65 @@ def _status(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _leaves(elem, meaning: str) -> list[str]:
+    """Text of every leaf child (or attribute) of *elem* with that meaning, in order."""
+    out = [value for name, value in elem.attrib.items() if _meaning(_norm(name)) == meaning]
+    out += [(child.text or "").strip() for child in list(elem)[:MAX_ITEMS]
+            if len(child) == 0 and _meaning(_norm(child.tag)) == meaning]
+    return out
+
+
+def _walk(elem, out: "BmscBody", inherited: dict[str, str], budget: list[int]) -> None:
+    """Read *elem* and its descendants, each element inheriting the Key Domain ID,
+    status and reason of its ancestors: a key's status may stand beside its MSK ID
+    (``<mskStatus><MSKID/><statusCode/>``), in an enclosing element, or once for the
+    whole message (TS 26.346 §11.8 writes a per-key code; BM-SCs vary)."""
+    budget[0] += 1
+    if budget[0] > MAX_ITEMS:
+        return
+    vals = _values(elem)
+    ctx = dict(inherited)
+    for meaning in ("key_domain", "status", "reason"):
+        if meaning in vals:
+            ctx[meaning] = vals[meaning]
+    msks = _leaves(elem, "msk_id")
+    domains = _leaves(elem, "key_domain") or ([ctx["key_domain"]] if "key_domain" in ctx else [])
+    for n, msk_text in enumerate(msks):
+        if len(out.keys) >= MAX_ITEMS:
+            break
+        kd_text = domains[min(n, len(domains) - 1)] if domains else None
+        own = "status" in vals
+        key = KeyRequest(ident_bytes(kd_text, 3) if kd_text is not None else None,
+                         ident_bytes(msk_text, 4),
+                         _status(ctx["status"]) if own or "status" in inherited else None,
+                         ctx.get("reason", "") if own or "status" in inherited else "")
+        if (kd_text is not None and key.key_domain is None) or key.msk_id is None:
+            out.issues.append(Issue("bmsc.bad_key_id", f"key IDs {kd_text!r}/{msk_text!r} "
+                                    "are not 3 and 4 bytes in hex, decimal or base64",
+                                    "warning"))
+        out.keys.append(key)
+    if not msks:
+        out.service_ids.extend(t for t in _leaves(elem, "service_id")
+                               if t and t not in out.service_ids)
+    if "status" in vals and not msks and not _has_msk_below(elem):
+        out.statuses.append((vals.get("service_id", ""), _status(vals["status"]),
+                             vals.get("reason", "")))
+    if "btid" in vals and not out.btid:
+        out.btid = vals["btid"]
+    for child in list(elem)[:MAX_ITEMS]:
+        if len(child):
+            _walk(child, out, ctx, budget)
+
+
+def _has_msk_below(elem) -> bool:
+    """Whether a descendant (not a leaf child) names an MSK: then *elem*'s status is
+    inherited by those keys rather than standing for a service."""
+    for _, sub in zip(range(MAX_ITEMS), elem.iter()):
+        if sub is not elem and len(sub) and _leaves(sub, "msk_id"):
+            return True
+    return False
+
+
 def parse_body(media_type: str, body: bytes) -> BmscBody | None:
     """Read a BM-SC body of *media_type*; None when the type is not one of ours."""
     kind = MEDIA_TYPES.get(media_type.lower())
@@ -161,38 +220,9 @@ def parse_body(media_type: str, body: bytes) -> BmscBody | None:
         out.issues.append(Issue("bmsc.xml_malformed", f"XML does not parse: {exc}"))
         return out
     out.root = root.tag.rsplit("}", 1)[-1]
-    elements = [root] + [e for _, e in zip(range(MAX_ITEMS), root.iter()) if e is not root]
-    loose_domains: list[bytes] = []
-    loose_msks: list[bytes] = []
-    for elem in elements:
-        vals = _values(elem)
-        kd_text, msk_text = vals.get("key_domain"), vals.get("msk_id")
-        if kd_text is not None and msk_text is not None:
-            key = KeyRequest(ident_bytes(kd_text, 3), ident_bytes(msk_text, 4),
-                             _status(vals.get("status", "")), vals.get("reason", ""))
-            if key.key_domain is None or key.msk_id is None:
-                out.issues.append(Issue("bmsc.bad_key_id", f"key IDs {kd_text!r}/{msk_text!r} "
-                                        "are not 3 and 4 bytes in hex, decimal or base64",
-                                        "warning"))
-            out.keys.append(key)
-        elif elem is not root:
-            meaning = _meaning(_norm(elem.tag))
-            text = (elem.text or "").strip()
-            if meaning == "key_domain" and (v := ident_bytes(text, 3)) is not None:
-                loose_domains.append(v)
-            elif meaning == "msk_id" and (v := ident_bytes(text, 4)) is not None:
-                loose_msks.append(v)
-            elif meaning == "service_id" and text:
-                out.service_ids.append(text)
-        if "status" in vals and kd_text is None:
-            out.statuses.append((vals.get("service_id", ""), _status(vals["status"]),
-                                 vals.get("reason", "")))
-        if "btid" in vals and not out.btid:
-            out.btid = vals["btid"]
-    if not out.keys:  # identifiers written as flat siblings: pair them in order
-        for kd, msk in zip(loose_domains, loose_msks):
-            out.keys.append(KeyRequest(kd, msk))
-    for name, value in root.attrib.items():
-        if _meaning(_norm(name)) == "service_id":
-            out.service_ids.insert(0, value)
+    _walk(root, out, {}, [0])
+    if out.keys:  # a status written once for the message applies to every key without one
+        for key in out.keys:
+            if key.status is None and out.statuses:
+                key.status, key.reason = out.statuses[0][1], key.reason or out.statuses[0][2]
     return out

@@ -145,6 +145,8 @@ class SrtpContext:
     mki: bytes = b""
     roc: int = 0
     streams: dict[int, StreamState] = field(default_factory=dict)
+    #: the ROC of the last packet that authenticated (RFC 3711 §3.3.1)
+    last_roc: int = field(default=0, repr=False)
     _keys: dict[tuple[int, int], _SessionKeys] = field(default_factory=dict)
     _rtp_keys: _SessionKeys | None = None  # the SRTP session keys when kdr = 0
 
@@ -189,13 +191,20 @@ class SrtpContext:
             v = 0
         return ((v & 0xFFFFFFFF) << 16) | seq, st
 
-    def _authenticate(self, packet: bytes, header_len: int):
+    def _authenticate(self, packet: bytes, header_len: int, state: StreamState | None = None,
+                      roc: int | None = None):
         """Check an SRTP packet's MKI and tag and advance the rollover state.
 
         Returns ``(end of the encrypted payload, keystream IV, session keys)``
         for a packet that authenticates, else the reason it does not: ``short``,
         ``mki`` or ``auth``. The rollover state advances only for packets that
         authenticate (RFC 3711 §3.3.1).
+
+        *state*: the stream's state when the caller keeps it (the ROC belongs to
+        the stream, not to a master key: RFC 3711 §3.2.1; a key chosen by MKI
+        takes the stream where the previous one left it); else this key's own.
+        *roc*: try this ROC instead of the estimate (a receiver re-synchronising);
+        when it authenticates, the stream's state is set from it.
         """
         tag_len, mki = self.suite.tag_len, self.mki
         end = len(packet) - tag_len - len(mki)
@@ -204,7 +213,8 @@ class SrtpContext:
         if mki and packet[end:end + len(mki)] != mki:
             return "mki"
         seq, ssrc = _SEQ_SSRC(packet, 2)
-        st = self.streams.get(ssrc)
+        st = state if state is not None else self.streams.get(ssrc)
+        forced = roc
         if st is not None and st.s_l is not None:  # Appendix A, inlined for the common case
             roc, s_l = st.roc, st.s_l
             if s_l < 32768:
@@ -212,10 +222,12 @@ class SrtpContext:
                     roc -= 1
             elif s_l - 32768 > seq:
                 roc = (roc + 1) & 0xFFFFFFFF
-            index = (roc << 16) | seq
         else:
-            index, st = self.estimate_index(ssrc, seq)
-            roc = index >> 16
+            roc = self.roc if st is None else st.roc
+        estimate = roc
+        if forced is not None:
+            roc = forced & 0xFFFFFFFF
+        index = (roc << 16) | seq
         keys = self._rtp_keys if self._rtp_keys is not None else self._session(False, index)
         if tag_len:
             # HMAC-SHA-1 over the authenticated portion || ROC, from the padded-key states.
@@ -231,18 +243,23 @@ class SrtpContext:
             if len(self.streams) >= 65536:
                 self.streams.clear()
             self.streams[ssrc] = StreamState(roc, seq)
-        elif st.s_l is None or roc > st.roc:
+        elif st.s_l is None or roc > st.roc or (forced is not None and roc < estimate - 1):
+            # (a forced ROC below the estimate that is no reordering: the state was
+            # wrong, and is re-synchronised on it)
             st.roc, st.s_l = roc, seq
         elif roc == st.roc and seq > st.s_l:
             st.s_l = seq
+        self.last_roc = roc
         return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
 
-    def unprotect(self, packet: bytes, header_len: int) -> tuple[bytes | None, str]:
+    def unprotect(self, packet: bytes, header_len: int, state: StreamState | None = None,
+                  roc: int | None = None) -> tuple[bytes | None, str]:
         """Plain RTP for an SRTP packet, or (None, reason): ``short``, ``mki``, ``auth``.
 
-        The rollover state advances only for packets that authenticate.
+        The rollover state (this key's, or the caller's *state*) advances only for
+        packets that authenticate; *roc* forces the ROC tried.
         """
-        checked = self._authenticate(packet, header_len)
+        checked = self._authenticate(packet, header_len, state, roc)
         if checked.__class__ is str:
             return None, checked
         end, iv, keys = checked
@@ -251,11 +268,12 @@ class SrtpContext:
         # the header is authenticated but not encrypted
         return packet[:header_len] + keys.cipher.xor(iv, packet[header_len:end]), "ok"
 
-    def authenticate(self, packet: bytes, header_len: int) -> str:
+    def authenticate(self, packet: bytes, header_len: int, state: StreamState | None = None,
+                     roc: int | None = None) -> str:
         """``ok`` when an SRTP packet authenticates (its state advanced, nothing
         decrypted), else the reason of :meth:`unprotect`: for callers that only
         need to know which key a packet is protected with."""
-        checked = self._authenticate(packet, header_len)
+        checked = self._authenticate(packet, header_len, state, roc)
         return checked if checked.__class__ is str else "ok"
 
     def protect(self, rtp: bytes, header_len: int, roc: int | None = None) -> bytes:

@@ -87,6 +87,7 @@ class KeyRecord:
     idr: str | None = None
     idi: str | None = None
     value: str | None = field(default=None, repr=False)
+    salt: str | None = field(default=None, repr=False)   # an MTK's master salt
     state: KeyState = KeyState.KNOWN
     events: list[KeyEvent] = field(default_factory=list)
     counter: int | None = None          # last accepted MIKEY counter under this key
@@ -155,7 +156,9 @@ FINDING_CODES = {
     "mikey.ack_unexpected": "a verification message for a message never seen",
     "srtp.unknown_mki": "SRTP under an MKI that names no known MTK",
     "srtp.auth_failed": "SRTP that fails authentication under the key its MKI names",
-    "srtp.stale_key": "SRTP under an MTK whose MSK has been superseded or expired",
+    "srtp.stale_key": "SRTP under an MTK whose MSK was superseded more than a grace period "
+                      "before (MTK messages may precede the switch) or has expired, or after "
+                      "the stream already moved to the newer MSK",
     "ue.no_msk_traffic": "a UE that failed to get an MSK and holds none still shows traffic",
     "bmsc.request_storm": "many MSK requests in a short window after a solicitation",
     "flow.unexpected": "an event that the key's state does not allow",

@@ -49,7 +49,12 @@ class MikeyObs:
     idr: str | None
     mac_status: str | None        # good / bad / not checked; None without keys
     key_value: str | None = None  # the key it delivered, when decrypted
-    key_salt: str | None = None
+    key_salt: str | None = None   # and its salt (an MTK's master salt)
+    #: a verification message: (capture, frame) of the message it answers, as the key
+    #: hierarchy paired it (the one whose keys verify its MAC); None without keys
+    answers: tuple[int, int] | None = None
+    #: the dissector found nothing wrong with it (a damaged copy moves no counter)
+    intact: bool = True
 
     @property
     def solicitation(self) -> bool:
@@ -73,6 +78,8 @@ class HttpObs:
     stale: bool = False
     digest: str | None = None
     complete: bool = True
+    #: per key of ``keys``, the reason given with its status ("" where none)
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,8 @@ def observe(pkt: Dissected) -> list[Any]:
             _first(fields, "bmsc.btid"), _first(fields, "bmsc.digest.challenge.nonce") is not None,
             str(_first(fields, "bmsc.digest.challenge.stale") or "").lower() == "true",
             _first(fields, "bmsc.digest.verified"),
-            not any(e.code == "http.incomplete" for e in pkt.errors)))
+            not any(e.code == "http.incomplete" for e in pkt.errors),
+            tuple(_key_reasons(fields))))
     if pkt.protocol in ("srtp", "srtcp"):
         result = _first(fields, "srtp.result")
         if result:
@@ -163,8 +171,11 @@ def observe(pkt: Dissected) -> list[Any]:
             obj.first, obj.tsi, obj.toi, obj.name, obj.transfer_length, obj.received,
             obj.packets, obj.complete, obj.md5, opened.dcf is not None, opened.mtk,
             opened.result, opened.signature, obj.reason))
-    for start in [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]:
-        out.append(_mikey(at, fields[start:_next_message(fields, start)]))
+    starts = [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]
+    facts = pkt.mikey if len(pkt.mikey) == len(starts) else [None] * len(starts)
+    intact = not any(e.code.startswith("mikey.") and e.severity == "error" for e in pkt.errors)
+    for start, fact in zip(starts, facts):
+        out.append(_mikey(at, fields[start:_next_message(fields, start)], fact, intact))
     for err in pkt.errors:
         out.append(IssueObs(at, err.code, err.severity, err.message))
     return out
@@ -175,6 +186,17 @@ def _next_message(fields: list[list[Any]], start: int) -> int:
         if fields[n][0] == "mikey.version":
             return n
     return len(fields)
+
+
+def _key_reasons(fields: list[list[Any]]) -> list[str]:
+    """Per-key reason aligned with the key list ("" where a key has none)."""
+    out: list[str] = []
+    for key, value in fields:
+        if key == "bmsc.key.msk_id":
+            out.append("")
+        elif key == "bmsc.key.reason" and out:
+            out[-1] = str(value)
+    return out
 
 
 def _key_statuses(fields: list[list[Any]]) -> list[int | None]:
@@ -188,17 +210,37 @@ def _key_statuses(fields: list[list[Any]]) -> list[int | None]:
     return out
 
 
-def _mikey(at: Where, fields: list[list[Any]]) -> MikeyObs:
+def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> MikeyObs:
+    """A MIKEY message's observation: its identifiers from the dissection, what the key
+    hierarchy made of it from the typed *fact* (:class:`analyzer.mikey_keys.MikeyOutcome`)."""
     ids = _all(fields, "mikey.id.data")
-    status = _first(fields, "mikey.kemac.mac_status") or _first(fields, "mikey.v.status")
+    data_type = _first(fields, "mikey.type") or 0
+    if data_type == 1:  # HDR || T || IDr || V (TS 33.246 §6.4.5.2): its one ID is the IDr
+        idi, idr = (ids[0], ids[1]) if len(ids) > 1 else (None, ids[0] if ids else None)
+    else:
+        idi, idr = (ids[0] if ids else None), (ids[1] if len(ids) > 1 else None)
+    status = fact.mac_status if fact is not None and fact.kind is not None else None
+    key = fact.learned[0] if fact is not None and fact.learned else None
+    learned = key.value.hex() if key is not None and key.value else None
+    salt = key.salt.hex() if key is not None and key.salt else None
     return MikeyObs(
-        at, _first(fields, "mikey.type") or 0, _first(fields, "mikey.csb_id") or 0,
+        at, data_type, _first(fields, "mikey.csb_id") or 0,
         _first(fields, "mikey.v.set") or 0, _first(fields, "mikey.t.counter"),
         _first(fields, "mikey.mbms.key_domain_id"), _first(fields, "mikey.mbms.msk_id"),
-        _first(fields, "mikey.mbms.mtk_id"), ids[0] if ids else None,
-        ids[1] if len(ids) > 1 else None, status,
-        _first(fields, "mikey.kemac.decrypted.key.data"),
-        _first(fields, "mikey.kemac.decrypted.key.salt"))
+        _first(fields, "mikey.mbms.mtk_id"), _text(idi), _text(idr), status, learned, salt,
+        fact.answers if fact is not None else None, intact)
+
+
+def _text(value: Any) -> str | None:
+    """ID data as text (NAI and URI IDs are text, TS 33.246 §6.4.1); bytes as hex."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value).hex()
+    return str(value)
 
 
 __all__ = ["DownloadObs", "HttpObs", "IssueObs", "MikeyObs", "SrtpObs", "Where", "observe"]

@@ -42,6 +42,7 @@ STORM_WINDOW = 2.0         # requests this soon after a solicitation burst ...
 STORM_THRESHOLD = 20       # ... this many of them make a request storm
 SOLICITATION_BURST = 1.0   # solicitations this close together are one burst
 MAX_FINDINGS_PER_STREAM = 1
+STALE_GRACE = 5.0          # seconds SRTP may stay on an MSK after its successor's first MTK
 
 
 @dataclass
@@ -56,10 +57,14 @@ class Reconstructor:
     downloads: list[dict[str, Any]] = field(default_factory=list)
     with_keys: bool = False
     _open: dict[tuple[str, str], Procedure] = field(default_factory=dict)
-    _acks: dict[int, tuple[Procedure, str, str, Where]] = field(default_factory=dict)
+    #: V=1 messages waiting for their verification, per CSB ID: one MSK pushed to many
+    #: UEs shares one CSB ID, so each UE's message waits on its own
+    _acks: dict[int, list["_Pending"]] = field(default_factory=dict)
     _solicited: dict[str, Procedure] = field(default_factory=dict)
     _bursts: list[dict[str, Any]] = field(default_factory=list)
     _reported: set[tuple] = field(default_factory=set)
+    #: the MSK (kd, msk_id) under which each SRTP stream was last protected
+    _stream_msk: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     _changes: list[tuple[str, Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ helpers
@@ -190,13 +195,19 @@ class Reconstructor:
         if obs.status < 200:
             return
         slot = next(s for s, p in self._open.items() if p is proc)
-        if obs.status >= 300 or any(st not in (None, 200) for _, _, st in obs.keys):
+        refused = [(kd, msk, st, reason) for (kd, msk, st), reason
+                   in zip(obs.keys, obs.reasons or [""] * len(obs.keys))
+                   if st is not None and not 200 <= st < 300]
+        if obs.status >= 300 or refused:
             proc.close("rejected")
             del self._open[slot]
-            for kd, msk, st in obs.keys:
-                if kd and msk and st not in (None, 200):
+            if obs.status >= 300 and not refused:  # the whole request refused
+                refused = [(kd, msk, obs.status, "") for kd, msk, _st in obs.keys]
+            for kd, msk, st, reason in refused:
+                if kd and msk:
+                    detail = {"status": st, **({"reason": reason} if reason else {})}
                     self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "rejected",
-                                ue_ip, status=st)
+                                ue_ip, **detail)
             if proc.procedure in ("msk_request", "solicited_pull"):
                 ue.failed = not any(self._msk_valid(label) for label in ue.received)
             self._changes.append(("procedure", proc))
@@ -262,7 +273,11 @@ class Reconstructor:
         return muk
 
     def _replay(self, rec: KeyRecord, obs: MikeyObs, what: str) -> bool:
-        if obs.counter is None or obs.mac_status == "bad":
+        """Counter check (RFC 3830 §5.3, §6.6; TS 33.246 §6.4.3): only a message that
+        authenticates moves the stored counter - with keys, one whose MAC verifies;
+        without keys (nothing can be checked), one that arrived intact. A damaged copy
+        or a forgery never makes its genuine re-send look replayed."""
+        if obs.counter is None or not _authentic(obs):
             return False
         if rec.counter is not None and obs.counter <= rec.counter:
             self._finding("mikey.replay", "warning", obs.at,
@@ -302,7 +317,8 @@ class Reconstructor:
             proc.close("failed")
         elif obs.v:
             proc.state = "awaiting_ack"
-            self._acks[obs.csb_id] = (proc, label, ue_ip, at)
+            self._acks.setdefault(obs.csb_id, []).append(
+                _Pending(proc, label, ue_ip, at, obs.idr))
         else:
             proc.close("success")
         self._changes.append(("procedure", proc))
@@ -318,13 +334,13 @@ class Reconstructor:
 
     def _verification(self, obs: MikeyObs) -> None:
         at = obs.at
-        pending = self._acks.pop(obs.csb_id, None)
+        pending = self._pair(obs)
         if pending is None:
             self._finding("mikey.ack_unexpected", "warning", at,
                           f"verification from {at.src_ip} for CSB ID 0x{obs.csb_id:08x}: "
-                          "no message with that CSB ID was seen")
+                          "no message with that CSB ID is waiting for one")
             return
-        proc, label, ue_ip, _sent = pending
+        proc, label, ue_ip = pending.proc, pending.label, pending.ue
         self._check_left(self._ue(ue_ip), at)
         proc.add(at.capture, at.frame, at.time)
         if obs.mac_status == "bad":
@@ -338,11 +354,32 @@ class Reconstructor:
             proc.close("success")
         self._changes.append(("procedure", proc))
 
+    def _pair(self, obs: MikeyObs) -> "_Pending | None":
+        """The pending V=1 message a verification answers (TS 33.246 §6.4.5.2): the
+        one the key hierarchy paired it with (its keys verify the MAC), else the one
+        sent to the verification's source address, else to its IDr (the B-TID),
+        else the oldest with that CSB ID."""
+        waiting = self._acks.get(obs.csb_id)
+        if not waiting:
+            return None
+        src = obs.at.src_ip
+        found = next((p for p in waiting if obs.answers is not None
+                      and (p.at.capture, p.at.frame) == obs.answers), None) \
+            or next((p for p in waiting if p.ue == src), None) \
+            or next((p for p in waiting if obs.idr and p.idr == obs.idr), None) \
+            or waiting[0]
+        waiting.remove(found)
+        if not waiting:
+            del self._acks[obs.csb_id]
+        return found
+
     def _expire_acks(self, at: Where) -> None:
-        for csb, (proc, label, ue_ip, sent) in list(self._acks.items()):
-            if at.time - sent.time > ACK_TIMEOUT:
+        for csb, waiting in list(self._acks.items()):
+            for pending in [p for p in waiting if at.time - p.at.time > ACK_TIMEOUT]:
+                waiting.remove(pending)
+                self._ack_missing(pending.proc, pending.label, pending.ue, pending.at)
+            if not waiting:
                 del self._acks[csb]
-                self._ack_missing(proc, label, ue_ip, sent)
 
     def _ack_missing(self, proc: Procedure, label: str, ue_ip: str, sent: Where) -> None:
         proc.close("incomplete")
@@ -364,7 +401,7 @@ class Reconstructor:
         elif obs.mac_status == "not checked" and self.with_keys and msk.value is None:
             self._finding("mikey.unknown_key", "warning", at,
                           f"MTK message {label} under an unknown MSK")
-        if obs.mac_status == "bad" or replay:
+        if obs.mac_status == "bad" or replay or not obs.intact:
             proc.close("failed")
             self._changes.append(("procedure", proc))
             return
@@ -373,6 +410,7 @@ class Reconstructor:
         mtk = self._key("MTK", key_domain=obs.kd, msk_id=obs.msk_id, mtk_id=obs.mtk_id)
         if obs.key_value:
             mtk.value = obs.key_value
+            mtk.salt = obs.key_salt
         self._event(mtk, at, "delivered", None, mac=obs.mac_status or "not checked")
         for rec in self.keys.values():  # older MTKs of this MSK are superseded
             if (rec.kind == "MTK" and rec is not mtk and rec.key_domain == obs.kd
@@ -394,7 +432,10 @@ class Reconstructor:
             mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
             self._use(mtk, at)
             msk = self.keys.get(("MSK", kd, msk_id, None, None, None))
-            if msk is not None and msk.state in (KeyState.SUPERSEDED, KeyState.EXPIRED):
+            before = self._stream_msk.get(stream)
+            if len(self._stream_msk) < 65536 or stream in self._stream_msk:
+                self._stream_msk[stream] = (kd, msk_id)
+            if msk is not None and self._stale(msk, at, before not in (None, (kd, msk_id))):
                 self._once(("srtp.stale_key", stream, mtk_id), "srtp.stale_key", "warning", at,
                            f"SRTP SSRC 0x{obs.ssrc:08x} under MTK {kd}/{msk_id}/{mtk_id} whose "
                            f"MSK is {msk.state.value}")
@@ -404,6 +445,18 @@ class Reconstructor:
         elif obs.result == "auth":
             self._once(("srtp.auth_failed", stream), "srtp.auth_failed", "error", at,
                        f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst} fails authentication")
+
+    @staticmethod
+    def _stale(msk: KeyRecord, at: Where, went_back: bool) -> bool:
+        """Is SRTP under this MSK's MTK stale? Expired; or superseded and either the
+        stream had already moved to another MSK, or the grace after the supersession
+        (MTK messages go out ahead of the switch, TS 33.246 §6.3.3.2.2) is over."""
+        if msk.state == KeyState.EXPIRED:
+            return True
+        if msk.state != KeyState.SUPERSEDED:
+            return False
+        since = next((e.time for e in reversed(msk.events) if e.event == "superseded"), at.time)
+        return went_back or at.time - since > STALE_GRACE
 
     # ------------------------------------------------------------------ downloads
 
@@ -475,8 +528,9 @@ class Reconstructor:
     def finish(self) -> list[tuple[str, Any]]:
         """The capture ended: open procedures become ``incomplete``; storms are judged."""
         self._changes = []
-        for csb, (proc, label, ue_ip, sent) in list(self._acks.items()):
-            self._ack_missing(proc, label, ue_ip, sent)
+        for waiting in self._acks.values():
+            for pending in waiting:
+                self._ack_missing(pending.proc, pending.label, pending.ue, pending.at)
         self._acks.clear()
         for proc in list(self._open.values()) + list(self._solicited.values()):
             if proc.state != "done":
@@ -501,6 +555,25 @@ class Reconstructor:
                 rec.events.append(KeyEvent(rec.last_use.time, rec.last_use.capture,
                                            rec.last_use.frame, "last_use", None, detail))
         return self._changes
+
+
+@dataclass
+class _Pending:
+    """A V=1 MSK message waiting for the verification of the UE it was sent to."""
+
+    proc: Procedure
+    label: str
+    ue: str
+    at: Where
+    idr: str | None
+
+
+def _authentic(obs: MikeyObs) -> bool:
+    """Whether *obs* may move replay state: its MAC verified (with keys), or, where
+    nothing could be checked (no keys at all), it arrived intact."""
+    if obs.mac_status is None:
+        return obs.intact
+    return obs.mac_status == "good"
 
 
 def _label(rec: KeyRecord) -> str:
