@@ -85,11 +85,12 @@ def build_http(cand: Any, hierarchy: "KeyHierarchy | None" = None) -> Dissected:
         add(Field_("bmsc.content_type", msg.content_type, "Content type", depth=0))
     add(Field_("bmsc.content_length", msg.body_length, "Body length", depth=0))
     parts.extend(_digest_fields(msg, items, errors, hierarchy))
-    parts.extend(_body_fields(msg, items, errors, hierarchy, cand))
+    facts: list = []
+    parts.extend(_body_fields(msg, items, errors, hierarchy, cand, facts))
     if not msg.complete:
         parts.append("incomplete")
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "bmsc",
-                     "BM-SC " + ", ".join(p for p in parts if p), items, errors)
+                     "BM-SC " + ", ".join(p for p in parts if p), items, errors, mikey=facts)
 
 
 def _digest_fields(msg: HttpMessage, items: list, errors: list[Issue],
@@ -131,7 +132,7 @@ def _digest_fields(msg: HttpMessage, items: list, errors: list[Issue],
 
 
 def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
-                 hierarchy: "KeyHierarchy | None", cand: Any) -> list[str]:
+                 hierarchy: "KeyHierarchy | None", cand: Any, facts: list) -> list[str]:
     parts: list[str] = []
     body = parse_body(msg.content_type, msg.body)
     if body is not None:
@@ -179,7 +180,9 @@ def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
         items.extend(tree(mikey))
         errors.extend(all_issues(mikey))
         if hierarchy is not None:
-            outcome = hierarchy.process(mikey, data, f"mikey:{cand.capture}:{cand.frame}")
+            outcome = hierarchy.process(mikey, data, f"mikey:{cand.capture}:{cand.frame}",
+                                        cand.src, cand.dst, (cand.capture, cand.frame))
+            facts.append(outcome)
             items.extend(outcome.tree())
         parts.append(summarize(mikey))
     return parts

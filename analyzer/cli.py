@@ -14,20 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .decrypt import SrtpDecryptor, decrypt_captures
-from .dissect import candidates
+from .decrypt import decrypt_captures
 from .export import Export
 from .keys import KeyFileError, KeyStore, exposure_warning
 from .keys import load_keys as _load_key_file
 from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
 from .lab.scenarios import run as run_scenario
-from .mikey_keys import KeyHierarchy
-from .parallel import rendered
-from .prefilter import Prefilter
 from .profile import DEFAULT_PROFILE, Profile
-from .reading import CaptureError
-from .scan import scan_capture
-from .srtp_view import SrtpFinder
+from .result import Dissected
 from .writer import PcapngWriter
 
 PROG = "mbms-analyzer"
@@ -90,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--keys", metavar="FILE", help="key file (TOML)")
     ext.add_argument("-o", "--output", metavar="DIR", required=True,
                      help="directory for the files and index.json (made if missing)")
-    for cmd in (dis, exp, ext):
+    for cmd in (dis, exp, ext, dec, opn, snf):
         cmd.add_argument("--flute-port", type=_port, action="append", default=[],
                          metavar="PORT", help="UDP port carrying FLUTE/ALC (like Decode As; "
                          "elsewhere ALC is found by a strict heuristic); repeatable")
@@ -156,7 +150,7 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     try:
         if args.headless:
-            run = Export(store)
+            run = Export(store, profile=_profile(args))
             try:
                 errors = run.add_captures([live.path], follow=live.running)
             except KeyboardInterrupt:
@@ -169,7 +163,7 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
             status = 1 if errors else 0
         else:
             from .tui.app import run_app
-            run_app([live.path], store, live)
+            run_app([live.path], store, live, _profile(args))
     finally:
         live.stop()
         failure = live.failure()
@@ -279,7 +273,7 @@ def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
     """Decrypt SRTP/SRTCP with known and learned keys into one output pcap."""
     store = load_keys(args.keys)
     try:
-        result = decrypt_captures(args.captures, store, args.output)
+        result = decrypt_captures(args.captures, store, args.output, _profile(args))
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
         return 1
@@ -295,25 +289,24 @@ def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
-    """Dissect every capture in turn; an unreadable one is reported and skipped."""
+    """Dissect the captures through the one pipeline (merged in time, keys learned as
+    ``export`` learns them); an unreadable capture is reported, the others go on."""
+    store = load_keys(args.keys) if args.keys else None
+
+    def show(pkt: Dissected, _data: bytes) -> None:
+        if args.json:
+            out.write(json.dumps(pkt.to_json(args.reveal_keys), ensure_ascii=False,
+                                 separators=(", ", ": ")) + "\n")
+        else:
+            out.write(pkt.to_text(args.reveal_keys) + "\n\n")
+
+    run = Export(store, profile=_profile(args), workers=args.workers, on_packet=show,
+                 end_objects=not args.json)
     status = 0
-    hierarchy = KeyHierarchy(load_keys(args.keys)) if args.keys else None
-    profile = _profile(args)
-    for index, path in enumerate(args.captures):
-        try:
-            keep = Prefilter(profile, srtp=True)
-            srtp = SrtpFinder(SrtpDecryptor(hierarchy.store) if hierarchy is not None else None,
-                              keep)
-            records = scan_capture(path, keep, None, profile, srtp=True, workers=args.workers)
-            cands = candidates(records, capture=index, profile=profile,
-                               srtp=srtp, prefilter=keep, end_objects=not args.json)
-            for chunk in rendered(cands, args.json, args.reveal_keys, args.workers, hierarchy,
-                                  profile):
-                out.write(chunk)
-        except CaptureError as exc:
-            out.flush()
-            sys.stderr.write(f"{PROG}: {exc}\n")
-            status = 1
+    for error in run.add_captures(args.captures):
+        out.flush()
+        sys.stderr.write(f"{PROG}: {error}\n")
+        status = 1
     return status
 
 
@@ -328,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "open":
             store = load_keys(args.keys) if args.keys else None
             from .tui.app import run_app  # only the TUI imports Textual
-            run_app(args.captures, store)
+            run_app(args.captures, store, profile=_profile(args))
             return 0
     except KeyFileError as exc:
         sys.stderr.write(f"{PROG}: key file: {exc}\n")

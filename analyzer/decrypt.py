@@ -10,16 +10,29 @@ by trial (the auth tag decides) when the MKI layout differs.
 A packet is replaced only when it authenticates. Per stream (SSRC) the
 decryptor counts packets decrypted, authentication failures and packets whose
 MKI names no known key.
+
+The rollover counter belongs to the stream (SSRC and destination), not to a
+master key (RFC 3711 §3.2.1, §3.3.1): when the MKI switches to the next MTK -
+or the next ``[[srtp]]`` key - the stream's ROC and highest sequence number
+carry over, as in libsrtp. A fresh stream starts at the ROC the MTK message's
+SRTP-ID CS map gives for its SSRC (RFC 3830 §6.1.1), else the key's configured
+``roc``. When the first packets under a new key still fail, the ROC is re-tried
+(the CS map's, ROC - 1, ROC + 1, the configured one: bounded) before the
+packet counts as an authentication failure, and the statistics say which held.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from dissectors.srtp import is_rtcp, rtp_fields
 
-from .crypto.srtp import SUITES, SrtpContext
+from .crypto.srtp import SUITES, SrtpContext, StreamState
 from .keys import Key, KeyStore
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 MAX_STREAMS = 65536
 #: MTKs tried without MKI (trial by auth tag): only the most recently learned ones
@@ -51,12 +64,17 @@ class StreamStats:
     auth_failures: int = 0
     unknown_mki: int = 0
     keys: set[str] = field(default_factory=set)
+    #: ROC re-synchronisations, by what held (``cs_map``, ``roc-1``, ``roc+1``, ``configured``)
+    roc_resync: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         keys = ", ".join(sorted(self.keys)) or "none"
+        resync = "".join(f", ROC re-synchronised by {why} x{n}"
+                         for why, n in sorted(self.roc_resync.items()))
         return (f"SSRC 0x{self.ssrc:08x} -> {self.dst}: {self.decrypted} SRTP and "
                 f"{self.rtcp_decrypted} SRTCP packets decrypted, {self.auth_failures} "
-                f"authentication failures, {self.unknown_mki} with unknown MKI (keys: {keys})")
+                f"authentication failures, {self.unknown_mki} with unknown MKI (keys: {keys})"
+                + resync)
 
 
 @dataclass
@@ -68,6 +86,8 @@ class _Candidate:
     mtk: tuple[str, str, str] | None = None
     trial: bool = False  # an MTK tried without MKI: its failure says nothing of the MKI
     order: int = 0  # place in the decryptor's list: keys learned later come later
+    #: SSRC -> ROC of the MTK message's SRTP-ID CS map (RFC 3830 §6.1.1)
+    srtp_ids: dict[int, int] = field(default_factory=dict)
 
 
 class SrtpDecryptor:
@@ -87,6 +107,12 @@ class SrtpDecryptor:
         self._cands: list[_Candidate] = []
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
         self._by_stream: dict[tuple[int, str], _Candidate] = {}
+        #: the rollover state of each stream (SSRC, destination), whatever key opens it
+        self._state: dict[tuple[int, str], StreamState] = {}
+        #: what held when the last packet's ROC was re-synchronised ("" when it was not)
+        self.last_resync = ""
+        #: the ROC of the last SRTP packet that authenticated
+        self.last_roc: int | None = None
         self._index_size = -1
         self._mki_found = 0
         for n, key in enumerate(store.srtp):
@@ -118,9 +144,11 @@ class SrtpDecryptor:
         mkis.append(b"")
         suite = SUITES[self.rules.suite]
         label = f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}"
+        srtp_ids = dict(key.extra.get("srtp_ids") or {})
         return [_Candidate(label, SrtpContext(suite, (key.value or b"")[:suite.key_len],
                                               key.salt or b"", 0, mki),
-                           mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki)
+                           mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki,
+                           srtp_ids=srtp_ids)
                 for mki in dict.fromkeys(mkis)]
 
     def _matching(self, payload: bytes, rtcp: bool = False) -> list[_Candidate]:
@@ -177,6 +205,8 @@ class SrtpDecryptor:
         self._refresh_mtks()
         self.last = ("", None, None)
         self.last_mki_match = False
+        self.last_resync = ""
+        self.last_roc = None
         if not self._cands:
             return None
         if is_rtcp(payload):
@@ -223,14 +253,55 @@ class SrtpDecryptor:
         if (cand.ssrc is not None and cand.ssrc != ssrc) or \
                 (cand.dst is not None and cand.dst != dst):
             return None, ""
-        if plaintext:
-            plain, reason = cand.ctx.unprotect(payload, header_len)
-        else:
-            reason = cand.ctx.authenticate(payload, header_len)
-            plain = b"" if reason == "ok" else None
+        stream = (ssrc, dst)
+        state = self._state.get(stream)
+        fresh = state is None
+        if state is None:  # (kept only once a packet of it authenticates)
+            state = StreamState(cand.srtp_ids.get(ssrc, cand.ctx.roc))
+        plain, reason = self._run(cand, payload, header_len, state, None, plaintext)
+        held = ""
+        if plain is None and reason == "auth" and not cand.trial \
+                and (fresh or self._by_stream.get(stream) is not cand):
+            # the first packets under a new key (or of a new stream) fail: re-try the ROC
+            for roc, why in self._rocs(state, cand, ssrc):
+                plain, reason = self._run(cand, payload, header_len, state, roc, plaintext)
+                if plain is not None:
+                    held = why
+                    break
         if plain is not None:
-            self._opened(cand, ssrc, dst).decrypted += 1
+            if fresh:
+                if len(self._state) >= MAX_STREAMS:
+                    self._state.clear()
+                self._state[stream] = state
+            st = self._opened(cand, ssrc, dst)
+            st.decrypted += 1
+            self.last_roc = cand.ctx.last_roc
+            if held:
+                st.roc_resync[held] = st.roc_resync.get(held, 0) + 1
+                self.last_resync = held
         return plain, reason
+
+    @staticmethod
+    def _run(cand: _Candidate, payload: bytes, header_len: int, state: StreamState,
+             roc: int | None, plaintext: bool) -> tuple[bytes | None, str]:
+        if plaintext:
+            return cand.ctx.unprotect(payload, header_len, state, roc)
+        reason = cand.ctx.authenticate(payload, header_len, state, roc)
+        return (b"" if reason == "ok" else None), reason
+
+    @staticmethod
+    def _rocs(state: StreamState, cand: _Candidate, ssrc: int) -> list[tuple[int, str]]:
+        """The ROCs a receiver re-tries under a new key, in order (at most four)."""
+        base = state.roc
+        tries = [(cand.srtp_ids[ssrc], "cs_map")] if ssrc in cand.srtp_ids else []
+        tries += [(base - 1, "roc-1"), (base + 1, "roc+1"), (cand.ctx.roc, "configured")]
+        out: list[tuple[int, str]] = []
+        seen = {base} if state.s_l is None else set()
+        for roc, why in tries:
+            if 0 <= roc <= 0xFFFFFFFF and roc not in seen:
+                seen.add(roc)
+                out.append((roc, why))
+        return out
 
     def _opened(self, cand: _Candidate, ssrc: int, dst: str) -> StreamStats:
         """*cand* opened a packet of stream (*ssrc*, *dst*): remembered for the stream,
@@ -268,45 +339,33 @@ class DecryptResult:
     errors: list[str]
 
 
-def decrypt_captures(paths: list[str], store: KeyStore, output: str) -> DecryptResult:
+def decrypt_captures(paths: list[str], store: KeyStore, output: str,
+                     profile: "Profile | None" = None) -> DecryptResult:
     """Write *paths* to one pcap with every SRTP/SRTCP packet that decrypts and
     authenticates replaced by plain RTP/RTCP (keys learned from MIKEY in order).
+
+    The captures run through the one pipeline (:class:`analyzer.export.Export`),
+    merged in time, so the keys learned are those of ``export``; every record is
+    written, the SRTP ones decrypted.
 
     Raises OSError when *output* cannot be written and ValueError for captures
     of different link types; capture damage is returned in ``errors``.
     """
-    from dissectors.mikey import parse
-
-    from .decode import decode_transport, replace_udp_payload
-    from .dissect import classify
-    from .mikey_keys import KeyHierarchy
-    from .reading import CaptureError, read_capture
-    from .result import endpoint
+    from .export import Export
+    from .profile import DEFAULT_PROFILE
     from .writer import PcapWriter
 
-    hierarchy = KeyHierarchy(store)
-    decryptor = SrtpDecryptor(store)
-    replaced = total = 0
-    errors: list[str] = []
+    counts = {"replaced": 0, "total": 0}
     with PcapWriter(output) as writer:
-        for index, path in enumerate(paths):
-            try:
-                for record in read_capture(path):
-                    total += 1
-                    data = None
-                    cand = classify(record, index)
-                    if cand is not None:
-                        for _carrier, raw, issue in cand.found:
-                            if issue is None:
-                                hierarchy.process(parse(raw), raw, f"mikey:{index}:{record.number}")
-                    else:
-                        tp = decode_transport(record.linktype, record.data)
-                        if tp is not None and tp.proto == "udp" and tp.payload:
-                            plain = decryptor.decrypt(tp.payload, endpoint(tp.dst, tp.dport))
-                            if plain is not None:
-                                data = replace_udp_payload(record.data, tp, plain)
-                                replaced += 1
-                    writer.write(record, data)
-            except CaptureError as exc:
-                errors.append(str(exc))
-    return DecryptResult(list(decryptor.stats.values()), replaced, total, errors)
+        def write(_capture: int, record: Any, data: bytes | None) -> None:
+            counts["total"] += 1
+            if data is not None:
+                counts["replaced"] += 1
+            writer.write(record, data)
+
+        run = Export(store, profile=profile or DEFAULT_PROFILE, on_record=write, workers=1)
+        errors = run.add_captures(list(paths))
+    decryptor = run.decryptor
+    assert decryptor is not None
+    return DecryptResult(list(decryptor.stats.values()), counts["replaced"], counts["total"],
+                         errors)

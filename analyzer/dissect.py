@@ -108,6 +108,7 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
     items: list = []
     errors: list[Issue] = []
     summaries: list[str] = []
+    facts: list = []
     for carrier, data, issue in cand.found:
         if issue is not None:
             errors.append(issue)
@@ -119,7 +120,9 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
         errors.extend(all_issues(msg))
         summary = summarize(msg) + _via(carrier)
         if hierarchy is not None:
-            outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}")
+            outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}",
+                                        cand.src, cand.dst, (cand.capture, cand.frame))
+            facts.append(outcome)
             items.extend(outcome.tree())
             if outcome.kind is not None:
                 summary += f", MAC {outcome.mac_status}"
@@ -128,7 +131,8 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
                                     "verify with the known key (wrong key or forged message)"))
         summaries.append(summary)
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
-                     "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors)
+                     "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors,
+                     mikey=facts)
 
 
 def dissect_record(record: Record, capture: int = 0,

@@ -1,11 +1,19 @@
-"""The timeline export (``mbms-analyzer export``): captures to the DESIGN.md timeline JSON.
+"""The one pipeline of every front end, and the timeline export (DESIGN.md timeline JSON).
 
-Streams through the captures once, in order: MIKEY and BM-SC packets are
-dissected (with the key hierarchy when a key file is given) and observed; UDP
-packets of known SRTP streams are tried with the known and learned keys; the
-observations feed the :class:`~analyzer.flows.reconstructor.Reconstructor`.
-Memory grows with keys, UEs and procedures, not with packets. The document is
-versioned (``format``/``version``) and described by ``timeline.schema.json``.
+:class:`Export` streams the captures once, merged in time (clocks aligned,
+messages seen by two taps counted once): MIKEY and BM-SC packets are dissected
+(with the key hierarchy when a key file is given) and observed; UDP packets of
+known SRTP streams are tried with the known and learned keys; the observations
+feed the :class:`~analyzer.flows.reconstructor.Reconstructor`. Memory grows with
+keys, UEs and procedures, not with packets. The document is versioned
+(``format``/``version``) and described by ``timeline.schema.json``.
+
+Every front end runs this pipeline and differs only in where results go:
+``export``/``extract``/``sniff --headless`` take the timeline (and downloads),
+``dissect`` and the TUI take each dissected packet (:attr:`Export.on_packet`,
+SRTP packets dissected too), ``decrypt`` takes every record with its SRTP
+payload decrypted (:attr:`Export.on_record`). So the same captures, keys and
+profile give the same keys, procedures and findings everywhere.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from dissectors.srtp import rtp_fields
 
-from .decode import decode_transport, udp4_fields
+from .decode import decode_transport, replace_udp_payload, udp4_fields
 from .decrypt import SrtpDecryptor
 from .dissect import CandidateFinder, build, endpoint, mikey_payloads
 from .flows.model import KeyRecord, Procedure
@@ -30,8 +38,10 @@ from .keys import KeyStore
 from .mikey_keys import KeyHierarchy
 from .profile import DEFAULT_PROFILE, Profile
 from .prefilter import Prefilter, packed
-from .reading import CaptureError, Record, Tally, read_capture
+from .reading import CaptureError, Record, RecordIndex, Tally, read_capture
+from .result import Dissected
 from .scan import scan_capture
+from .srtp_view import SrtpFinder
 
 #: Seconds within which the same message in two captures is one message.
 SAME_WINDOW = 2.0
@@ -67,6 +77,22 @@ class Export:
     on_download: Callable[[Any], None] | None = None
     #: processes that read large captures (None: every core; 1: serial)
     workers: int | None = None
+    #: told of every dissected MBMS packet, in merged order, with its frame bytes (b""
+    #: when not at hand): ``dissect`` and the TUI. SRTP packets are dissected too.
+    #: A packet a second tap saw again is passed on too, built without the keys
+    #: (its twin already taught them) and observed nowhere.
+    on_packet: Callable[[Dissected, bytes], None] | None = None
+    #: told of every record read (capture index, the record as in its file, the
+    #: record with its SRTP/SRTCP payload decrypted or None): ``decrypt``
+    on_record: Callable[[int, Record, bytes | None], None] | None = None
+    #: per capture (in :meth:`add_captures` order), an index that receives every
+    #: record's place in its file (the TUI's packet list)
+    indexes: list[RecordIndex] | None = None
+    #: called every 4,096 records read (the TUI: cancel, pause, progress); may raise
+    tick: Callable[[int], None] | None = None
+    #: FLUTE objects still incomplete at the end are reported (as a packet at their
+    #: last packet); ``dissect --json`` leaves them out: one object per packet
+    end_objects: bool = True
     rec: Reconstructor = field(init=False)
     captures: list[CaptureInfo] = field(default_factory=list)
 
@@ -114,18 +140,29 @@ class Export:
                 if diffs:
                     offsets[k] = diffs[len(diffs) // 2]
                     infos[k].offset = round(offsets[k], 6)
-        keeps = [Prefilter(self.profile, srtp=self.decryptor is not None) for _ in paths]
+        rows = self.on_packet is not None
+        keeps = [Prefilter(self.profile, srtp=self.decryptor is not None or rows)
+                 for _ in paths]
         # the decryptor's key count changes only when a candidate is fed (keys are
         # learned from MIKEY there): the prefilters read it from here, not recount it
         known = [self.decryptor.key_count if self.decryptor is not None else 0]
         for keep in keeps:
             keep.key_source = lambda: known[0]
-        finders = {first + k: CandidateFinder(first + k, self.profile, prefilter=keeps[k])
-                   for k in range(len(paths))}
+        # dissected SRTP rows: found (by key or announced MKI) as candidates by an
+        # SrtpFinder, which tells its prefilter of the flows it writes off
+        finders = {first + k: CandidateFinder(
+            first + k, self.profile, prefilter=keeps[k],
+            srtp=SrtpFinder(self.decryptor, keeps[k]) if rows else None)
+            for k in range(len(paths))}
+        self._frames: dict[tuple[int, int], bytes] = {}
         streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
                                  finders[first + k], follow, merged=len(paths) > 1)
                    for k, p in enumerate(paths)]
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            if rows:  # the frames that candidates may show (an HTTP message ends later)
+                self._frames[(index, record.number)] = record.data
+                if len(self._frames) > 4096:
+                    self._frames.pop(next(iter(self._frames)))
             cands = finders[index].record(record, whole=True)
             if cands:
                 for cand in cands:
@@ -133,7 +170,7 @@ class Export:
                 if self.decryptor is not None:
                     known[0] = self.decryptor.key_count
         for finder in finders.values():
-            for cand in finder.finish():
+            for cand in finder.finish(self.end_objects):
                 self._feed(cand)
         return errors
 
@@ -145,6 +182,8 @@ class Export:
 
     def _feed(self, cand: Any) -> None:
         if self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time):
+            if self.on_packet is not None:
+                self.on_packet(build(cand, None, self.profile), self._frame(cand))
             return
         pkt = build(cand, self.hierarchy, self.profile)
         if self.on_download is not None:
@@ -152,6 +191,11 @@ class Export:
                 self.on_download(opened)
         for obs in observe(pkt):
             self.rec.feed(obs)
+        if self.on_packet is not None:
+            self.on_packet(pkt, self._frame(cand))
+
+    def _frame(self, cand: Any) -> bytes:
+        return self._frames.get((cand.capture, cand.frame), b"")
 
     def _duplicate(self, fp: bytes, capture: int, time: float) -> bool:
         """Seen in another capture within :data:`SAME_WINDOW` seconds (aligned)?"""
@@ -176,13 +220,36 @@ class Export:
         events depends on it."""
         tally = Tally()
         next_report = 50_000
+        plain = self.on_record is not None
+        index_of = self.indexes[index - (len(self.captures) - len(self.indexes))] \
+            if self.indexes is not None else None
+        reader_keep: Any = keep
+        if plain or self.tick is not None:
+            seen = [0]
+
+            def reader_keep(linktype: int, buf: Any, start: int, end: int) -> bool:
+                seen[0] += 1
+                if self.tick is not None and not seen[0] & 0xFFF:
+                    self.tick(index)
+                # decrypt writes every record: all pass, the prefilter's verdict is
+                # taken again (and the same) when the record is handed on
+                return True if plain else keep(linktype, buf, start, end)
         try:
-            records = read_capture(path, keep, tally, follow=follow) if follow is not None \
-                else scan_capture(path, keep, tally, self.profile, srtp=self.decryptor is not None,
-                                  workers=self.workers)
+            if follow is not None or index_of is not None or reader_keep is not keep:
+                records = read_capture(path, reader_keep, tally, index=index_of, follow=follow)
+            else:
+                records = scan_capture(path, keep, tally, self.profile,
+                                       srtp=keep.srtp, workers=self.workers)
             for record in records:
+                if plain:
+                    original = record
+                    if not keep(record.linktype, record.data, 0, len(record.data)):
+                        self.on_record(index, original, None)
+                        continue
                 record = finder.whole(record)  # SRTP and MIKEY see whole datagrams
                 if record is None:
+                    if plain:
+                        self.on_record(index, original, None)
                     continue
                 if offset:
                     record = Record(record.number, record.time + offset, record.linktype,
@@ -190,8 +257,15 @@ class Export:
                 if self.progress is not None and record.number >= next_report:
                     self.progress(str(path), record.number)
                     next_report = record.number + 50_000
-                if self.decryptor is not None and self._srtp(record, index, keep) \
-                        and not merged:
+                if plain:
+                    replaced = self._srtp(record, index, keep, plaintext=True) \
+                        if self.decryptor is not None else None
+                    self.on_record(index, original, replaced)
+                    if replaced is not None and not merged:
+                        finder.passed(record)
+                        continue
+                elif self.decryptor is not None and self.on_packet is None \
+                        and self._srtp(record, index, keep) and not merged:
                     finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
                     continue
                 yield record.time, index, record
@@ -203,49 +277,68 @@ class Export:
             if tally.start is not None:
                 info.start, info.end = tally.start + offset, tally.end + offset
 
-    def _srtp(self, record: Record, index: int, keep: Prefilter) -> bool:
+    def _srtp(self, record: Record, index: int, keep: Prefilter, plaintext: bool = False) -> Any:
         """Try the keys on an RTP-like UDP packet; True when the packet can concern
-        nothing but SRTP (no MIKEY, HTTP or FLUTE finder would take it)."""
+        nothing but SRTP (no MIKEY, HTTP or FLUTE finder would take it). With
+        *plaintext*: instead the record's bytes with the payload decrypted, or None."""
+        srtp_only, plain = self._try_srtp(record, index, keep, plaintext)
+        return plain if plaintext else srtp_only
+
+    def _try_srtp(self, record: Record, index: int, keep: Prefilter,
+                  plaintext: bool) -> tuple[bool, bytes | None]:
         fields = udp4_fields(record.data) if record.linktype == 1 else None
+        tp = None
         if fields is not None:  # the common frame, without a Transport
             src_ip, sport, flow, dport, payload = fields
         else:
             tp = decode_transport(record.linktype, record.data)
             if tp is None or tp.proto != "udp":
-                return False
+                return False, None
             src_ip, sport, dport, payload = packed(tp.src), tp.sport, tp.dport, tp.payload
             flow = packed(tp.dst)
         if not payload or payload[0] >> 6 != 2:
-            return False
+            return False, None
         profile = self.profile
         ports = profile.mikey_udp_ports
         if sport in ports or dport in ports:
-            return False
+            return False, None
         # RTP version 2 in the first byte: no MIKEY (version 1), no text, no LCT header
         srtp_only = dport not in profile.flute_ports
-        if len(self.captures) > 1 and self._duplicate(
-                b"s" + hashlib.sha1(payload).digest()[:12], index, record.time):
-            return srtp_only
         dst = self._endpoints.get((flow, dport))
         if dst is None:
             if len(self._endpoints) >= 65536:
                 self._endpoints.clear()
             dst = self._endpoints[(flow, dport)] = endpoint(_ntop(flow), dport)
         decryptor = self.decryptor
+        if len(self.captures) > 1 and self._duplicate(
+                b"s" + hashlib.sha1(payload).digest()[:12], index, record.time):
+            # seen by another tap: counted there; decrypt still writes its plaintext
+            return srtp_only, self._replace(record, tp, decryptor.decrypt(payload, dst)) \
+                if plaintext else None
         # a flow written off is tried only with the keys learned since
-        decryptor.decrypt(payload, dst, plaintext=False, since=keep.tried(flow, dport))
+        opened = decryptor.decrypt(payload, dst, plaintext=plaintext,
+                                   since=keep.tried(flow, dport))
         result, label, mtk = decryptor.last
         if not result:
             if not decryptor.last_mki_match:  # nothing names this flow's packets
                 keep.srtp_miss(flow, dport, decryptor.key_count)
-            return srtp_only
+            return srtp_only, None
         keep.srtp_hit(flow, dport)
         rtp = rtp_fields(payload)
         ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
         src = endpoint(_ntop(src_ip), sport)
         self.rec.feed(SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk,
                               label, result))
-        return srtp_only
+        return srtp_only, self._replace(record, tp, opened) if plaintext else None
+
+    @staticmethod
+    def _replace(record: Record, tp: Any, plain: bytes | None) -> bytes | None:
+        """The frame with its UDP payload replaced by *plain* (checksums fixed)."""
+        if plain is None:
+            return None
+        if tp is None:
+            tp = decode_transport(record.linktype, record.data)
+        return replace_udp_payload(record.data, tp, plain)
 
     def snapshot(self) -> dict[str, Any]:
         """The timeline as if the captures ended now, leaving this run going on
@@ -294,6 +387,8 @@ class Export:
             "kind": rec.kind, "key_domain": rec.key_domain, "msk_id": rec.msk_id,
             "mtk_id": rec.mtk_id, "idr": rec.idr, "idi": rec.idi,
             "value": rec.value if (self.reveal_keys and rec.value) else None,
+            **({"salt": rec.salt if (self.reveal_keys and rec.salt) else None}
+               if rec.kind == "MTK" else {}),
             "state": rec.state.value,
             "events": [{"time": e.time, "capture": e.capture, "frame": e.frame,
                         "event": e.event, "ue": e.ue, "detail": e.detail}

@@ -43,6 +43,10 @@ class Dissected:
     errors: list[Issue] = field(default_factory=list)
     #: files this packet completed (``alc``): :class:`analyzer.download_view.OpenedObject`
     downloads: list = field(default_factory=list)
+    #: per MIKEY message of ``items`` (in order), what the key hierarchy made of it
+    #: (:class:`analyzer.mikey_keys.MikeyOutcome`); empty without keys. The flow
+    #: reconstructor reads these typed facts, never the display fields.
+    mikey: list = field(default_factory=list)
 
     def fields(self, reveal_keys: bool = False) -> list[list[Any]]:
         """``[name, value]`` pairs in wire order; secrets are None unless revealed."""

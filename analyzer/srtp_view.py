@@ -42,6 +42,8 @@ class SrtpInfo:
     payload_len: int
     result: str = ""
     key: str | None = None
+    roc: int | None = None      # the rollover counter it authenticated with
+    resync: str = ""            # what held when its ROC was re-synchronised
 
 
 class SrtpFinder:
@@ -90,7 +92,7 @@ class SrtpFinder:
         if self._pending:
             self._learn_pending()
         rtcp = is_rtcp(data)
-        result, key = "", None
+        result, key, roc, resync = "", None, None, ""
         keep = self.prefilter
         flow = packed(tp.dst) if keep is not None else b""
         named = False
@@ -98,6 +100,7 @@ class SrtpFinder:
             since = keep.tried(flow, tp.dport) >> 20 if keep is not None else 0
             self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport), plaintext=False, since=since)
             result, key, _ = self.decryptor.last
+            roc, resync = self.decryptor.last_roc, self.decryptor.last_resync
             named = self.decryptor.last_mki_match
         mki = b""
         tag_len = 10
@@ -120,7 +123,7 @@ class SrtpFinder:
         head = 8 if rtcp else (rtp_header(data).header_len if rtp_header(data) else 12)
         cut = len(data) - tag_len - len(mki)
         return SrtpInfo(rtcp, data[:head], mki, data[len(data) - tag_len:],
-                        max(0, cut - head - (4 if rtcp else 0)), result, key)
+                        max(0, cut - head - (4 if rtcp else 0)), result, key, roc, resync)
 
 
 def build_srtp(cand: Any) -> Dissected:
@@ -158,6 +161,10 @@ def build_srtp(cand: Any) -> Dissected:
         add(Field_("srtp.result", info.result, "Decryption", depth=0))
         if info.key:
             add(Field_("srtp.key", info.key, "Key", depth=0))
+        if info.roc is not None:
+            add(Field_("srtp.roc", info.roc, "Rollover counter", depth=0))
+        if info.resync:
+            add(Field_("srtp.roc_resync", info.resync, "ROC re-synchronised by", depth=0))
         summary += {"ok": f", decrypted ({info.key})", "auth": ", authentication failed",
                     "unknown": ", unknown MKI"}.get(info.result, "")
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst,

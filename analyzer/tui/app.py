@@ -34,6 +34,7 @@ from textual.worker import get_current_worker
 
 from ..decrypt import decrypt_captures
 from ..keys import KeyStore
+from ..profile import DEFAULT_PROFILE, Profile
 from ..result import Dissected
 from .filter import FilterError, compile_filter
 from .ladder import ladder, lifecycle_bars, ue_procedure
@@ -87,8 +88,10 @@ class MbmsApp(App):
         loaded: Loaded
 
     def __init__(self, paths: list[str], store: KeyStore | None = None,
-                 live: Any = None) -> None:
+                 live: Any = None, profile: Profile = DEFAULT_PROFILE) -> None:
         super().__init__()
+        #: where MIKEY and FLUTE are looked for (``--flute-port``): as every front end
+        self.profile = profile
         #: a running :class:`~analyzer.sniff.LiveCapture` (``sniff``), or None
         self.live = live
         self.paused = False
@@ -213,7 +216,8 @@ class MbmsApp(App):
                       index=self.index,
                       live=live.running if live is not None else None,
                       paused=lambda: self.paused,
-                      on_snapshot=lambda doc: self.post_message(self.Snapshot(doc)))
+                      on_snapshot=lambda doc: self.post_message(self.Snapshot(doc)),
+                      profile=self.profile)
         if not worker.is_cancelled:
             self.post_message(self.LoadDone(loaded))
 
@@ -289,7 +293,7 @@ class MbmsApp(App):
     @work(thread=True, group="decrypt", exit_on_error=False)
     def decrypt_worker(self, path: Path) -> None:
         try:
-            result = decrypt_captures(list(self.paths), self.store, str(path))
+            result = decrypt_captures(list(self.paths), self.store, str(path), self.profile)
         except (OSError, ValueError) as exc:
             self.call_from_thread(self.notify, f"cannot decrypt: {exc}", severity="error")
             return
@@ -600,6 +604,7 @@ def _size(path: str) -> int:
         return 0
 
 
-def run_app(paths: list[str], store: KeyStore | None, live: Any = None) -> Any:
+def run_app(paths: list[str], store: KeyStore | None, live: Any = None,
+            profile: Profile = DEFAULT_PROFILE) -> Any:
     """Run the application (blocks until it quits); *live*: a running capture."""
-    return MbmsApp(paths, store, live).run()
+    return MbmsApp(paths, store, live, profile).run()

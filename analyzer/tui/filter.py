@@ -71,7 +71,12 @@ def _values(pkt: Dissected, name: str) -> list[Any]:
         return [pkt.frame]
     if name == "protocol":
         return [pkt.protocol]
+    name = ALIASES.get(name, name)
     return [v for k, v in pkt.fields(reveal_keys=False) if k == name]
+
+
+#: Other spellings of a field name that the filter accepts (Wireshark's own is the field's)
+ALIASES = {"mikey.sp.param.value": "mikey.sp.patam.value"}
 
 
 def _norm(value: Any) -> str:

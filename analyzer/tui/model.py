@@ -19,15 +19,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..dissect import CandidateFinder, build
 from ..export import Export
-from ..flows.observe import observe
 from ..keys import KeyStore
 from ..framesummary import Span, summarize_frame
-from ..prefilter import Prefilter
-from ..reading import CaptureError, Record, RecordIndex, read_capture
+from ..profile import DEFAULT_PROFILE, Profile
+from ..reading import RecordIndex
 from ..result import Dissected
-from ..srtp_view import SrtpFinder
 
 BATCH = 500
 
@@ -155,9 +152,12 @@ def load(paths: Iterable[str], store: KeyStore | None,
          index: PacketIndex | None = None,
          live: Callable[[], bool] | None = None,
          paused: Callable[[], bool] = lambda: False,
-         on_snapshot: Callable[[dict[str, Any]], None] | None = None) -> Loaded:
-    """Dissect and reconstruct *paths*; batches of rows go to *on_rows* as they are
-    ready, and the fraction of bytes read to *on_progress*. With *index*, every
+         on_snapshot: Callable[[dict[str, Any]], None] | None = None,
+         profile: Profile = DEFAULT_PROFILE) -> Loaded:
+    """Run *paths* through the one pipeline (:class:`~analyzer.export.Export`, as
+    ``export`` and ``dissect`` do: merged in time, clocks aligned, a message two taps
+    saw counted once, the same *profile*); batches of rows go to *on_rows* as they
+    are ready, and the fraction of bytes read to *on_progress*. With *index*, every
     packet's place is recorded there and every MBMS row registered in it.
 
     With *live* (a capture being written: ``live()`` is true while it is), the
@@ -166,76 +166,59 @@ def load(paths: Iterable[str], store: KeyStore | None,
     timeline so far.
     """
     out = Loaded()
-    run = Export(store)
+    paths = list(paths)
     batch: list[Row] = []
     last_snapshot = [time.monotonic()]
+    size = sum(_size(p) for p in paths) or 1
+    sizes = [_size(p) for p in paths]
 
-    def follow() -> bool:
+    def row(pkt: Dissected, data: bytes) -> None:
+        item = Row(len(out.rows), pkt, data)
+        out.rows.append(item)
+        batch.append(item)
+        if index is not None:
+            index.mbms.setdefault((pkt.capture, pkt.frame), item)
+        if len(batch) >= BATCH:
+            flush()
+
+    def flush() -> None:
         nonlocal batch
-        if cancelled():
-            raise _Cancelled
         if batch and on_rows is not None:
             on_rows(batch)
-            batch = []
+        batch = []
+
+    def hold() -> None:
+        if cancelled():
+            raise _Cancelled
         while paused() and not cancelled():
             time.sleep(0.1)
+
+    def tick(capture: int) -> None:
+        # every 4,096 records: the place to notice a cancel and report progress
+        hold()
+        if on_progress is not None and index is not None:
+            done = sum(sizes[:capture])
+            rec = index.records[capture]
+            if len(rec):
+                on_progress(min(1.0, (done + rec.offsets[-1]) / size))
+
+    run = Export(store, profile=profile, on_packet=row, tick=tick, workers=1,
+                 indexes=index.records if index is not None else None)
+
+    def follow() -> bool:
+        hold()
+        flush()
         now = time.monotonic()
         if on_snapshot is not None and now - last_snapshot[0] >= 1.0:
             last_snapshot[0] = now
             on_snapshot(run.snapshot())
         return bool(live is not None and live())
 
-    paths = list(paths)
-    size = sum(_size(p) for p in paths) or 1
-    done = 0
-    for index_no, path in enumerate(paths):
-        frames: dict[int, bytes] = {}
-        prefilter = Prefilter(srtp=True)
-        finder = CandidateFinder(index_no, srtp=SrtpFinder(run.decryptor, prefilter),
-                                 prefilter=prefilter)
-
-        def records() -> Iterable[Record]:
-            rec_index = index.records[index_no] if index is not None else None
-            seen = [0]
-            base = done
-
-            def keep(linktype: int, buf: bytes, start: int, end: int) -> bool:
-                # every record passes here: the place to notice a cancel and report progress
-                seen[0] += 1
-                if not seen[0] & 0xFFF:
-                    if cancelled():
-                        raise _Cancelled
-                    while paused() and not cancelled():
-                        time.sleep(0.1)
-                    if on_progress is not None and rec_index is not None and len(rec_index):
-                        on_progress(min(1.0, (base + rec_index.offsets[-1]) / size))
-                return prefilter(linktype, buf, start, end)
-
-            for rec in read_capture(path, keep, index=rec_index,
-                                    follow=follow if live is not None else None):
-                if cancelled():
-                    return
-                frames[rec.number] = rec.data
-                if len(frames) > 4096:  # keep recent frames only: rows copy what they show
-                    frames.pop(next(iter(frames)))
-                yield rec
-
-        try:
-            for rec in records():
-                for cand in finder.record(rec):
-                    batch.append(_row(out, run, cand, frames, index))
-                if len(batch) >= BATCH and on_rows is not None:
-                    on_rows(batch)
-                    batch = []
-            for cand in finder.finish():
-                batch.append(_row(out, run, cand, frames, index))
-        except CaptureError as exc:
-            out.errors.append(str(exc))
-        except _Cancelled:
-            return out
-        done += _size(path)
-    if batch and on_rows is not None:
-        on_rows(batch)
+    try:
+        out.errors = run.add_captures(paths, follow=follow if live is not None else None)
+    except _Cancelled:
+        return out
+    flush()
     if on_progress is not None:
         on_progress(1.0)
     out.timeline = run.document()
@@ -251,18 +234,6 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _row(out: Loaded, run: Export, cand: Any, frames: dict[int, bytes],
-         index: PacketIndex | None) -> Row:
-    pkt = build(cand, run.hierarchy)
-    for obs in observe(pkt):
-        run.rec.feed(obs)
-    row = Row(len(out.rows), pkt, frames.get(cand.frame, b""))
-    out.rows.append(row)
-    if index is not None:
-        index.mbms.setdefault((pkt.capture, pkt.frame), row)
-    return row
 
 
 #: byte span of an SRTP/SRTCP field, relative to the UDP payload (RFC 3550 §5.1, RFC 3711 §3.1)
