@@ -30,7 +30,7 @@ def test_corpus_covers_every_value(corpus):
         assert not missing, f"{name}: corpus never shows {sorted(missing)}"
     # the MBMS Key ID extension decoded into all three identifiers
     for name in ("mikey.mbms.key_domain_id", "mikey.mbms.msk_id", "mikey.mbms.mtk_id",
-                 "mikey.generic_id.spi", "mikey.sp.param.value", "mikey.tp.flags",
+                 "mikey.generic_id.spi", "mikey.sp.patam.value", "mikey.tp.flags",
                  "mikey.ticket.data", "mikey.sakke.data", "mikey.key.salt",
                  "mikey.key.kv.spi", "mikey.key.kv.from"):
         assert seen.get(name), f"corpus never shows {name}"

@@ -60,7 +60,6 @@ DEVIATIONS = {
                     "malformed for tshark: it stops",
     "sp_param_13": "SP parameter type 13 has no named field in tshark (array bound)",
     "id_byte_string": "ID type 2 (byte string, RFC 6043) shown by tshark as text; we show hex",
-    "sp_param_value_name": "tshark spells the parameter value field mikey.sp.patam.value",
     "silent_fields": "fields tshark does not decode at all (Key ID extension contents, "
                      "T counter, GENERIC-ID map, ...) are ours alone",
 }
@@ -200,7 +199,7 @@ def tshark_view(msg: MIKEY) -> View:
                     view.fields.append(("mikey.sp.param", value.hex()))
                 view.fields.append(("mikey.sp.param.type", param.type))
                 view.fields.append(("mikey.sp.param.len", param.length))
-                view.fields.append(("mikey.sp.param.value", value.hex()))
+                view.fields.append(("mikey.sp.patam.value", value.hex()))
         elif isinstance(layer, MIKEY_RAND):
             _emit(view, layer, ("mikey.next_payload", "mikey.rand.len", "mikey.rand.data"))
         elif isinstance(layer, MIKEY_EXT):

@@ -35,6 +35,7 @@ from .base import (
     MIKEY_UnknownLength,
     Node,
     all_issues,
+    field_candidates,
     iter_layers,
 )
 from .extension import KEY_ID_FIELDS, MIKEY_EXT, MIKEY_KeyID
@@ -142,18 +143,9 @@ def _field_spans(layer: Packet, raw: bytes) -> dict[str, tuple[int, int]]:
     return spans
 
 
-#: Tree field names whose layer field is named otherwise (last name part -> layer field).
-_SPAN_ALIASES = {"type": "data_type", "set": "v", "counter": "ts_value", "ntp": "ts_value",
-                 "key_data_len": "encr_data_len", "key_data": "encr_data", "data": "key_ids"}
-
-
 def _own_span(name: str, spans: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
-    parts = name.split(".")
-    suffix = parts[-1]
-    parent = parts[-2] if len(parts) > 2 else ""
-    for candidate in (suffix, f"{parent}_{suffix}", parent if suffix == "data" else "",
-                      _SPAN_ALIASES.get(suffix, "")):
-        span = spans.get(candidate) if candidate else None
+    for candidate in field_candidates(name):
+        span = spans.get(candidate)
         if span is not None and span[1] > span[0]:
             return span
     return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Iterator
 
-from scapy.fields import StrField
+from scapy.fields import StrField, _FieldContainer
 from scapy.packet import NoPayload, Packet, Raw
 
 from dissectors.issues import Issue
@@ -331,7 +331,12 @@ class _RawRest(MIKEYPacket):
 
 
 class MIKEY_Malformed(_RawRest):
-    """A payload shorter than its own length fields say (digest §2.12)."""
+    """A payload shorter than its own length fields say (digest §2.12).
+
+    As Wireshark does, the fields read before the cut (next payload, type,
+    lengths: the fixed-size head of the announced payload) are shown by their
+    names, then the bytes left and the error; nothing read is lost.
+    """
 
     name = "Malformed payload"
     code = "mikey.malformed"
@@ -339,6 +344,49 @@ class MIKEY_Malformed(_RawRest):
     def message(self, announced: int) -> str:
         pname = PAYLOAD_TYPES.get(announced, "Unknown")
         return f"{pname} payload ({announced}) truncated: {len(self.load)} bytes left"
+
+    def _head(self) -> tuple[Packet | None, set[str], int]:
+        """(an instance of the announced payload holding the fields read, their
+        names, the bytes they took)."""
+        cls = PAYLOAD_CLASSES.get(getattr(self, "announced", -1))
+        if cls is None:
+            return None, set(), 0
+        values: dict[str, Any] = {}
+        s = bytes(self.load)
+        used = 0
+        probe = cls()
+        for fld in cls.fields_desc:
+            size = getattr(fld, "sz", None)
+            fmt = getattr(fld, "fmt", "")
+            if isinstance(fld, _FieldContainer) or isinstance(fld, StrField) \
+                    or not isinstance(size, int) or size <= 0 or size > len(s) - used \
+                    or not isinstance(fmt, str) or fmt[-1:] not in "BHIQ":
+                break  # a fixed-size integer field; anything else ends the head
+            try:
+                _rest, value = fld.getfield(probe, s[used:used + size])
+            except Exception:  # noqa: BLE001 - a field that resists ends the head
+                break
+            values[fld.name] = value
+            used += size
+        if not values:
+            return None, set(), 0
+        try:
+            return cls(**values), set(values), used
+        except Exception:  # noqa: BLE001
+            return None, set(), 0
+
+    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
+        head, names, used = self._head()
+        if head is None:
+            yield from super().tree(depth)
+            return
+        pname = PAYLOAD_TYPES.get(getattr(self, "announced", -1), "Unknown")
+        yield Node(f"{pname} (truncated: {len(self.load)} bytes)", depth)
+        for item in head.tree(depth):
+            if isinstance(item, Field_) and item.depth == depth + 1 \
+                    and any(n in names for n in field_candidates(item.name)):
+                yield item
+        yield Field_("mikey.raw", hexstr(self.load[used:]), "Data (cut short)", depth=depth + 1)
 
 
 class MIKEY_Unknown(_RawRest):
@@ -381,6 +429,21 @@ class MIKEY_Trailing(_RawRest):
 
     def message(self, announced: int) -> str:
         return f"{len(self.load)} bytes after the last payload"
+
+
+#: Tree field names whose layer field is named otherwise (last name part -> layer field).
+SPAN_ALIASES = {"type": "data_type", "set": "v", "counter": "ts_value", "ntp": "ts_value",
+                "key_data_len": "encr_data_len", "key_data": "encr_data", "data": "key_ids"}
+
+
+def field_candidates(name: str) -> tuple[str, ...]:
+    """Layer field names a display name may stand for (``mikey.id.len`` -> ``len``,
+    ``id_len``, ...), most specific last."""
+    parts = name.split(".")
+    suffix = parts[-1]
+    parent = parts[-2] if len(parts) > 2 else ""
+    return tuple(c for c in (suffix, f"{parent}_{suffix}", parent if suffix == "data" else "",
+                             SPAN_ALIASES.get(suffix, "")) if c)
 
 
 def iter_layers(pkt: Packet) -> Iterator[Packet]:

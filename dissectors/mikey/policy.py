@@ -7,8 +7,10 @@ Layout::
 
 SRTP parameters (RFC 3830 Table 6.10.1.a, RFC 4771, RFC 7714) are decoded by
 name with Wireshark's field names (``mikey.sp.encr_alg`` ...); others keep the
-generic ``mikey.sp.param``. The parameter value field is ``mikey.sp.param.value``
-(tshark 4.0 spells it ``mikey.sp.patam.value``).
+generic ``mikey.sp.param``. The parameter value field is ``mikey.sp.patam.value``,
+spelled exactly as Wireshark registers it (``packet-mikey.c``), so that display
+filters written for Wireshark work here too; the TUI's filter also accepts the
+corrected spelling ``mikey.sp.param.value``.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class MIKEY_SPParam(MIKEYPacket):
         d = depth + 1
         yield Field_("mikey.sp.param.type", self.type, "Type", depth=d)
         yield Field_("mikey.sp.param.len", self.length, "Length", depth=d)
-        yield Field_("mikey.sp.param.value", hexstr(value), "Value", depth=d)
+        yield Field_("mikey.sp.patam.value", hexstr(value), "Value", depth=d)
 
 
 def _choose_param(pkt: Packet, items: list, rest: bytes):
