@@ -104,13 +104,17 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
 
 def verification_message(psk: bytes, csb_id: int, rand: bytes, counter: int, idi: bytes,
                          idr: bytes, prf_func: int = 0, auth_alg: int = 1,
-                         rule: VerificationRule = VerificationRule()) -> bytes:
-    """The UE's verification message for the initiator message it answers (RFC 3830 §5.2)."""
+                         rule: VerificationRule = VerificationRule(),
+                         with_idr: bool = False) -> bytes:
+    """The UE's verification message for the initiator message it answers (RFC 3830 §5.2):
+    HDR || T || V, or with *with_idr* HDR || T || IDr || V (TS 33.246 §6.4.5.2, the IDr
+    an NAI holding the B-TID)."""
     keys = message_keys(psk, csb_id, rand, prf_func, 16, MAC_DIGESTS.get(auth_alg, (None, 20))[1])
     ts_value = struct.pack("!I", counter)
     tag_len = MAC_DIGESTS.get(auth_alg, (None, 0))[1] if auth_alg else 0
     raw = chain(MIKEY(data_type=1, prf_func=prf_func, csb_id=csb_id, cs_id_map_type=1),
-                [MIKEY_T(ts_type=2, ts_value=ts_value),
-                 MIKEY_V(auth_alg=auth_alg, ver_data=b"\x00" * tag_len)])
+                [MIKEY_T(ts_type=2, ts_value=ts_value)]
+                + ([MIKEY_ID(id_type=0, id_data=idr)] if with_idr else [])
+                + [MIKEY_V(auth_alg=auth_alg, ver_data=b"\x00" * tag_len)])
     body = raw[:len(raw) - tag_len]
     return body + mac(auth_alg, keys.auth_key, verification_input(body, idi, idr, ts_value, rule))

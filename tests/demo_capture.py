@@ -39,6 +39,7 @@ LAB_DEMOS = {
     "storm": ["--ues", "60"],
     "mixed": ["--duration", "3", "--ues", "2"],
     "download": ["--ues", "2"],
+    "interop": ["--duration", "8"],
 }
 
 

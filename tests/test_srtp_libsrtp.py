@@ -207,3 +207,36 @@ def test_authenticate_only_advances_the_rollover_state_like_unprotect():
     assert ctx.unprotect(wire[-1], 12)[1] == "ok"
     assert ctx.authenticate(wire[-1][:-1] + bytes([wire[-1][-1] ^ 1]), 12) == "auth"
     assert ctx.authenticate(wire[-1][:20], 12) == "short"
+
+
+@pytest.mark.parametrize("switch_after_wrap", [37, 0])
+def test_two_master_keys_by_mki_keep_the_stream_roc_across_the_switch(tmp_path, switch_after_wrap):
+    """RFC 3711 §3.2.1: the ROC belongs to the stream. libsrtp protects one stream with
+    key A until a sequence wrap (and *switch_after_wrap* packets more), then with key B;
+    the MKIs (not authenticated, RFC 3711 §3.1) choose the key. Every packet decrypts
+    byte for byte, also the ones under B, whose index has ROC 1."""
+    from analyzer.decrypt import SrtpDecryptor
+    from analyzer.keys import load_keys
+
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    rng = random.Random(4771)
+    key_a, key_b = rng.randbytes(30), rng.randbytes(30)
+    mki_a, mki_b = b"\x00\x00\x00\x01", b"\x00\x00\x00\x02"
+    tx_a, tx_b = _session(key_a, suite, True), _session(key_b, suite, True)
+    keys = tmp_path / "keys.toml"
+    keys.write_text("".join(
+        f'[[srtp]]\nkey = "{k[:16].hex()}"\nsalt = "{k[16:].hex()}"\nmki = "{m.hex()}"\n\n'
+        for k, m in ((key_a, mki_a), (key_b, mki_b))))
+    decryptor = SrtpDecryptor(load_keys(keys))
+    start = 65536 - 200
+    switch = 65536 + switch_after_wrap
+    for n, index in enumerate(range(start, start + 600)):
+        plain = _rtp(index, n * 160, 0x5EED5EED, rng.randbytes(160))
+        # both senders see every packet (so libsrtp's own index follows the wrap); the
+        # wire carries key A's packet before the switch and key B's after it
+        by_a, by_b = tx_a.protect(plain), tx_b.protect(plain)
+        wire, mki = (by_a, mki_a) if index < switch else (by_b, mki_b)
+        wire = wire[:-10] + mki + wire[-10:]
+        assert decryptor.decrypt(wire, "232.0.0.1:5004") == plain, index
+    stats = next(iter(decryptor.stats.values()))
+    assert stats.decrypted == 600 and stats.auth_failures == 0

@@ -15,6 +15,12 @@
 ``mixed``          ``basic`` inside heavy unrelated traffic (DNS, web, plain RTP)
 ``download``       a FLUTE download session of DCF files under two MTKs; one file
                    loses a packet (:mod:`analyzer.lab.download`)
+``interop``        what BM-SCs and UEs of other vendors do: one MSK pushed to every UE
+                   with one CSB ID and the acks back in random order (some with IDr,
+                   some without); MTK messages sent ahead of the switch, one first
+                   damaged then re-sent intact; two SRTP streams, one wrapping inside an
+                   MTK (with a reordered pair across the wrap), one wrapping exactly at
+                   an MTK change; a solicited pull refused with a message-level 403
 =================  ================================================================
 
 The XML bodies use the element names we recall of TS 33.246/TS 26.346
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 
 from .download import download
 from .frames import tcp_frame, udp_frame
-from .world import EPOCH, HTTP_PORT, MIKEY_PORT, REALM_PREFIX, UE, Msk, World
+from .world import EPOCH, HTTP_PORT, MIKEY_PORT, REALM_PREFIX, UE, Msk, RtpStream, World
 
 SERVICE_ID = "urn:3gpp:mbms:service:tv-news"
 URI_REGISTER = "/keymanagement?requesttype=register"
@@ -109,9 +115,10 @@ def deregistration(w: World, ue: UE, t: float) -> float:
 
 
 def msk_request(w: World, ue: UE, t: float, msk: Msk, stale: bool = False,
-                reject: bool = False, ack: bool = True) -> float:
+                reject: bool | str = False, ack: bool = True) -> float:
     """UE-initiated MSK request (TS 33.246 §6.3.2.2.1): POST, 401, POST with digest,
-    200 with per-key status, then the MSK message (V=1) and the UE's verification."""
+    200 with per-key status, then the MSK message (V=1) and the UE's verification.
+    *reject*: refused per key (True), or once for the whole message (``"message"``)."""
     key = (f"  <MSK>\n    <keyDomainID>{msk.kd.hex()}</keyDomainID>\n"
            f"    <MSKID>{msk.msk_id.hex()}</MSKID>\n  </MSK>\n")
     body = _xml("mbmsMSKRequest", key)
@@ -120,6 +127,11 @@ def msk_request(w: World, ue: UE, t: float, msk: Msk, stale: bool = False,
     answer = _xml("mbmsMSKResponse", f"  <MSKResponse>\n    <keyDomainID>{msk.kd.hex()}</keyDomainID>"
                   f"\n    <MSKID>{msk.msk_id.hex()}</MSKID>\n    <status>{status}</status>\n"
                   f"{reason}  </MSKResponse>\n", "urn:3GPP:metadata:2005:MBMS:mskResponse")
+    if reject == "message":  # one status for the whole message, none per key
+        answer = _xml("mbmsMSKResponse", "  <statusCode>403</statusCode>\n  <reason>not "
+                      f"subscribed</reason>\n  <MSK>\n    <keyDomainID>{msk.kd.hex()}"
+                      f"</keyDomainID>\n    <MSKID>{msk.msk_id.hex()}</MSKID>\n  </MSK>\n",
+                      "urn:3GPP:metadata:2005:MBMS:mskResponse")
     nonce = w.nonce()
     pairs = [(_request(w, URI_MSK, "application/mbms-msk+xml", body), _challenge(w, nonce))]
     if stale:  # the nonce expires between challenge and answer: re-challenged with stale=true
@@ -305,6 +317,71 @@ def attacks(w: World, opts: Options) -> None:
                              t + span * 0.7: garbage})
 
 
+def interop(w: World, opts: Options) -> None:
+    """What equipment of other vendors does (issue #11): see the module table."""
+    msk = w.new_msk()
+    late = w.ues[-1]
+    t = _join_all(w, EPOCH, msk, skip={late.index})
+    rate = opts.rate if opts.rate > 0 else 50.0
+    step, per_mtk = 1.0 / rate, max(4, round(opts.mtk_period * rate))
+    # stream A wraps in the middle of its first MTK, B exactly where the second begins
+    a = RtpStream(w.rng.getrandbits(32), 65536 - per_mtk // 2, 5004)
+    b = RtpStream(w.rng.getrandbits(32), 65536 - per_mtk, 5006)
+    mtk_id, mki, cur = 0, b"", msk
+    ahead = min(0.25, opts.mtk_period / 4)  # MTK messages go out before the switch
+
+    def announce(at: float, under: Msk, damaged_first: bool = False) -> bytes:
+        nonlocal mtk_id
+        mtk_id += 1
+        raw = w.mtk_message(under, mtk_id)
+        note = f"mtk {under.msk_id.hex()}/{mtk_id}"
+        if damaged_first:  # cut short on the way; the BM-SC's periodic re-send is intact
+            w.multicast_mikey(at - ahead, raw[:-7], note + " (damaged)")
+            w.multicast_mikey(at - ahead + 0.05, raw, note + " (re-sent)")
+        else:
+            w.multicast_mikey(at - ahead, raw, note)
+        return under.msk_id + mtk_id.to_bytes(2, "big")
+
+    def push(at: float) -> Msk:
+        """One MSK to every UE with one CSB ID; the acks come back after all pushes, in
+        random order, every other one with its IDr."""
+        new = w.new_msk()
+        csb = int.from_bytes(new.msk_id, "big")
+        acks = []
+        for n, ue in enumerate(u for u in w.ues if u is not late):
+            w.send_mikey_to_ue(at + n * 0.013, ue, w.msk_message(ue, new, v=1, csb=csb),
+                               f"push {new.msk_id.hex()} ue{ue.index}")
+            ue.msks.add(new.msk_id)
+            acks.append((ue, w.ack_for_last(with_idr=n % 2 == 0)))
+        w.rng.shuffle(acks)
+        for n, (ue, raw) in enumerate(acks):
+            w.send_mikey_from_ue(at + 0.1 + n * 0.011, ue, raw, f"ack ue{ue.index}")
+        return new
+
+    end = t + opts.duration
+    switch, changes, now, pushed = t, 0, t, None
+    while now < end:
+        if now >= switch:
+            changes += 1
+            if changes == 3:
+                pushed = push(now - 1.0)
+                cur = pushed
+            mki = announce(now, cur, damaged_first=changes == 4)
+            switch = now + per_mtk * step
+        for stream in (a, b):
+            if stream is a and a.index == 65535:  # a reordered pair across the wrap
+                w.emit(now + 0.005, w.srtp_wire(mki, a.ssrc, 65536, a.port), "srtp a (early)")
+                w.emit(now + 0.006, w.srtp_wire(mki, a.ssrc, 65535, a.port), "srtp a (late)")
+                a.index = 65537
+            else:
+                w.srtp_packet(now + 0.005 + (0.002 if stream is b else 0.0), mki,
+                              f"srtp {'ab'[stream is b]}", stream)
+        now += step
+    # the UE that never joined is solicited (key IDs 0) and refused for the whole message
+    solicit(w, late, end + 0.1)
+    msk_request(w, late, end + 0.6, pushed or msk, reject="message")
+
+
 def storm(w: World, opts: Options) -> None:
     """Every UE already holds MSK 1; one solicitation to all at once, all ask within a second."""
     old = w.new_msk()
@@ -349,10 +426,11 @@ SCENARIOS = {
     "storm": storm,
     "mixed": mixed,
     "download": download,
+    "interop": interop,
 }
 
 #: The default number of UEs per scenario.
-DEFAULT_UES = {"storm": 1000}
+DEFAULT_UES = {"storm": 1000, "interop": 4}
 
 
 def run(name: str, seed: int = 1, opts: Options = Options()) -> World:

@@ -59,6 +59,15 @@ class UE:
 
 
 @dataclass
+class RtpStream:
+    """A further SRTP stream of the world: SSRC, packet index (ROC || SEQ), UDP port."""
+
+    ssrc: int
+    index: int
+    port: int = 5006
+
+
+@dataclass
 class Msk:
     """An MSK and its MTKs (ground truth)."""
 
@@ -124,11 +133,14 @@ class World:
 
     # ------------------------------------------------------------------ MIKEY
 
-    def msk_message(self, ue: UE, msk: Msk | None, v: int = 1, counter: int | None = None) -> bytes:
-        """An MSK message for *ue* (key IDs 0 and no key data when *msk* is None: a solicitation)."""
+    def msk_message(self, ue: UE, msk: Msk | None, v: int = 1, counter: int | None = None,
+                    csb: int | None = None) -> bytes:
+        """An MSK message for *ue* (key IDs 0 and no key data when *msk* is None: a
+        solicitation); *csb*: the CSB ID (random by default; a BM-SC may give every UE
+        the same one for one MSK)."""
         ue.mikey_counter += 1
         rand = self.rng.randbytes(16)
-        csb = self.rng.getrandbits(32)
+        csb = self.rng.getrandbits(32) if csb is None else csb
         if msk is None:
             keys, ext = [], key_ids_ext(self.kd, b"\x00\x00\x00\x00")
         else:
@@ -140,11 +152,11 @@ class World:
         self._last_msk = (ue, csb, rand, ue.mikey_counter if counter is None else counter)
         return raw
 
-    def ack_for_last(self) -> bytes:
+    def ack_for_last(self, with_idr: bool = False) -> bytes:
         """The verification message of the UE for the last MSK message built."""
         ue, csb, rand, counter = self._last_msk
         return verification_message(ue.muk, csb, rand, counter, self.fqdn.encode(),
-                                    ue.btid.encode())
+                                    ue.btid.encode(), with_idr=with_idr)
 
     def mtk_message(self, msk: Msk, mtk_id: int) -> bytes:
         """An MTK message under *msk* carrying a new MTK and salt (TEK+SALT)."""
@@ -172,21 +184,30 @@ class World:
 
     # ------------------------------------------------------------------ SRTP
 
-    def srtp_packet(self, t: float, mki: bytes, note: str = "srtp") -> None:
-        """One 20 ms PCMU packet (PT 0, 160 bytes) protected with the MTK named by *mki*."""
+    def srtp_packet(self, t: float, mki: bytes, note: str = "srtp",
+                    stream: "RtpStream | None" = None) -> None:
+        """One 20 ms PCMU packet (PT 0, 160 bytes) protected with the MTK named by *mki*
+        (of the world's stream, or of *stream*: its own SSRC, index and port)."""
+        if stream is None:
+            ssrc, index, port = self._ssrc, self._rtp_seq, RTP_PORT
+            self._rtp_seq += 1
+        else:
+            ssrc, index, port = stream.ssrc, stream.index, stream.port
+            stream.index += 1
+        self.emit(t, self.srtp_wire(mki, ssrc, index, port), note)
+
+    def srtp_wire(self, mki: bytes, ssrc: int, index: int, port: int = RTP_PORT) -> bytes:
+        """The frame of the SRTP packet of packet index *index* (ROC || SEQ) of *ssrc*."""
         ctx = self._srtp.get(mki)
-        seq = self._rtp_seq & 0xFFFF
-        rtp = struct.pack("!BBHII", 0x80, 0, seq, self._rtp_ts & 0xFFFFFFFF, self._ssrc) \
+        seq, roc = index & 0xFFFF, index >> 16
+        rtp = struct.pack("!BBHII", 0x80, 0, seq, self._rtp_ts & 0xFFFFFFFF, ssrc) \
             + bytes(0xFF ^ (self.rng.getrandbits(4)) for _ in range(160))
-        roc = self._rtp_seq >> 16
-        self._rtp_seq += 1
         self._rtp_ts += 160
         if ctx is None:  # an MKI nobody knows (attacks): random key
             ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], self.rng.randbytes(16),
                               self.rng.randbytes(14), mki=mki)
         wire = ctx.protect(rtp, 12, roc=roc)
-        self.emit(t, udp_frame(self.bmsc_ip, RTP_PORT, self.group, RTP_PORT, wire,
-                               self.next_ident()), note)
+        return udp_frame(self.bmsc_ip, port, self.group, port, wire, self.next_ident())
 
     # ------------------------------------------------------------------ HTTP over TCP
 
