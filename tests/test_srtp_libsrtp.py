@@ -240,3 +240,29 @@ def test_two_master_keys_by_mki_keep_the_stream_roc_across_the_switch(tmp_path, 
         assert decryptor.decrypt(wire, "232.0.0.1:5004") == plain, index
     stats = next(iter(decryptor.stats.values()))
     assert stats.decrypted == 600 and stats.auth_failures == 0
+
+
+def test_a_receiver_joining_after_a_wrap_resynchronises_its_roc_and_says_so(tmp_path):
+    """A stream first seen after its sequence wrapped (ROC 1) under a key whose configured
+    ROC is 0: the first packet fails at ROC 0, ROC + 1 holds, and the statistics say so;
+    the packets after it decrypt with no further re-try. libsrtp protects them."""
+    from analyzer.decrypt import SrtpDecryptor
+    from analyzer.keys import load_keys
+
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    rng = random.Random(3550)
+    master = rng.randbytes(30)
+    tx = _session(master, suite, True)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[[srtp]]\nkey = "{master[:16].hex()}"\nsalt = "{master[16:].hex()}"\n'
+                    'roc = 0\n')
+    decryptor = SrtpDecryptor(load_keys(keys))
+    wire = []
+    for index in range(65536 - 20, 65536 + 40):
+        plain = _rtp(index, index * 160, 0xABCDEF01, rng.randbytes(160))
+        wire.append((plain, tx.protect(plain)))
+    for plain, protected in wire[30:]:  # joined 10 packets after the wrap
+        assert decryptor.decrypt(protected, "232.0.0.1:5004") == plain
+    stats = next(iter(decryptor.stats.values()))
+    assert stats.roc_resync == {"roc+1": 1} and stats.decrypted == 30
+    assert "ROC re-synchronised by roc+1 x1" in stats.line()
