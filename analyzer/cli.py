@@ -16,6 +16,7 @@ from typing import Sequence, TextIO
 
 from .decrypt import decrypt_captures
 from .export import Export
+from .parallel import Renderer
 from .keys import KeyFileError, KeyStore, exposure_warning
 from .keys import load_keys as _load_key_file
 from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
@@ -300,10 +301,19 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
         else:
             out.write(pkt.to_text(args.reveal_keys) + "\n\n")
 
-    run = Export(store, profile=_profile(args), workers=args.workers, on_packet=show,
-                 end_objects=not args.json)
+    profile = _profile(args)
+    renderer = Renderer(out.write, args.json, args.reveal_keys, args.workers, profile) \
+        if store is None else None
+    run = Export(store, profile=profile, workers=args.workers, on_packet=show,
+                 end_objects=not args.json, reconstruct=False,
+                 on_candidate=renderer.push if renderer is not None else None)
     status = 0
-    for error in run.add_captures(args.captures):
+    try:
+        errors = run.add_captures(args.captures)
+    finally:
+        if renderer is not None:
+            renderer.close()
+    for error in errors:
         out.flush()
         sys.stderr.write(f"{PROG}: {error}\n")
         status = 1

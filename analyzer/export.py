@@ -93,6 +93,13 @@ class Export:
     #: FLUTE objects still incomplete at the end are reported (as a packet at their
     #: last packet); ``dissect --json`` leaves them out: one object per packet
     end_objects: bool = True
+    #: feed the reconstructor (False: ``dissect``, which shows packets only, skips the
+    #: observations; keys are still learned, in the same order, by the hierarchy)
+    reconstruct: bool = True
+    #: with no keys and no reconstruction (``dissect`` without keys): told of each
+    #: candidate instead of building it here, so that it is built and rendered on
+    #: every core (:class:`analyzer.parallel.Renderer`); ``on_packet`` is then unused
+    on_candidate: Callable[[Any], None] | None = None
     rec: Reconstructor = field(init=False)
     captures: list[CaptureInfo] = field(default_factory=list)
 
@@ -181,6 +188,10 @@ class Export:
             raise CaptureError(errors[0])
 
     def _feed(self, cand: Any) -> None:
+        if self.on_candidate is not None and self.hierarchy is None and not self.reconstruct:
+            self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time)
+            self.on_candidate(cand)
+            return
         if self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time):
             if self.on_packet is not None:
                 self.on_packet(build(cand, None, self.profile), self._frame(cand))
@@ -189,8 +200,9 @@ class Export:
         if self.on_download is not None:
             for opened in pkt.downloads:
                 self.on_download(opened)
-        for obs in observe(pkt):
-            self.rec.feed(obs)
+        if self.reconstruct:
+            for obs in observe(pkt):
+                self.rec.feed(obs)
         if self.on_packet is not None:
             self.on_packet(pkt, self._frame(cand))
 

@@ -87,3 +87,53 @@ def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = Fals
                                               profile))
             while window:
                 yield window.popleft().result()
+
+
+class Renderer:
+    """Push-style :func:`rendered` for a pipeline that hands candidates over one by one
+    (``dissect`` without keys): :meth:`push` each, :meth:`close` at the end; the
+    chunks go to *write* in order, rendered on *workers* processes once more than
+    :data:`SERIAL_FIRST` candidates came."""
+
+    def __init__(self, write, as_json: bool, reveal_keys: bool = False,
+                 workers: int | None = None, profile: Profile = DEFAULT_PROFILE) -> None:
+        self.write, self.as_json, self.reveal_keys, self.profile = write, as_json, reveal_keys, \
+            profile
+        self.workers = default_workers() if workers is None else workers
+        self.count = 0
+        self.pool: ProcessPoolExecutor | None = None
+        self.window: deque[Future] = deque()
+        self.batch: list[Candidate] = []
+
+    def push(self, cand: Candidate) -> None:
+        self.count += 1
+        if self.pool is None:
+            if self.count <= SERIAL_FIRST or self.workers <= 1:
+                self.write(render(cand, self.as_json, self.reveal_keys, None, self.profile))
+                return
+            self.pool = ProcessPoolExecutor(max_workers=self.workers,
+                                            mp_context=multiprocessing.get_context("fork"))
+        self.batch.append(cand)
+        if len(self.batch) >= BATCH:
+            self._submit()
+            while len(self.window) > 2 * self.workers:
+                self.write(self.window.popleft().result())
+
+    def _submit(self) -> None:
+        assert self.pool is not None
+        self.window.append(self.pool.submit(_render_batch, self.batch, self.as_json,
+                                            self.reveal_keys, self.profile))
+        self.batch = []
+
+    def close(self) -> None:
+        """Write what is still being rendered, in order, and stop the workers."""
+        if self.pool is None:
+            return
+        try:
+            if self.batch:
+                self._submit()
+            while self.window:
+                self.write(self.window.popleft().result())
+        finally:
+            self.pool.shutdown()
+            self.pool = None
