@@ -270,14 +270,14 @@ class Export:
                     self.progress(str(path), record.number)
                     next_report = record.number + 50_000
                 if plain:
-                    replaced = self._srtp(record, index, keep, plaintext=True) \
+                    replaced = self._srtp(record, index, keep, plaintext=True)[1] \
                         if self.decryptor is not None else None
                     self.on_record(index, original, replaced)
                     if replaced is not None and not merged:
                         finder.passed(record)
                         continue
                 elif self.decryptor is not None and self.on_packet is None \
-                        and self._srtp(record, index, keep) and not merged:
+                        and self._srtp(record, index, keep)[0] and not merged:
                     finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
                     continue
                 yield record.time, index, record
@@ -289,15 +289,11 @@ class Export:
             if tally.start is not None:
                 info.start, info.end = tally.start + offset, tally.end + offset
 
-    def _srtp(self, record: Record, index: int, keep: Prefilter, plaintext: bool = False) -> Any:
-        """Try the keys on an RTP-like UDP packet; True when the packet can concern
-        nothing but SRTP (no MIKEY, HTTP or FLUTE finder would take it). With
-        *plaintext*: instead the record's bytes with the payload decrypted, or None."""
-        srtp_only, plain = self._try_srtp(record, index, keep, plaintext)
-        return plain if plaintext else srtp_only
-
-    def _try_srtp(self, record: Record, index: int, keep: Prefilter,
-                  plaintext: bool) -> tuple[bool, bytes | None]:
+    def _srtp(self, record: Record, index: int, keep: Prefilter,
+              plaintext: bool = False) -> tuple[bool, bytes | None]:
+        """Try the keys on an RTP-like UDP packet: (True when the packet can concern
+        nothing but SRTP - no MIKEY, HTTP or FLUTE finder would take it -, with
+        *plaintext* the record's bytes with the payload decrypted, else None)."""
         fields = udp4_fields(record.data) if record.linktype == 1 else None
         tp = None
         if fields is not None:  # the common frame, without a Transport

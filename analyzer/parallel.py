@@ -1,14 +1,12 @@
-"""Dissection on every core: candidates are classified in order, built and rendered in workers.
+"""Dissection on every core: candidates found in order by the pipeline, built and
+rendered in workers (``dissect`` without keys).
 
-The reading and the cheap classification (:func:`analyzer.dissect.classify`)
-stay in the calling process, in capture order; the Scapy dissection and the
-rendering to text or JSON run in worker processes on batches. Results come
-back in submission order, so the output is byte-identical to the serial run.
-Small inputs never start a pool: the first :data:`SERIAL_FIRST` candidates are
-done in-process, and the pool starts only if more follow.
-
-Damage in the capture (a :class:`~analyzer.reading.CaptureError` from the
-reader) arrives after every batch before it has been emitted, then propagates.
+The reading and the finding (:class:`analyzer.export.Export`) stay in the
+calling process, in capture order; the Scapy dissection and the rendering to
+text or JSON run in worker processes on batches. Results come back in
+submission order, so the output is byte-identical to the serial run. Small
+inputs never start a pool: the first :data:`SERIAL_FIRST` candidates are done
+in-process, and the pool starts only if more follow.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Iterable, Iterator
 
 from .dissect import Candidate, build
 from .mikey_keys import KeyHierarchy
@@ -51,54 +48,16 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def rendered(cands: Iterable[Candidate], as_json: bool, reveal_keys: bool = False,
-             workers: int | None = None, hierarchy: KeyHierarchy | None = None,
-             profile: Profile = DEFAULT_PROFILE) -> Iterator[str]:
-    """Rendered output chunks for *cands*, in order, using *workers* processes.
-
-    With a key *hierarchy* the work is serial: keys are learned in capture order.
-    """
-    workers = default_workers() if workers is None else workers
-    if hierarchy is not None:
-        workers = 1
-    it = iter(cands)
-    for n, cand in enumerate(it):
-        yield render(cand, as_json, reveal_keys, hierarchy, profile)
-        if n + 1 >= SERIAL_FIRST and workers > 1:
-            break
-    else:
-        return
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        window: deque[Future] = deque()
-        batch: list[Candidate] = []
-        try:
-            for cand in it:
-                batch.append(cand)
-                if len(batch) >= BATCH:
-                    window.append(pool.submit(_render_batch, batch, as_json, reveal_keys,
-                                              profile))
-                    batch = []
-                    while len(window) > 2 * workers:
-                        yield window.popleft().result()
-        finally:
-            if batch:
-                window.append(pool.submit(_render_batch, batch, as_json, reveal_keys,
-                                              profile))
-            while window:
-                yield window.popleft().result()
-
-
 class Renderer:
-    """Push-style :func:`rendered` for a pipeline that hands candidates over one by one
-    (``dissect`` without keys): :meth:`push` each, :meth:`close` at the end; the
-    chunks go to *write* in order, rendered on *workers* processes once more than
-    :data:`SERIAL_FIRST` candidates came."""
+    """Renders the candidates a pipeline hands over one by one (``dissect`` without
+    keys): :meth:`push` each, :meth:`close` at the end; the chunks go to *write* in
+    order, rendered on *workers* processes once more than :data:`SERIAL_FIRST`
+    candidates came (small inputs never start a pool)."""
 
     def __init__(self, write, as_json: bool, reveal_keys: bool = False,
                  workers: int | None = None, profile: Profile = DEFAULT_PROFILE) -> None:
-        self.write, self.as_json, self.reveal_keys, self.profile = write, as_json, reveal_keys, \
-            profile
+        self.write, self.as_json, self.reveal_keys = write, as_json, reveal_keys
+        self.profile = profile
         self.workers = default_workers() if workers is None else workers
         self.count = 0
         self.pool: ProcessPoolExecutor | None = None

@@ -213,7 +213,7 @@ def _key_statuses(fields: list[list[Any]]) -> list[int | None]:
 def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> MikeyObs:
     """A MIKEY message's observation: its identifiers from the dissection, what the key
     hierarchy made of it from the typed *fact* (:class:`analyzer.mikey_keys.MikeyOutcome`)."""
-    ids = _all(fields, "mikey.id.data")
+    ids = _all(fields, "mikey.id.data")  # text for NAI/URI IDs, hex otherwise (id_value)
     data_type = _first(fields, "mikey.type") or 0
     if data_type == 1:  # HDR || T || IDr || V (TS 33.246 §6.4.5.2): its one ID is the IDr
         idi, idr = (ids[0], ids[1]) if len(ids) > 1 else (None, ids[0] if ids else None)
@@ -227,20 +227,9 @@ def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> Mikey
         at, data_type, _first(fields, "mikey.csb_id") or 0,
         _first(fields, "mikey.v.set") or 0, _first(fields, "mikey.t.counter"),
         _first(fields, "mikey.mbms.key_domain_id"), _first(fields, "mikey.mbms.msk_id"),
-        _first(fields, "mikey.mbms.mtk_id"), _text(idi), _text(idr), status, learned, salt,
+        _first(fields, "mikey.mbms.mtk_id"), idi, idr, status, learned, salt,
         fact.answers if fact is not None else None, intact)
 
-
-def _text(value: Any) -> str | None:
-    """ID data as text (NAI and URI IDs are text, TS 33.246 §6.4.1); bytes as hex."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            return bytes(value).hex()
-    return str(value)
 
 
 __all__ = ["DownloadObs", "HttpObs", "IssueObs", "MikeyObs", "SrtpObs", "Where", "observe"]
