@@ -224,6 +224,9 @@ class KeyHierarchy:
         else:
             out.mac_status = BAD
             return out
+        if not kemac.encr_data_bytes():  # a trigger or a validity update (TS 33.246 §6.5.3)
+            out.reason = "no key data"
+            return out
         plain = decrypt_key_data(kemac.encr_alg, keys.encr_key, keys.salt_key, msg.csb_id, t64,
                                  kemac.encr_data_bytes())
         chain = parse_key_data(plain)
@@ -232,7 +235,9 @@ class KeyHierarchy:
         if first is None or chain.issues:
             out.reason = "key data does not decode"
             return out
-        if out.kind == "MSK" and kd is not None and msk_id is not None and any(msk_id):
+        # Key Number 0 (the low half of the MSK ID) is a solicited-pull trigger, never a
+        # key to learn (TS 33.246 §6.5.3)
+        if out.kind == "MSK" and kd is not None and msk_id is not None and any(msk_id[2:]):
             out.learned.append(self.store.learn_msk(
                 kd, msk_id, first.key_data or b"", source, rand=rand, csb_id=msg.csb_id,
                 key_type=first.key_type, valid_from=getattr(first, "valid_from", None),

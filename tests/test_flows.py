@@ -282,3 +282,68 @@ def test_feed_returns_what_changed():
     replay = rec.feed(msk_msg(4, 0.3, 0x12, 1, v=0))
     assert ("finding", "mikey.replay") in [(k, getattr(o, "code", None)) for k, o in replay]
     assert rec.feed(ack(5, 0.4, 0x99))[0][1].code == "mikey.ack_unexpected"
+
+
+# ---------------------------------------------------------------- TS 33.246 as written (#17)
+
+def test_counters_compare_in_rfc1982_serial_arithmetic():
+    from analyzer.flows.reconstructor import serial_newer
+
+    assert serial_newer(5, 4) and not serial_newer(4, 5) and not serial_newer(4, 4)
+    assert serial_newer(3, 0xFFFFFFFE)            # wrapped past 2^32: still newer
+    assert not serial_newer(0xFFFFFFFE, 3)
+    assert not serial_newer(1 << 31, 0) and not serial_newer(0, 1 << 31)  # undefined: dropped
+    # an MTK counter that wraps is fresh, not a replay
+    rec = feed(msk_msg(1, 0.0, 0x11, 1, v=0), mtk_msg(2, 1.0, 0xFFFFFFFF),
+               mtk_msg(3, 2.0, 0, mtk="0002"))
+    assert [f.code for f in rec.findings] == []
+    assert [p.outcome for p in rec.procedures if p.procedure == "mtk_update"] == ["success"] * 2
+
+
+def test_an_unchanged_mtk_resend_is_no_replay_and_an_older_message_is():
+    rec = feed(msk_msg(1, 0.0, 0x11, 1, v=0), mtk_msg(2, 1.0, 5), mtk_msg(3, 1.5, 5),
+               mtk_msg(4, 2.0, 6, mtk="0002"), mtk_msg(5, 3.0, 5))
+    updates = [p for p in rec.procedures if p.procedure == "mtk_update"]
+    assert [(p.outcome, p.detail.get("resend_of")) for p in updates] == \
+        [("success", None), ("success", [0, 2]), ("success", None), ("failed", None)]
+    assert [(f.code, f.frame) for f in rec.findings] == [("mikey.replay", 5)]
+    mtk1 = rec.keys[("MTK", KD, MSK1, "0001", None, None)]
+    assert [e.frame for e in mtk1.events if e.event == "delivered"] == [2]
+
+
+def test_an_msk_resend_with_a_new_counter_belongs_to_the_same_push():
+    rec = feed(msk_msg(1, 0.0, 0x11, 1), msk_msg(2, 2.0, 0x12, 2), ack(3, 2.1, 0x12))
+    assert procs(rec) == [("msk_push", UE, "success", [1, 2, 3])]
+    assert rec.procedures[0].detail == {"resends": 1}
+    assert [f.code for f in rec.findings] == []
+
+
+def test_key_number_0_is_a_trigger_and_an_empty_kemac_otherwise_a_validity_update():
+    import dataclasses
+
+    trigger = dataclasses.replace(msk_msg(1, 0.0, 0x11, 1, msk="00010000", v=0),
+                                  empty_kemac=True)
+    assert trigger.solicitation and not trigger.validity_update
+    update = dataclasses.replace(msk_msg(2, 1.0, 0x12, 2, v=0), empty_kemac=True)
+    assert update.validity_update and not update.solicitation
+    rec = feed(msk_msg(0, -1.0, 0x10, 0, v=0), trigger, update)
+    assert [p.procedure for p in rec.procedures] == ["msk_push", "solicited_pull", "msk_push"]
+    msk = rec.keys[("MSK", KD, MSK1, None, None, None)]
+    assert [e.event for e in msk.events] == ["delivered", "updated"]
+
+
+def test_the_mtk_id_window_of_a_conformant_me_is_checked_and_the_key_still_used():
+    import dataclasses
+
+    msk = dataclasses.replace(msk_msg(1, 0.0, 0x11, 1, v=0), kv=(0, 3))
+    rec = feed(msk, mtk_msg(2, 1.0, 1, mtk="0001"), mtk_msg(3, 2.0, 2, mtk="0001"),
+               mtk_msg(4, 3.0, 3, mtk="0004"), mtk_msg(5, 4.0, 4, mtk="0003"))
+    # 0001 fresh; 0001 again with a new counter: not above SEQl; 0004 above SEQu 0003;
+    # then 0003 not above SEQl 0004
+    assert [(f.code, f.frame) for f in rec.findings] == \
+        [("mikey.mtk_window", 3), ("mikey.mtk_window", 4), ("mikey.mtk_window", 5)]
+    assert all(f.severity == "warning" for f in rec.findings)
+    assert [p.outcome for p in rec.procedures if p.procedure == "mtk_update"] == ["success"] * 4
+    mtk4 = rec.keys[("MTK", KD, MSK1, "0004", None, None)]
+    delivered = next(e for e in mtk4.events if e.event == "delivered")
+    assert delivered.detail["refused_by"] == "mtk_window"

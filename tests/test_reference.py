@@ -128,11 +128,19 @@ def test_every_srtp_packet_decrypts_to_the_truth(ref):
         assert fields["srtp.key"] == f"MTK {pkt['key_domain']}/{pkt['msk_id']}/{pkt['mtk_id']}"
 
 
+#: warnings for what the capture set does otherwise than TS 33.246 (its README's
+#: conventions; fact sheet section 6): reported, and never stopping anything
+SPEC_DEVIATIONS = {"mikey.mtk_window"}  # KV interval 0001..ffff: MTK 0001 not above SEQl
+
+
 def test_no_error_finding_and_only_the_optional_warnings(ref):
     _name, truth, doc, _plain, _rows = ref
     assert [f for f in doc["findings"] if f["severity"] == "error"] == []
     optional = {(f["frame"], "ack_missing") for f in truth.get("optional_findings", [])}
     for finding in doc["findings"]:
+        if finding["code"] in SPEC_DEVIATIONS:
+            assert finding["severity"] == "warning"
+            continue
         assert (finding["frame"], finding["code"].split(".")[-1]) in optional, finding
 
 

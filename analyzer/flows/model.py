@@ -45,6 +45,7 @@ TRANSITIONS: dict[str, tuple[frozenset[KeyState], KeyState | None]] = {
     "first_use": (frozenset({S.KNOWN, S.DELIVERED, S.ACKNOWLEDGED, S.ACTIVE, S.SUPERSEDED}),
                   S.ACTIVE),
     "last_use": (frozenset(S), None),
+    "updated": (frozenset(S), None),  # its validity data updated (TS 33.246 §6.5.3)
     "superseded": (frozenset({S.KNOWN, S.DELIVERED, S.ACKNOWLEDGED, S.ACTIVE}), S.SUPERSEDED),
     "expired": (frozenset(S), S.EXPIRED),
 }
@@ -91,6 +92,10 @@ class KeyRecord:
     state: KeyState = KeyState.KNOWN
     events: list[KeyEvent] = field(default_factory=list)
     counter: int | None = None          # last accepted MIKEY counter under this key
+    #: an MSK: the MTK ID of the last MTK message accepted under it (SEQl once one
+    #: was, TS 33.246 §6.5.4), and its key validity interval (SEQl, SEQu) when known
+    last_mtk: int | None = None
+    kv: tuple[int, int] | None = None
     first_use: KeyEvent | None = None
     last_use: KeyEvent | None = None
     uses: int = 0
@@ -149,7 +154,11 @@ class Finding:
 
 #: Stable finding codes of the reconstructor (the dissectors' issue codes come too).
 FINDING_CODES = {
-    "mikey.replay": "MIKEY counter not above the last accepted one for its MUK or MSK",
+    "mikey.replay": "MIKEY counter not above the last accepted one for its MUK or MSK "
+                    "(RFC 1982 serial arithmetic; an unchanged MTK re-send is no replay)",
+    "mikey.mtk_window": "an MTK ID a conformant ME refuses: not above SEQl (the last accepted "
+                        "MTK ID or the MSK's Valid From) or above SEQu (TS 33.246 §6.5.4); "
+                        "the key is still learned and used",
     "mikey.mac_bad": "a MIKEY MAC does not verify with the known key",
     "mikey.unknown_key": "an MSK or MTK message under a key that is not known",
     "mikey.ack_missing": "an acknowledgement was requested (V=1) and never came",

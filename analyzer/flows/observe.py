@@ -55,11 +55,23 @@ class MikeyObs:
     answers: tuple[int, int] | None = None
     #: the dissector found nothing wrong with it (a damaged copy moves no counter)
     intact: bool = True
+    #: the KEMAC carries no key data (Encr data len 0): a trigger or a validity update
+    empty_kemac: bool = False
+    #: an MSK's key validity interval of MTK IDs (SEQl, SEQu), when it was decrypted
+    kv: tuple[int, int] | None = None
 
     @property
     def solicitation(self) -> bool:
-        """Key IDs 0: the BM-SC solicits a pull (TS 33.246 §6.3.2.2.4)."""
-        return self.msk_id is not None and int(self.msk_id, 16) == 0 and self.mtk_id is None
+        """Key Number 0 (the low half of the MSK ID; the Key Group kept, or 0 as some
+        BM-SCs send): the BM-SC solicits a pull (TS 33.246 §6.3.2.2.4, §6.5.3)."""
+        return self.msk_id is not None and len(self.msk_id) == 8 \
+            and int(self.msk_id[4:], 16) == 0 and self.mtk_id is None
+
+    @property
+    def validity_update(self) -> bool:
+        """No key data under a Key Number other than 0: an update of the MSK's key
+        validity data only, not a delivery and not a trigger (TS 33.246 §6.5.3)."""
+        return self.empty_kemac and self.mtk_id is None and not self.solicitation
 
 
 @dataclass(frozen=True)
@@ -223,12 +235,18 @@ def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> Mikey
     key = fact.learned[0] if fact is not None and fact.learned else None
     learned = key.value.hex() if key is not None and key.value else None
     salt = key.salt.hex() if key is not None and key.salt else None
+    kv = None
+    if key is not None and key.kind == "MSK":
+        low, high = key.extra.get("valid_from"), key.extra.get("valid_to")
+        if low and high:
+            kv = (int.from_bytes(low, "big"), int.from_bytes(high, "big"))
     return MikeyObs(
         at, data_type, _first(fields, "mikey.csb_id") or 0,
         _first(fields, "mikey.v.set") or 0, _first(fields, "mikey.t.counter"),
         _first(fields, "mikey.mbms.key_domain_id"), _first(fields, "mikey.mbms.msk_id"),
         _first(fields, "mikey.mbms.mtk_id"), idi, idr, status, learned, salt,
-        fact.answers if fact is not None else None, intact)
+        fact.answers if fact is not None else None, intact,
+        _first(fields, "mikey.kemac.key_data_len") == 0, kv)
 
 
 

@@ -63,6 +63,8 @@ class Reconstructor:
     _solicited: dict[str, Procedure] = field(default_factory=dict)
     _bursts: list[dict[str, Any]] = field(default_factory=list)
     _reported: set[tuple] = field(default_factory=set)
+    #: MTKs a conformant ME would refuse by the MTK ID window (learned all the same)
+    _window_refused: set[str] = field(default_factory=set)
     #: the MSK (kd, msk_id) under which each SRTP stream was last protected
     _stream_msk: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     _changes: list[tuple[str, Any]] = field(default_factory=list)
@@ -261,7 +263,7 @@ class Reconstructor:
             or self.keys.get(("MUK", None, None, None, obs.idr, None))
         if muk is None:  # counters are kept per MUK even when its value is unknown
             muk = self._key("MUK", idr=obs.idr, idi=obs.idi)
-        self._replay(muk, obs, f"MUK of {obs.idr}")
+        self._replay(muk, obs, f"MUK of {obs.idr}")  # (MSK re-sends carry a new counter)
         if obs.mac_status == "bad":
             self._finding("mikey.mac_bad", "error", obs.at,
                           f"MSK message to {obs.at.dst_ip}: MAC does not verify with the MUK")
@@ -272,20 +274,26 @@ class Reconstructor:
             self._use(muk, obs.at)
         return muk
 
-    def _replay(self, rec: KeyRecord, obs: MikeyObs, what: str) -> bool:
-        """Counter check (RFC 3830 §5.3, §6.6; TS 33.246 §6.4.3): only a message that
-        authenticates moves the stored counter - with keys, one whose MAC verifies;
-        without keys (nothing can be checked), one that arrived intact. A damaged copy
-        or a forgery never makes its genuine re-send look replayed."""
+    def _replay(self, rec: KeyRecord, obs: MikeyObs, what: str, resend_ok: bool = False) -> str:
+        """Counter check (RFC 3830 §5.3, §6.6; TS 33.246 §6.4.3), in RFC 1982 serial
+        arithmetic (an undefined relation counts as a replay): ``replay``, ``resend``
+        (*resend_ok*: the same counter and MTK ID as the last accepted MTK message, which
+        the BM-SC may send again unchanged, §6.4.3 NOTE) or "" (fresh). Only a message
+        that authenticates moves the stored counter - with keys, one whose MAC
+        verifies; without keys (nothing can be checked), one that arrived intact. A
+        damaged copy or a forgery never makes its genuine re-send look replayed."""
         if obs.counter is None or not _authentic(obs):
-            return False
-        if rec.counter is not None and obs.counter <= rec.counter:
+            return ""
+        if rec.counter is not None and not serial_newer(obs.counter, rec.counter):
+            if resend_ok and obs.counter == rec.counter and obs.mtk_id is not None \
+                    and int(obs.mtk_id, 16) == rec.last_mtk:
+                return "resend"
             self._finding("mikey.replay", "warning", obs.at,
                           f"MIKEY counter {obs.counter} not above last accepted {rec.counter} "
                           f"for {what}")
-            return True
+            return "replay"
         rec.counter = obs.counter
-        return False
+        return ""
 
     def _use(self, rec: KeyRecord, at: Where) -> None:
         if rec.first_use is None:
@@ -302,15 +310,30 @@ class Reconstructor:
         msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
         if obs.key_value and obs.mac_status == "good":
             msk.value = obs.key_value
+        if obs.kv is not None and obs.mac_status == "good":
+            msk.kv = obs.kv
         if obs.mac_status != "bad":
-            self._event(msk, at, "delivered", ue_ip,
-                        mac=obs.mac_status or "not checked", muk=muk.idr if muk else None)
-            ue.received.add(label)
-            ue.failed = False
+            if obs.validity_update:  # no key: its validity data only (TS 33.246 §6.5.3)
+                self._event(msk, at, "updated", ue_ip, mac=obs.mac_status or "not checked")
+            else:
+                self._event(msk, at, "delivered", ue_ip,
+                            mac=obs.mac_status or "not checked", muk=muk.idr if muk else None)
+                ue.received.add(label)
+                ue.failed = False
         proc = self._open.get((ue_ip, "msk"))
+        resent = self._resent(ue_ip, label)
         if proc is not None and proc.state == "awaiting_delivery":
             del self._open[(ue_ip, "msk")]
             proc.add(at.capture, at.frame, at.time)
+        elif resent is not None:
+            # the same MSK again to a UE whose ack is still awaited: a re-send (with a new
+            # counter, TS 33.246 §6.4.3) belongs to the same push
+            proc = resent.proc
+            proc.add(at.capture, at.frame, at.time)
+            proc.detail["resends"] = proc.detail.get("resends", 0) + 1
+            self._acks[resent.csb].remove(resent)
+            if not self._acks[resent.csb]:
+                del self._acks[resent.csb]
         else:
             proc = self._proc("msk_push", ue_ip, at)
         if obs.mac_status == "bad":
@@ -318,7 +341,7 @@ class Reconstructor:
         elif obs.v:
             proc.state = "awaiting_ack"
             self._acks.setdefault(obs.csb_id, []).append(
-                _Pending(proc, label, ue_ip, at, obs.idr))
+                _Pending(proc, label, ue_ip, at, obs.idr, obs.csb_id))
         else:
             proc.close("success")
         self._changes.append(("procedure", proc))
@@ -364,7 +387,7 @@ class Reconstructor:
             return None
         src = obs.at.src_ip
         found = next((p for p in waiting if obs.answers is not None
-                      and (p.at.capture, p.at.frame) == obs.answers), None) \
+                      and obs.answers in p.proc.frames), None) \
             or next((p for p in waiting if p.ue == src), None) \
             or next((p for p in waiting if obs.idr and p.idr == obs.idr), None) \
             or waiting[0]
@@ -372,6 +395,14 @@ class Reconstructor:
         if not waiting:
             del self._acks[obs.csb_id]
         return found
+
+    def _resent(self, ue: str, label: str) -> "_Pending | None":
+        """The push of MSK *label* to *ue* still waiting for its ack, if any."""
+        for waiting in self._acks.values():
+            for pending in waiting:
+                if pending.ue == ue and pending.label == label:
+                    return pending
+        return None
 
     def _expire_acks(self, at: Where) -> None:
         for csb, waiting in list(self._acks.items()):
@@ -394,7 +425,16 @@ class Reconstructor:
         if msk is None:
             msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
         label = f"{obs.kd}/{obs.msk_id}/{obs.mtk_id}"
-        replay = self._replay(msk, obs, f"MSK {obs.kd}/{obs.msk_id}")
+        verdict = self._replay(msk, obs, f"MSK {obs.kd}/{obs.msk_id}", resend_ok=True)
+        replay = verdict == "replay"
+        if verdict == "resend":  # dropped quietly by the ME: it holds the key already
+            first = next((e for e in reversed(self.keys.get(
+                ("MTK", obs.kd, obs.msk_id, obs.mtk_id, None, None), KeyRecord("MTK")).events)
+                if e.event == "delivered"), None)
+            proc.detail["resend_of"] = [first.capture, first.frame] if first else None
+            proc.close("success")
+            self._changes.append(("procedure", proc))
+            return
         if obs.mac_status == "bad":
             self._finding("mikey.mac_bad", "error", at,
                           f"MTK message {label}: MAC does not verify with the MSK")
@@ -406,12 +446,14 @@ class Reconstructor:
             self._changes.append(("procedure", proc))
             return
         proc.close("success")
+        self._window(msk, obs, label)
         self._use(msk, at)
         mtk = self._key("MTK", key_domain=obs.kd, msk_id=obs.msk_id, mtk_id=obs.mtk_id)
         if obs.key_value:
             mtk.value = obs.key_value
             mtk.salt = obs.key_salt
-        self._event(mtk, at, "delivered", None, mac=obs.mac_status or "not checked")
+        self._event(mtk, at, "delivered", None, mac=obs.mac_status or "not checked",
+                    **({"refused_by": "mtk_window"} if label in self._window_refused else {}))
         for rec in self.keys.values():  # older MTKs of this MSK are superseded
             if (rec.kind == "MTK" and rec is not mtk and rec.key_domain == obs.kd
                     and rec.msk_id == obs.msk_id and rec.state in
@@ -421,6 +463,29 @@ class Reconstructor:
             if rec.kind == "MSK" and rec is msk:
                 self._supersede_older_msks(rec, at)
         self._changes.append(("procedure", proc))
+
+    def _window(self, msk: KeyRecord, obs: MikeyObs, label: str) -> None:
+        """The MTK ID rule of a conformant ME (TS 33.246 §6.4.6.2, §6.5.4): accept only
+        SEQl < MTK ID <= SEQu, SEQl being the last accepted MTK ID (at first the MSK's
+        Valid From), then SEQl := MTK ID. A violation is a finding - what a UE would
+        refuse - and the key is still learned and used (the MTK event says so)."""
+        if not _authentic(obs) or obs.mtk_id is None:
+            return
+        mtk_id = int(obs.mtk_id, 16)
+        low = msk.last_mtk if msk.last_mtk is not None else (msk.kv[0] if msk.kv else None)
+        high = msk.kv[1] if msk.kv else None
+        problem = ""
+        if low is not None and mtk_id <= low:
+            problem = f"not above SEQl {low:04x}"
+        elif high is not None and mtk_id > high:
+            problem = f"above SEQu {high:04x}"
+        if problem:
+            self._finding("mikey.mtk_window", "warning", obs.at,
+                          f"MTK message {label}: MTK ID {problem}; a conformant ME refuses it "
+                          "(TS 33.246 §6.5.4); learned and used here all the same")
+            self._window_refused.add(label)
+        if msk.last_mtk is None or mtk_id > msk.last_mtk:
+            msk.last_mtk = mtk_id
 
     # ------------------------------------------------------------------ SRTP
 
@@ -566,6 +631,14 @@ class _Pending:
     ue: str
     at: Where
     idr: str | None
+    csb: int = 0
+
+
+def serial_newer(a: int, b: int) -> bool:
+    """Is 32-bit counter *a* after *b* in RFC 1982 serial arithmetic? (An undefined
+    relation - exactly half the space apart - is not: TS 33.246 §6.4.3 drops it.)"""
+    d = (a - b) % (1 << 32)
+    return 0 < d < (1 << 31)
 
 
 def _authentic(obs: MikeyObs) -> bool:

@@ -291,8 +291,10 @@ def attacks(w: World, opts: Options) -> None:
     end = t + opts.duration
 
     def replay(when: float) -> None:
+        # the first MTK message again once a newer one was sent (the latest one sent
+        # again unchanged would be a legitimate re-send, TS 33.246 §6.4.3 NOTE)
         old = next(f for f in w.frames if f.note.startswith("mtk "))
-        w.emit(when, old.data, "attack: replayed mtk message")
+        w.emit(max(when, t + opts.mtk_period + 0.1), old.data, "attack: replayed mtk message")
 
     def forge(when: float) -> None:
         raw = bytearray(w.mtk_message(msk, 999))

@@ -144,8 +144,10 @@ class World:
         if msk is None:
             keys, ext = [], key_ids_ext(self.kd, b"\x00\x00\x00\x00")
         else:
+            # KV interval of MTK IDs (TS 33.246 §6.4.5.1, §6.5.4): SEQl exclusive, so 0000
+            # lets MTK 0001 in; SEQu never the maximum
             keys = [MIKEY_KeyData(next_payload=0, key_type=0, kv=2, key_data=msk.key,
-                                  valid_from=b"\x00\x01", valid_to=b"\xff\xff")]
+                                  valid_from=b"\x00\x00", valid_to=b"\xff\xfe")]
             ext = key_ids_ext(msk.kd, msk.msk_id)
         raw = psk_message(ue.muk, csb, rand, ue.mikey_counter if counter is None else counter, keys, ext,
                           self.fqdn.encode(), ue.btid.encode(), v=v)
