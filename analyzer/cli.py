@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--loss", type=float, default=0.0, help="SRTP loss probability 0..1")
     lab.add_argument("--rate", type=float, default=50.0, help="SRTP packets per second")
     lab.add_argument("--seed", type=int, default=1, help="same seed, same bytes")
+    lab.add_argument("--rcc", choices=("RCCm1", "RCCm2", "RCCm3"),
+                     help="SRTP integrity transform of RFC 4771 (TS 33.246 §6.6.2.1): the MSK "
+                          "messages carry it in their SP, SRTP carries the ROC")
+    lab.add_argument("--rcc-r", type=int, default=1, metavar="R",
+                     help="--rcc: every R-th packet (SEQ mod R = 0) carries the ROC")
     where = lab.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--output", metavar="OUT.pcapng", help="write a capture")
     where.add_argument("--send", metavar="HOST", help="send live to HOST (an address here)")
@@ -240,7 +245,11 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     """Run a lab scenario into a pcapng file (and a key file), or live."""
     opts = Options(ues=args.ues or DEFAULT_UES.get(args.scenario, 3), duration=args.duration,
                    mtk_period=args.mtk_period, msk_period=args.msk_period, loss=args.loss,
-                   rate=args.rate)
+                   rate=args.rate, rcc=int(args.rcc[-1]) if args.rcc else 0,
+                   rcc_r=args.rcc_r)
+    if not 1 <= opts.rcc_r <= 0xFFFF:
+        sys.stderr.write(f"{PROG}: lab: --rcc-r from 1 to 65535\n")
+        return 2
     if opts.ues < 1 or not 0 <= opts.loss <= 1 or opts.rate < 0 or opts.mtk_period <= 0:
         sys.stderr.write(f"{PROG}: lab: --ues >= 1, 0 <= --loss <= 1, --rate >= 0, "
                          "--mtk-period > 0\n")

@@ -63,6 +63,8 @@ class StreamStats:
     rtcp_decrypted: int = 0
     auth_failures: int = 0
     unknown_mki: int = 0
+    #: RFC 4771 streams: packets before the first RCC packet told the ROC
+    waiting_roc: int = 0
     keys: set[str] = field(default_factory=set)
     #: ROC re-synchronisations, by what held (``cs_map``, ``roc-1``, ``roc+1``, ``configured``)
     roc_resync: dict[str, int] = field(default_factory=dict)
@@ -74,7 +76,8 @@ class StreamStats:
         return (f"SSRC 0x{self.ssrc:08x} -> {self.dst}: {self.decrypted} SRTP and "
                 f"{self.rtcp_decrypted} SRTCP packets decrypted, {self.auth_failures} "
                 f"authentication failures, {self.unknown_mki} with unknown MKI (keys: {keys})"
-                + resync)
+                + resync + (f", {self.waiting_roc} before the first ROC-carrying (RCC) packet"
+                            if self.waiting_roc else ""))
 
 
 @dataclass
@@ -113,6 +116,9 @@ class SrtpDecryptor:
         self.last_resync = ""
         #: the ROC of the last SRTP packet that authenticated
         self.last_roc: int | None = None
+        #: how that packet was framed: (tag length, MKI length, RFC 4771 mode or 0, the
+        #: ROC its RCC tag carried or None)
+        self.last_framing: tuple[int, int, int, int | None] | None = None
         self._index_size = -1
         self._mki_found = 0
         for n, key in enumerate(store.srtp):
@@ -141,12 +147,18 @@ class SrtpDecryptor:
         spi = key.extra.get("spi")
         if spi:
             mkis.append(spi)
-        mkis.append(b"")
-        suite = SUITES[self.rules.suite]
+        # the SRTP policy of the MSK message's SP (TS 33.246 §6.6.2.1: RFC 4771 RCC)
+        msk = self.store.msks.get((kd, msk_id))
+        policy = msk.extra.get("srtp_policy") if msk is not None else None
+        if policy is None or not policy.rcc:
+            mkis.append(b"")  # (no trial without MKI for RCC: packets without a MAC)
+        suite = policy.suite() if policy is not None else SUITES[self.rules.suite]
         label = f"MTK {kd.hex()}/{msk_id.hex()}/{mtk_id.hex()}"
         srtp_ids = dict(key.extra.get("srtp_ids") or {})
         return [_Candidate(label, SrtpContext(suite, (key.value or b"")[:suite.key_len],
-                                              key.salt or b"", 0, mki),
+                                              key.salt or b"", 0, mki,
+                                              rcc=policy.rcc if policy is not None else 0,
+                                              rcc_r=policy.r if policy is not None else 1),
                            mtk=(kd.hex(), msk_id.hex(), mtk_id.hex()), trial=not mki,
                            srtp_ids=srtp_ids)
                 for mki in dict.fromkeys(mkis)]
@@ -161,7 +173,9 @@ class SrtpDecryptor:
             for cand in self._cands:
                 mki, suite = cand.ctx.mki, cand.ctx.suite
                 if mki:
-                    self._by_mki.setdefault((suite.tag_len, len(mki), mki), []).append(cand)
+                    # RFC 4771: the tag length follows the packet (ROC || MAC, plain, none)
+                    for tag_len in ({0, 4, suite.tag_len} if cand.ctx.rcc else {suite.tag_len}):
+                        self._by_mki.setdefault((tag_len, len(mki), mki), []).append(cand)
                     self._by_rtcp_mki.setdefault((suite.rtcp_tag_len, len(mki), mki),
                                                  []).append(cand)
             self._shapes = sorted({k[:2] for k in self._by_mki})
@@ -207,6 +221,7 @@ class SrtpDecryptor:
         self.last_mki_match = False
         self.last_resync = ""
         self.last_roc = None
+        self.last_framing = None
         if not self._cands:
             return None
         if is_rtcp(payload):
@@ -218,7 +233,7 @@ class SrtpDecryptor:
         key = (ssrc, dst)
         known = key in self.stats
         cached = self._by_stream.get(key)
-        tried_mki = False
+        tried_mki = waiting = False
         if cached is not None and cached.order >= since:
             # the key this stream's last packet opened with: the common case, tried
             # before the MKI lookup (which is needed only when it fails)
@@ -226,6 +241,7 @@ class SrtpDecryptor:
             if plain is not None:
                 return plain
             tried_mki = reason == "auth" and not cached.trial
+            waiting = reason == "roc"
         matching = self._matching(payload)
         self.last_mki_match = self._mki_found > 0
         for cand in matching:
@@ -236,7 +252,11 @@ class SrtpDecryptor:
                 return plain
             if reason == "auth" and not cand.trial:
                 tried_mki = True
-        if known:
+            waiting = waiting or reason == "roc"
+        if waiting and not tried_mki:  # RFC 4771: its ROC comes with the next RCC packet
+            self._stats(ssrc, dst).waiting_roc += 1
+            self.last = ("roc", None, None)
+        elif known:
             st = self._stats(ssrc, dst)
             if tried_mki:
                 st.auth_failures += 1
@@ -275,7 +295,9 @@ class SrtpDecryptor:
                 self._state[stream] = state
             st = self._opened(cand, ssrc, dst)
             st.decrypted += 1
-            self.last_roc = cand.ctx.last_roc
+            ctx = cand.ctx
+            self.last_roc = ctx.last_roc
+            self.last_framing = (ctx.last_tag_len, len(ctx.mki), ctx.rcc, ctx.last_rcc_roc)
             if held:
                 st.roc_resync[held] = st.roc_resync.get(held, 0) + 1
                 self.last_resync = held

@@ -17,7 +17,9 @@ from dissectors.mikey import (
     MIKEY_ID,
     MIKEY_KEMAC,
     MIKEY_RAND,
+    MIKEY_SP,
     MIKEY_T,
+    MIKEY_SPParam,
     MIKEY_V,
     MIKEY_KeyData,
     MIKEY_KeyID,
@@ -67,11 +69,13 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
                 key_data: list[MIKEY_KeyData], ext: MIKEY_EXT | None = None,
                 idi: bytes | None = None, idr: bytes | None = None, v: int = 0,
                 encr_alg: int = 1, mac_alg: int = 1, prf_func: int = 0,
-                key_rand: bytes | None = None) -> bytes:
+                key_rand: bytes | None = None, sp: dict[int, int] | None = None) -> bytes:
     """A protected pre-shared-key MIKEY message (data type 0).
 
     *rand* is the RAND payload sent (None: no RAND payload); *key_rand* the
-    RAND the keys are derived from when it differs (an MTK message without RAND).
+    RAND the keys are derived from when it differs (an MTK message without RAND);
+    *sp*: an SRTP Security Policy payload (parameter type -> value, 1 byte each, 2
+    for the ROC transmission rate), before EXT.
     """
     derive_rand = key_rand if key_rand is not None else rand
     if derive_rand is None:
@@ -90,6 +94,10 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
         payloads.append(MIKEY_ID(id_type=1, id_data=idi))
     if idr is not None:
         payloads.append(MIKEY_ID(id_type=1, id_data=idr))
+    if sp is not None:
+        payloads.append(MIKEY_SP(policy_no=0, prot_type=0, params=[
+            MIKEY_SPParam(type=t, value=v.to_bytes(2 if t == 13 else 1, "big"))
+            for t, v in sp.items()]))
     if ext is not None:
         payloads.append(ext)
     tag_len = MAC_DIGESTS.get(mac_alg, (None, 0))[1] if mac_alg else 0

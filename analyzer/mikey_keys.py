@@ -28,6 +28,7 @@ from dissectors.mikey import (
     MIKEY_IDR,
     MIKEY_KEMAC,
     MIKEY_RAND,
+    MIKEY_SP,
     MIKEY_SRTP_ID,
     MIKEY_T,
     MIKEY_V,
@@ -49,6 +50,7 @@ from .crypto.kemac import (
     verify_mac,
 )
 from .crypto.prf import MessageKeys, PRFError, message_keys
+from .crypto.srtp_policy import policy_from_params
 from .keys import Key, KeyStore
 
 GOOD, BAD, NOT_CHECKED = "good", "bad", "not checked"
@@ -127,7 +129,7 @@ class _Sent:
 
 def _parts(msg: Packet) -> dict[str, Any]:
     out: dict[str, Any] = {"ids": [], "rand": None, "t": None, "ext": None, "kemac": None,
-                           "v": None}
+                           "v": None, "sp": None}
     for layer in iter_layers(msg):
         if isinstance(layer, MIKEY_T) and out["t"] is None:
             out["t"] = (layer.ts_type, layer.ts_value or b"")
@@ -141,6 +143,8 @@ def _parts(msg: Packet) -> dict[str, Any]:
             out["kemac"] = layer
         elif isinstance(layer, MIKEY_V):
             out["v"] = layer
+        elif isinstance(layer, MIKEY_SP) and layer.prot_type == 0 and out["sp"] is None:
+            out["sp"] = {p.type: bytes(p.value or b"") for p in layer.params or []}
     return out
 
 
@@ -238,8 +242,13 @@ class KeyHierarchy:
         # Key Number 0 (the low half of the MSK ID) is a solicited-pull trigger, never a
         # key to learn (TS 33.246 §6.5.3)
         if out.kind == "MSK" and kd is not None and msk_id is not None and any(msk_id[2:]):
+            policy = policy_from_params(parts["sp"]) if parts["sp"] is not None else None
+            if policy is None:  # (a push without an SP keeps the policy it had)
+                known = self.store.msks.get((kd, msk_id))
+                policy = known.extra.get("srtp_policy") if known is not None else None
             out.learned.append(self.store.learn_msk(
                 kd, msk_id, first.key_data or b"", source, rand=rand, csb_id=msg.csb_id,
+                srtp_policy=policy,
                 key_type=first.key_type, valid_from=getattr(first, "valid_from", None),
                 valid_to=getattr(first, "valid_to", None)))
         elif out.kind == "MTK":

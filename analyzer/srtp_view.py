@@ -20,6 +20,7 @@ from dissectors.mikey import MIKEY_EXT, iter_layers, parse
 from dissectors.mikey.base import Field_, Node
 from dissectors.srtp import is_rtcp, rtp_header
 
+from .crypto.srtp_policy import RCC_NAMES
 from .decode import Transport
 from .decrypt import SrtpDecryptor
 from .prefilter import Prefilter, packed
@@ -44,6 +45,8 @@ class SrtpInfo:
     key: str | None = None
     roc: int | None = None      # the rollover counter it authenticated with
     resync: str = ""            # what held when its ROC was re-synchronised
+    rcc: int = 0                # RFC 4771 mode of its key (1, 2, 3; 0 none)
+    rcc_roc: int | None = None  # the ROC its RCC tag carried (packets with SEQ mod R = 0)
 
 
 class SrtpFinder:
@@ -92,7 +95,7 @@ class SrtpFinder:
         if self._pending:
             self._learn_pending()
         rtcp = is_rtcp(data)
-        result, key, roc, resync = "", None, None, ""
+        result, key, roc, resync, framing = "", None, None, "", None
         keep = self.prefilter
         flow = packed(tp.dst) if keep is not None else b""
         named = False
@@ -101,9 +104,19 @@ class SrtpFinder:
             self.decryptor.decrypt(data, endpoint(tp.dst, tp.dport), plaintext=False, since=since)
             result, key, _ = self.decryptor.last
             roc, resync = self.decryptor.last_roc, self.decryptor.last_resync
+            framing = self.decryptor.last_framing
             named = self.decryptor.last_mki_match
         mki = b""
         tag_len = 10
+        if framing is not None and not rtcp:  # the key that opened it knows its framing
+            tag_len, mki_len = framing[0], framing[1]
+            head = rtp_header(data).header_len if rtp_header(data) else 12
+            cut = len(data) - tag_len
+            if keep is not None:
+                keep.srtp_hit(flow, tp.dport)
+            return SrtpInfo(False, data[:head], data[cut - mki_len:cut], data[cut:],
+                            max(0, cut - mki_len - head), result, key, roc, resync,
+                            framing[2], framing[3])
         for tag_len in TAG_LENGTHS:
             for size in sorted({len(m) for m in self.mkis}):
                 cut = len(data) - tag_len
@@ -165,6 +178,11 @@ def build_srtp(cand: Any) -> Dissected:
             add(Field_("srtp.roc", info.roc, "Rollover counter", depth=0))
         if info.resync:
             add(Field_("srtp.roc_resync", info.resync, "ROC re-synchronised by", depth=0))
+        if info.rcc:
+            add(Field_("srtp.rcc.mode", RCC_NAMES[info.rcc], "Integrity transform (RFC 4771)",
+                       depth=0))
+        if info.rcc_roc is not None:
+            add(Field_("srtp.rcc.roc", info.rcc_roc, "ROC carried (RCC packet)", depth=0))
         summary += {"ok": f", decrypted ({info.key})", "auth": ", authentication failed",
                     "unknown": ", unknown MKI"}.get(info.result, "")
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst,

@@ -266,3 +266,81 @@ def test_a_receiver_joining_after_a_wrap_resynchronises_its_roc_and_says_so(tmp_
     stats = next(iter(decryptor.stats.values()))
     assert stats.roc_resync == {"roc+1": 1} and stats.decrypted == 30
     assert "ROC re-synchronised by roc+1 x1" in stats.line()
+
+
+# ---------------------------------------------------------------- RFC 4771 (RCC)
+
+def _rcc_wire(libsrtp_packet: bytes, seq: int, roc: int, mode: int, r: int, n_tag: int,
+              mki: bytes) -> bytes:
+    """The RFC 4771 packet for a libsrtp-protected one (80-bit HMAC-SHA-1 tag over the
+    authenticated portion || ROC, which is what RCC's MAC is): an RCC packet (SEQ mod
+    R = 0) carries ROC || MAC truncated to n_tag - 4 (RCCm1, RCCm2) or the ROC only
+    (RCCm3); the others the plain tag (RCCm2, n_tag = 10) or none (RCCm1, RCCm3)."""
+    body, mac = libsrtp_packet[:-10], libsrtp_packet[-10:]
+    if seq % r == 0:
+        tag = roc.to_bytes(4, "big") + (b"" if mode == 3 else mac[:n_tag - 4])
+    else:
+        tag = mac[:n_tag] if mode == 2 else b""
+    return body + mki + tag
+
+
+@pytest.mark.parametrize("r", [1, 16])
+@pytest.mark.parametrize("mode,n_tag", [(1, 14), (2, 10), (3, 14)])
+def test_rfc4771_modes_decrypt_libsrtp_packets_and_a_late_receiver_learns_the_roc(mode, n_tag, r):
+    """TS 33.246 §6.6.2.1 makes RCC mandatory. libsrtp protects a stream across a
+    sequence wrap; the receiver joins at ROC 1 knowing nothing (its state says ROC 0):
+    packets before the first RCC packet wait for the ROC, every one after it decrypts
+    byte for byte."""
+    from analyzer.crypto.srtp import StreamState
+    from analyzer.crypto.srtp_policy import SrtpPolicy
+
+    rng = random.Random(4771 + mode * 100 + r)
+    master = rng.randbytes(30)
+    tx = _session(master, "AES_CM_128_HMAC_SHA1_80", True)
+    mki = b"\x00\x01\x00\x02\x00\x05"
+    suite = SrtpPolicy(1, 16, mode + 1, n_tag, r).suite()
+    rx = SrtpContext(suite, master[:16], master[16:], mki=mki, rcc=mode, rcc_r=r)
+    state = StreamState(0)  # a fresh receiver: ROC 0 assumed, nothing seen
+    first_rcc = None
+    for n, index in enumerate(range(65536 - 300, 65536 + 300)):
+        plain = _rtp(index, n * 160, 0x4771ABCD, rng.randbytes(160))
+        protected = tx.protect(plain)  # libsrtp follows the wrap itself (ROC 0 -> 1)
+        if index < 65536 + 7:
+            continue  # the receiver joins 7 packets after the wrap
+        seq = index & 0xFFFF
+        wire = _rcc_wire(protected, seq, index >> 16, mode, r, n_tag, mki)
+        got, reason = rx.unprotect(wire, 12, state)
+        if first_rcc is None and seq % r:
+            assert (got, reason) == (None, "roc"), index  # no ROC yet: not guessed
+            continue
+        first_rcc = first_rcc or index
+        assert reason == "ok" and got == plain, (index, reason)
+        assert rx.last_roc == 1 and (rx.last_rcc_roc == 1) == (seq % r == 0)
+    assert first_rcc is not None and (first_rcc & 0xFFFF) % r == 0
+
+
+def test_an_rcc_tag_with_a_wrong_mac_is_not_trusted_for_its_roc():
+    from analyzer.crypto.srtp import StreamState
+
+    rng = random.Random(1982)
+    master = rng.randbytes(30)
+    tx = _session(master, "AES_CM_128_HMAC_SHA1_80", True)
+    mki = b"\x00\x01\x00\x02\x00\x05"
+    from analyzer.crypto.srtp_policy import SrtpPolicy
+    rx = SrtpContext(SrtpPolicy(1, 16, 3, 14, 4).suite(), master[:16], master[16:], mki=mki,
+                     rcc=2, rcc_r=4)
+    state = StreamState(0)
+    packets = []
+    for n, index in enumerate(range(65536 - 20, 65536 + 40)):  # libsrtp wraps to ROC 1
+        plain = _rtp(index, n * 160, 0x1982, rng.randbytes(160))
+        protected = tx.protect(plain)
+        if index > 65536:
+            packets.append((index, plain, _rcc_wire(protected, index & 0xFFFF, 1, 1, 4, 14,
+                                                     mki)))
+    # an RCC packet (RCCm1 and RCCm2 frame them alike); a forgery of it claims ROC 7
+    index, plain, wire = next(p for p in packets if p[0] % 4 == 0)
+    forged = wire[:-14] + (7).to_bytes(4, "big") + bytes(10)
+    assert rx.unprotect(forged, 12, state) == (None, "auth")
+    assert state.s_l is None and state.roc == 0  # nothing adopted from it
+    got, reason = rx.unprotect(wire, 12, state)
+    assert reason == "ok" and got == plain and state.roc == 1

@@ -10,6 +10,12 @@
 * ROC (Appendix A): the index is estimated from the highest sequence number
   seen, so wrap-around, loss and reordering keep decrypting; the state only
   advances on packets that authenticate.
+* RFC 4771 (RCC, mandatory in MBMS, TS 33.246 §6.6.2.1): packets with SEQ mod R
+  = 0 carry ``ROC_sender || MAC`` (the MAC over the authenticated portion ||
+  ROC_sender, truncated to the tag length - 4) in RCCm1 and RCCm2, only the ROC in
+  RCCm3; the other packets carry the plain tag (RCCm2) or none (RCCm1, RCCm3).
+  A receiver adopts ROC_sender once the MAC verifies (RCCm3 has no MAC to wait
+  for): so it learns the ROC when it joins mid-stream.
 
 The keystream comes from one reusable AES-CTR context per session key, re-aimed
 per packet with ``reset_nonce``, and the HMAC from padded-key SHA-1 states
@@ -60,6 +66,14 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("NULL_HMAC_SHA1_80", "NULL", 16, 10),
     Suite("NULL_HMAC_SHA1_32", "NULL", 16, 4),
 )}
+
+def _estimate(roc: int, s_l: int, seq: int) -> int:
+    """RFC 3711 Appendix A: the ROC of *seq* given the highest sequence number *s_l*
+    seen under *roc*."""
+    if s_l < 32768:
+        return roc - 1 if seq - s_l > 32768 and roc else roc
+    return (roc + 1) & 0xFFFFFFFF if s_l - 32768 > seq else roc
+
 
 class _KeyStream:
     """AES-CM for one key (RFC 3711 §4.1.1), as AES-CTR.
@@ -145,8 +159,15 @@ class SrtpContext:
     mki: bytes = b""
     roc: int = 0
     streams: dict[int, StreamState] = field(default_factory=dict)
+    #: RFC 4771 mode (1, 2, 3 = RCCm1, RCCm2, RCCm3; 0 none) and the ROC rate R
+    rcc: int = 0
+    rcc_r: int = 1
     #: the ROC of the last packet that authenticated (RFC 3711 §3.3.1)
     last_roc: int = field(default=0, repr=False)
+    #: of the last packet that authenticated: its tag length, and the ROC it carried
+    #: (RFC 4771 RCC packets; None otherwise)
+    last_tag_len: int = field(default=0, repr=False)
+    last_rcc_roc: int | None = field(default=None, repr=False)
     _keys: dict[tuple[int, int], _SessionKeys] = field(default_factory=dict)
     _rtp_keys: _SessionKeys | None = None  # the SRTP session keys when kdr = 0
 
@@ -206,6 +227,8 @@ class SrtpContext:
         *roc*: try this ROC instead of the estimate (a receiver re-synchronising);
         when it authenticates, the stream's state is set from it.
         """
+        if self.rcc:
+            return self._authenticate_rcc(packet, header_len, state, roc)
         tag_len, mki = self.suite.tag_len, self.mki
         end = len(packet) - tag_len - len(mki)
         if end < header_len:
@@ -250,6 +273,59 @@ class SrtpContext:
         elif roc == st.roc and seq > st.s_l:
             st.s_l = seq
         self.last_roc = roc
+        self.last_tag_len, self.last_rcc_roc = tag_len, None
+        return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
+
+    def rcc_tag_len(self, seq: int) -> tuple[bool, int]:
+        """(is it an RCC packet, its tag length) for sequence number *seq* (RFC 4771 §3)."""
+        if seq % self.rcc_r == 0:
+            return True, 4 if self.rcc == 3 else self.suite.tag_len
+        return False, self.suite.tag_len if self.rcc == 2 else 0
+
+    def _authenticate_rcc(self, packet: bytes, header_len: int, state: StreamState | None,
+                          forced: int | None):
+        """:meth:`_authenticate` under RFC 4771: the tag length follows SEQ mod R; an
+        RCC packet's ROC is adopted once its MAC verifies (at once in RCCm3). Before a
+        stream's first RCC packet its ROC is unknown: other packets are ``roc``
+        (waiting), neither opened nor failures."""
+        seq, ssrc = _SEQ_SSRC(packet, 2)
+        is_rcc, tag_len = self.rcc_tag_len(seq)
+        mki = self.mki
+        end = len(packet) - tag_len - len(mki)
+        if end < header_len:
+            return "short"
+        if mki and packet[end:end + len(mki)] != mki:
+            return "mki"
+        tag = packet[end + len(mki):]
+        st = state if state is not None else self.streams.get(ssrc)
+        if not is_rcc and (st is None or st.s_l is None) and forced is None:
+            return "roc"  # a receiver without the ROC waits for an RCC packet to learn it
+        if is_rcc:
+            roc = int.from_bytes(tag[:4], "big")  # ROC_sender
+        elif forced is not None:
+            roc = forced & 0xFFFFFFFF
+        elif st is not None and st.s_l is not None:
+            roc = _estimate(st.roc, st.s_l, seq)
+        else:
+            roc = self.roc if st is None else st.roc
+        index = (roc << 16) | seq
+        keys = self._rtp_keys if self._rtp_keys is not None else self._session(False, index)
+        mac = tag[4:] if is_rcc else tag
+        if mac or (is_rcc and self.rcc != 3) or (not is_rcc and self.rcc == 2):
+            want = keys.auth.digest(packet[:end] + roc.to_bytes(4, "big"))[:len(mac)]
+            if not mac or want != mac:
+                return "auth"
+        if st is None:
+            if len(self.streams) >= 65536:
+                self.streams.clear()
+            self.streams[ssrc] = StreamState(roc, seq)
+        elif st.s_l is None or roc > st.roc or (is_rcc and roc == st.roc and seq > st.s_l) \
+                or (forced is not None and roc < st.roc - 1):
+            st.roc, st.s_l = roc, seq  # (an RCC packet's verified ROC is adopted)
+        elif roc == st.roc and seq > st.s_l:
+            st.s_l = seq
+        self.last_roc = roc
+        self.last_tag_len, self.last_rcc_roc = tag_len, (roc if is_rcc else None)
         return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
 
     def unprotect(self, packet: bytes, header_len: int, state: StreamState | None = None,
@@ -277,7 +353,8 @@ class SrtpContext:
         return checked if checked.__class__ is str else "ok"
 
     def protect(self, rtp: bytes, header_len: int, roc: int | None = None) -> bytes:
-        """SRTP packet for plain RTP *rtp* (for tests and the lab; index from *roc*)."""
+        """SRTP packet for plain RTP *rtp* (for tests and the lab; index from *roc*),
+        with the RFC 4771 tag of this context's RCC mode."""
         seq, ssrc = struct.unpack_from("!H4xI", rtp, 2)
         if roc is None:
             st = self.streams.get(ssrc)
@@ -288,8 +365,13 @@ class SrtpContext:
         if keys.cipher is not None:
             payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
         out = rtp[:header_len] + payload
-        tag = keys.auth.digest(out + struct.pack("!I", roc))[:self.suite.tag_len]
-        return out + self.mki + tag
+        mac = keys.auth.digest(out + struct.pack("!I", roc))
+        if not self.rcc:
+            return out + self.mki + mac[:self.suite.tag_len]
+        is_rcc, tag_len = self.rcc_tag_len(seq)
+        if not is_rcc:
+            return out + self.mki + mac[:tag_len]
+        return out + self.mki + struct.pack("!I", roc) + mac[:tag_len - 4]
 
     # ------------------------------------------------------------------ SRTCP
 

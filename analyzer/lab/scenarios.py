@@ -51,6 +51,9 @@ class Options:
     msk_period: float = 0.0
     loss: float = 0.0
     rate: float = 50.0
+    #: RFC 4771 (TS 33.246 §6.6.2.1): mode 1..3 (RCCm1..RCCm3; 0 none) and the rate R
+    rcc: int = 0
+    rcc_r: int = 1
 
 
 # ---------------------------------------------------------------- HTTP bodies
@@ -437,6 +440,6 @@ DEFAULT_UES = {"storm": 1000, "interop": 4}
 
 def run(name: str, seed: int = 1, opts: Options = Options()) -> World:
     """Simulate scenario *name*; the world holds the frames and the ground truth."""
-    world = World(seed, opts.ues)
+    world = World(seed, opts.ues, rcc=opts.rcc, rcc_r=opts.rcc_r)
     SCENARIOS[name](world, opts)
     return world

@@ -82,7 +82,11 @@ class World:
     """The BM-SC, its UEs and the frames, with helpers for every procedure."""
 
     def __init__(self, seed: int, ues: int, fqdn: str = "bmsc.example.org",
-                 bmsc_ip: str = "10.0.0.1", group: str = "232.0.0.1") -> None:
+                 bmsc_ip: str = "10.0.0.1", group: str = "232.0.0.1", rcc: int = 0,
+                 rcc_r: int = 1) -> None:
+        #: RFC 4771 mode (1..3 = RCCm1..RCCm3; 0: plain RFC 3711 tags) and R: with a mode,
+        #: MSK messages carry the SRTP SP of TS 33.246 §6.6.2.1 and SRTP carries the ROC
+        self.rcc, self.rcc_r = rcc, rcc_r
         self.rng = random.Random(seed)
         self.fqdn = fqdn
         self.bmsc_ip = bmsc_ip
@@ -150,9 +154,17 @@ class World:
                                   valid_from=b"\x00\x00", valid_to=b"\xff\xfe")]
             ext = key_ids_ext(msk.kd, msk.msk_id)
         raw = psk_message(ue.muk, csb, rand, ue.mikey_counter if counter is None else counter, keys, ext,
-                          self.fqdn.encode(), ue.btid.encode(), v=v)
+                          self.fqdn.encode(), ue.btid.encode(), v=v, sp=self.srtp_sp())
         self._last_msk = (ue, csb, rand, ue.mikey_counter if counter is None else counter)
         return raw
+
+    def srtp_sp(self) -> dict[int, int] | None:
+        """The SP of the MSK messages with RCC (RFC 3830 §6.10.1, RFC 4771 §4): AES-CM
+        128, the RCC mode as the SRTP auth alg (type 14), tag length 14 (ROC and an
+        80-bit MAC, TS 33.246 §6.6.2.1 NOTE 3), R (type 13); None without RCC."""
+        if not self.rcc:
+            return None
+        return {0: 1, 1: 16, 2: 1, 14: self.rcc + 1, 11: 14, 13: self.rcc_r}
 
     def ack_for_last(self, with_idr: bool = False) -> bytes:
         """The verification message of the UE for the last MSK message built."""
@@ -166,11 +178,19 @@ class World:
         key, salt = self.rng.randbytes(16), self.rng.randbytes(14)
         mid = struct.pack("!H", mtk_id)
         msk.mtks.append({"mtk_id": mid.hex(), "key": key.hex(), "salt": salt.hex()})
-        self._srtp[msk.msk_id + mid] = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], key, salt,
-                                                   mki=msk.msk_id + mid)
+        self._srtp[msk.msk_id + mid] = SrtpContext(self._suite(), key, salt,
+                                                   mki=msk.msk_id + mid, rcc=self.rcc,
+                                                   rcc_r=self.rcc_r)
         data = [MIKEY_KeyData(next_payload=0, key_type=3, kv=0, key_data=key, salt=salt)]
         return psk_message(msk.key, self.rng.getrandbits(32), self.rng.randbytes(16), msk.counter,
                            data, key_ids_ext(msk.kd, msk.msk_id, mid))
+
+    def _suite(self):
+        """The SRTP suite of the MTK streams (tag 14 bytes with RCC: ROC || 80-bit MAC)."""
+        if not self.rcc:
+            return SUITES["AES_CM_128_HMAC_SHA1_80"]
+        from ..crypto.srtp_policy import SrtpPolicy
+        return SrtpPolicy(1, 16, self.rcc + 1, 14, self.rcc_r).suite()
 
     def send_mikey_to_ue(self, t: float, ue: UE, raw: bytes, note: str) -> None:
         self.emit(t, udp_frame(self.bmsc_ip, MIKEY_PORT, ue.ip, MIKEY_PORT, raw, self.next_ident()),
@@ -298,7 +318,8 @@ class World:
                      "ks": u.ks.hex(), "gba_rand": u.gba_rand.hex()} for u in self.ues],
             "msks": [{"key_domain": m.kd.hex(), "msk_id": m.msk_id.hex(), "key": m.key.hex(),
                       "mtks": m.mtks} for m in self.msks],
-            "srtp": {"ssrc": self._ssrc, "suite": "AES_CM_128_HMAC_SHA1_80",
-                     "mki": "msk_id || mtk_id"},
+            "srtp": {"ssrc": self._ssrc, "suite": self._suite().name,
+                     "mki": "msk_id || mtk_id",
+                     **({"rcc": f"RCCm{self.rcc}", "r": self.rcc_r} if self.rcc else {})},
             **({"downloads": self.downloads} if self.downloads else {}),
         }
