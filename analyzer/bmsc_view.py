@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dissectors.bmsc import MEDIA_TYPES, parse_body
+from dissectors.bmsc import MEDIA_TYPES, parse_body, status_meaning
 from dissectors.carriers import find_embedded
 from dissectors.digest import DigestParams, parse_params, verify
 from dissectors.http import HttpMessage
@@ -80,17 +80,35 @@ def build_http(cand: Any, hierarchy: "KeyHierarchy | None" = None) -> Dissected:
     elif msg.status:
         add(Field_("bmsc.response.code", msg.status, "Status", depth=0))
         add(Field_("bmsc.response.phrase", msg.reason, "Reason", depth=0))
+        if msg.status >= 300 and (meaning := status_meaning(msg.status)) is not None:
+            add(Field_("bmsc.response.meaning", meaning, "Meaning (TS 33.246 G.2.4)", depth=0))
         parts.append(f"{msg.status} {msg.reason}".strip())
     if msg.content_type:
         add(Field_("bmsc.content_type", msg.content_type, "Content type", depth=0))
     add(Field_("bmsc.content_length", msg.body_length, "Body length", depth=0))
     parts.extend(_digest_fields(msg, items, errors, hierarchy))
     facts: list = []
-    parts.extend(_body_fields(msg, items, errors, hierarchy, cand, facts))
+    carriers: list[str] = []
+    parts.extend(_body_fields(msg, items, errors, hierarchy, cand, facts, carriers))
     if not msg.complete:
         parts.append("incomplete")
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "bmsc",
-                     "BM-SC " + ", ".join(p for p in parts if p), items, errors, mikey=facts)
+                     "BM-SC " + ", ".join(p for p in parts if p), items, errors, mikey=facts,
+                     carriers=carriers)
+
+
+def _realm_issue(realm: str, host: str | None) -> Issue | None:
+    """TS 33.246 H.2.1: the realm is ``3GPP-bootstrapping@<BM-SC FQDN>``; both ends check
+    that its host part names the BM-SC (the request's Host). Another host there (the BSF's,
+    as some implementations write) is a tolerated variant: a warning."""
+    if not realm.lower().startswith("3gpp-bootstrapping@") or not host:
+        return None
+    named = realm.split("@", 1)[1].lower()
+    server = host.rsplit(":", 1)[0].strip("[]").lower() if host.count(":") <= 1 else host.lower()
+    if named == server:
+        return None
+    return Issue("bmsc.digest_realm", f"digest realm {realm!r} names {named}, not the BM-SC "
+                 f"{server} (TS 33.246 H.2.1)", "warning")
 
 
 def _digest_fields(msg: HttpMessage, items: list, errors: list[Issue],
@@ -112,6 +130,9 @@ def _digest_fields(msg: HttpMessage, items: list, errors: list[Issue],
         for name in ("realm", "nonce", "uri", "qop", "nc", "cnonce", "algorithm", "response"):
             if name in creds.params:
                 items.append(Field_(f"bmsc.digest.{name}", creds.params[name], name, depth=1))
+        realm_issue = _realm_issue(creds.get("realm"), msg.header("host"))
+        if realm_issue is not None:
+            errors.append(realm_issue)
         status = "not checked"
         password = hierarchy.store.digests.get(btid) if hierarchy is not None else None
         if password is not None:
@@ -132,7 +153,8 @@ def _digest_fields(msg: HttpMessage, items: list, errors: list[Issue],
 
 
 def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
-                 hierarchy: "KeyHierarchy | None", cand: Any, facts: list) -> list[str]:
+                 hierarchy: "KeyHierarchy | None", cand: Any, facts: list,
+                 carriers: list[str]) -> list[str]:
     parts: list[str] = []
     body = parse_body(msg.content_type, msg.body)
     if body is not None:
@@ -149,6 +171,8 @@ def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
                                 "MSK ID", depth=1))
             if key.status is not None:
                 items.append(Field_("bmsc.key.status", key.status, "Status", depth=1))
+                if (meaning := status_meaning(key.status)) is not None:
+                    items.append(Field_("bmsc.key.status.meaning", meaning, "Meaning", depth=1))
             if key.reason:
                 items.append(Field_("bmsc.key.reason", key.reason, "Reason", depth=1))
             label = f"{key.key_domain.hex() if key.key_domain else '?'}/" \
@@ -175,6 +199,7 @@ def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
             errors.append(issue)
             continue
         mikey = parse(data)
+        carriers.append(carrier)
         items.append(Node(f"Multimedia Internet KEYing (in {carrier.upper()}): "
                           f"{DATA_TYPES.get(getattr(mikey, 'data_type', -1), 'Malformed')}", 0))
         items.extend(tree(mikey))

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--rcc", choices=("RCCm1", "RCCm2", "RCCm3"),
                      help="SRTP integrity transform of RFC 4771 (TS 33.246 §6.6.2.1): the MSK "
                           "messages carry it in their SP, SRTP carries the ROC")
+    lab.add_argument("--conventions", choices=("spec", "legacy"), default="spec",
+                     help="MIKEY as TS 33.246 writes it (default), or this lab's first "
+                          "conventions (RAND in MTK messages, URI IDs, acks without IDr, ...)")
     lab.add_argument("--rcc-r", type=int, default=1, metavar="R",
                      help="--rcc: every R-th packet (SEQ mod R = 0) carries the ROC")
     where = lab.add_mutually_exclusive_group(required=True)
@@ -246,7 +249,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     opts = Options(ues=args.ues or DEFAULT_UES.get(args.scenario, 3), duration=args.duration,
                    mtk_period=args.mtk_period, msk_period=args.msk_period, loss=args.loss,
                    rate=args.rate, rcc=int(args.rcc[-1]) if args.rcc else 0,
-                   rcc_r=args.rcc_r)
+                   rcc_r=args.rcc_r, conventions=args.conventions)
     if not 1 <= opts.rcc_r <= 0xFFFF:
         sys.stderr.write(f"{PROG}: lab: --rcc-r from 1 to 65535\n")
         return 2

@@ -23,7 +23,7 @@ from dissectors.mikey.heuristic import looks_like_mikey
 from .bmsc_view import build_http, is_relevant
 from .decode import Transport, decode_transport
 from .download import FluteReceiver
-from .download_view import AlcInfo, build_alc_packet
+from .download_view import AlcInfo, build_alc_packet, open_fdt_dcf
 from .flows.observe import Where
 from .http_flow import HttpEvent, HttpTracker
 from .ipfrag import Defragmenter, fragment_of
@@ -100,7 +100,7 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
     """
     if cand.alc is not None:
         return build_alc_packet(cand, hierarchy.store if hierarchy is not None else None,
-                                profile)
+                                profile, hierarchy)
     if cand.http is not None:
         return build_http(cand, hierarchy)
     if cand.srtp is not None:
@@ -109,11 +109,13 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
     errors: list[Issue] = []
     summaries: list[str] = []
     facts: list = []
+    carriers: list[str] = []
     for carrier, data, issue in cand.found:
         if issue is not None:
             errors.append(issue)
             continue
         msg = parse(data)
+        carriers.append(carrier)
         items.append(Node(f"Multimedia Internet KEYing{_via(carrier)}: "
                           f"{DATA_TYPES.get(getattr(msg, 'data_type', -1), 'Malformed')}", -1))
         items.extend(tree(msg))
@@ -132,7 +134,7 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
         summaries.append(summary)
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
                      "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors,
-                     mikey=facts)
+                     mikey=facts, carriers=carriers)
 
 
 def dissect_record(record: Record, capture: int = 0,
@@ -161,7 +163,9 @@ class CandidateFinder:
         self.last = (capture, 0)
         self.last_time = 0.0
         #: FLUTE sessions: reassembly, and the (dst, TSI) shown (an FDT was seen)
-        self.flute = FluteReceiver()
+        #: (an FDT wrapped in a DCF is opened: a NULL-encrypted one at once; the pipeline
+        #: gives its key store for the others)
+        self.flute = FluteReceiver(fdt_opener=lambda data: open_fdt_dcf(data, None, profile))
         self.flute_sessions: set[tuple[str, int]] = set()
 
     def whole(self, record: Record) -> Record | None:

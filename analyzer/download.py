@@ -26,7 +26,7 @@ import hashlib
 import zlib
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from dissectors.flute.constants import CENC_NAMES, NO_CODE_FEC
 from dissectors.flute.fdt import FdtFile, FdtInstance, parse_fdt
@@ -156,8 +156,14 @@ def symbol_offset(fti: Fti, sbn: int, esi: int) -> tuple[int, int] | None:
 class FluteReceiver:
     """Reassembles the objects of every FLUTE session seen."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = Limits(),
+                 fdt_opener: Callable[[bytes], tuple[bytes | None, str, str | None] | None]
+                 | None = None) -> None:
         self.limits = limits
+        #: opens an FDT Instance wrapped in a DCF (TS 33.246 §6.6.3: a protected download
+        #: service protects its FDT too): (the FDT or None, what happened, signature ok/bad/
+        #: None), or None when the bytes are no DCF
+        self.fdt_opener = fdt_opener
         self.sessions: dict[tuple[str, int], _Session] = {}
         self.notes: list[Note] = []
         #: FDT Instances completed since :meth:`take_reports`
@@ -366,6 +372,19 @@ class FluteReceiver:
             self.notes.append(Note("flute.fdt_encoding", "error", at,
                                    f"FDT instance of TSI {session.tsi}: {problem}"))
             return
+        opened = self.fdt_opener(data) if self.fdt_opener is not None else None
+        if opened is not None:
+            plain, what, signature = opened
+            if signature == "bad":
+                self.notes.append(Note("flute.fdt_signature_bad", "error", at,
+                                       f"FDT instance of TSI {session.tsi} in a DCF: its "
+                                       "signature does not verify"))
+            if plain is None:
+                self.notes.append(Note("flute.fdt_protected", "warning", at,
+                                       f"FDT instance of TSI {session.tsi} in a DCF ({what}): "
+                                       "not opened, its File entries unknown"))
+                return
+            data = plain
         fdt = parse_fdt(data)
         self.fdts.append(fdt)
         for issue in fdt.issues:

@@ -50,7 +50,8 @@ class OpenedObject:
         result: ``clear`` (not protected), ``ok`` (decrypted), ``no_key`` (MTK not
             known), ``bad_key`` (no candidate key opens it), ``unchecked`` (CTR
             decrypted with the spec's key, nothing to confirm it), ``incomplete``,
-            ``malformed`` (a DCF that does not parse).
+            ``malformed`` (a DCF that does not parse), ``mikey`` (a MIKEY MTK message
+            delivered as a file of the session, TS 33.246 §6.3.3.2.1: its key learned).
         plain: the decrypted content (or the object itself when ``clear``).
         key_how: ``rfc3830`` or ``direct`` - which key opened it.
         signature: ``ok``/``bad`` for the odfs HMAC-SHA1, None without one.
@@ -77,7 +78,32 @@ def open_object(obj: DeliveredObject, store: KeyStore | None,
             if out.dcf.containers:
                 out.mtk = out.dcf.containers[0].mtk
         return out
-    data = obj.data
+    return _open_bytes(obj, obj.data, store, profile)
+
+
+def open_fdt_dcf(data: bytes, store: KeyStore | None, profile: Profile = DEFAULT_PROFILE
+                 ) -> tuple[bytes | None, str, str | None] | None:
+    """An FDT Instance wrapped in a DCF (TS 33.246 §6.6.3): (the FDT, or None when it
+    cannot be opened; the DCF result; its signature check), or None for no DCF. A NULL
+    encrypted one is read at once; its signature is checked once its MTK is known."""
+    if not looks_like_dcf(data):
+        return None
+    out = _open_bytes(None, data, store, profile)
+    if out.result == "clear" and out.dcf is not None and store is not None and out.mtk:
+        kd, msk, mtk_id = (bytes.fromhex(x) for x in out.mtk)
+        key = store.mtks.get((kd, msk, mtk_id))
+        c = out.dcf.containers[0]
+        if key is not None and key.value is not None and c.signature_method == 1:
+            keys = _dcf_keys(store, key, profile)
+            if keys:
+                out.signature = "ok" if any(signature_ok(k.auth_key, data[:out.dcf.mdri_offset],
+                                                         c.signature) for k in keys) else "bad"
+    plain = out.plain if out.result in ("clear", "ok", "unchecked") else None
+    return plain, out.result, out.signature
+
+
+def _open_bytes(obj: Any, data: bytes, store: KeyStore | None,
+                profile: Profile) -> OpenedObject:
     if not looks_like_dcf(data):
         return OpenedObject(obj, result="clear", plain=data)
     dcf = parse_dcf(data)
@@ -121,19 +147,25 @@ def _trial(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: KeyStor
     return out
 
 
-def _open_with(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: KeyStore,
-               key: Any, profile: Profile) -> OpenedObject:
-    """Decrypt container *c* (its odda data *body*; *signed*, what its signature
-    covers) with MTK *key* (its RAND and CSB ID for the derivation)."""
+def _dcf_keys(store: KeyStore, key: Any, profile: Profile) -> list:
+    """The DCF key candidates of MTK *key* (TS 33.246 §6.5.4: RFC 3830 §4.1.3 from the MTK
+    with its message's CSB ID and the MSK's RAND; :attr:`Profile.dcf_key_derivation`)."""
     ids = key.ident
     kd, msk = bytes.fromhex(ids["key_domain"]), bytes.fromhex(ids["msk_id"])
     rand = key.extra.get("rand")
     if rand is None:
         msk_key = store.msks.get((kd, msk))
         rand = msk_key.extra.get("rand") if msk_key is not None else None
-    csb_id = key.extra.get("csb_id")
+    return list(candidate_keys(key.value, key.extra.get("csb_id"), rand,
+                               profile.dcf_key_derivation))
+
+
+def _open_with(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: KeyStore,
+               key: Any, profile: Profile) -> OpenedObject:
+    """Decrypt container *c* (its odda data *body*; *signed*, what its signature
+    covers) with MTK *key* (its RAND and CSB ID for the derivation)."""
     out.result = "bad_key"
-    for keys in candidate_keys(key.value, csb_id, rand, profile.dcf_key_derivation):
+    for keys in _dcf_keys(store, key, profile):
         sig = None
         if c.signature_method == 1 and c.signature:
             sig = "ok" if signature_ok(keys.auth_key, signed, c.signature) else "bad"
@@ -151,9 +183,22 @@ def _open_with(out: OpenedObject, body: bytes, signed: bytes, c: Any, store: Key
     return out
 
 
+#: FDT media types of a MIKEY message delivered as a file (TS 33.246 §6.3.3.2.1: "the
+#: IANA MIKEY type"; RFC 3830 §10 registers application/mikey)
+MIKEY_MEDIA_TYPES = frozenset({"application/mikey"})
+
+
+def is_mikey_object(obj: DeliveredObject) -> bool:
+    """A complete object that the FDT says is a MIKEY message."""
+    ctype = (obj.fdt.content_type or "").split(";")[0].strip().lower() if obj.fdt else ""
+    return obj.complete and obj.data is not None and ctype in MIKEY_MEDIA_TYPES
+
+
 def build_alc_packet(cand: Any, store: KeyStore | None = None,
-                     profile: Profile = DEFAULT_PROFILE) -> Dissected:
-    """The dissected form of an ALC candidate (with its finished objects opened)."""
+                     profile: Profile = DEFAULT_PROFILE, hierarchy: Any = None) -> Dissected:
+    """The dissected form of an ALC candidate (with its finished objects opened). A MIKEY
+    message delivered as a file (TS 33.246 §6.3.3.2.1) is dissected, and with a key
+    *hierarchy* checked and learned from, before the objects after it are opened."""
     info: AlcInfo = cand.alc
     pkt = info.packet
     if pkt is not None:
@@ -175,7 +220,16 @@ def build_alc_packet(cand: Any, store: KeyStore | None = None,
         items.extend(fdt.tree(depth=1))
         summary += f", FDT: {len(fdt.files)} files"
     opened = []
+    facts: list = []
+    carriers: list[str] = []
     for obj in info.objects:
+        if is_mikey_object(obj):
+            o = OpenedObject(obj, result="mikey", plain=obj.data)
+            opened.append(o)
+            items.extend(object_tree(o))
+            summary += f", {obj.name}: " + _mikey_object(obj.data or b"", cand, items, errors,
+                                                         facts, carriers, hierarchy)
+            continue
         o = open_object(obj, store, profile)
         opened.append(o)
         items.extend(object_tree(o))
@@ -183,9 +237,32 @@ def build_alc_packet(cand: Any, store: KeyStore | None = None,
         if o.dcf is not None:
             summary += f" (DCF, {o.result})"
     pkt_out = Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "alc", summary,
-                        items, errors)
+                        items, errors, mikey=facts, carriers=carriers)
     pkt_out.downloads = opened
     return pkt_out
+
+
+def _mikey_object(data: bytes, cand: Any, items: list, errors: list, facts: list,
+                  carriers: list[str], hierarchy: Any) -> str:
+    """Dissect a MIKEY message carried as a FLUTE file; learn its key; its summary."""
+    from dissectors.mikey import all_issues, parse, tree
+
+    from .result import summarize
+
+    msg = parse(data)
+    carriers.append("flute")
+    items.append(Node("Multimedia Internet KEYing (in FLUTE)", -1))
+    items.extend(tree(msg))
+    errors.extend(all_issues(msg))
+    summary = summarize(msg)
+    if hierarchy is not None:
+        outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}", cand.src,
+                                    cand.dst, (cand.capture, cand.frame))
+        facts.append(outcome)
+        items.extend(outcome.tree())
+        if outcome.kind is not None:
+            summary += f", MAC {outcome.mac_status}"
+    return summary
 
 
 def object_tree(o: OpenedObject) -> list:

@@ -31,6 +31,7 @@ from dissectors.srtp import rtp_fields
 from .decode import decode_transport, replace_udp_payload, udp4_fields
 from .decrypt import SrtpDecryptor
 from .dissect import CandidateFinder, build, endpoint, mikey_payloads
+from .download_view import open_fdt_dcf
 from .flows.model import KeyRecord, Procedure
 from .flows.observe import SrtpObs, Where, observe
 from .flows.reconstructor import Reconstructor
@@ -161,6 +162,10 @@ class Export:
             first + k, self.profile, prefilter=keeps[k],
             srtp=SrtpFinder(self.decryptor, keeps[k]) if rows else None)
             for k in range(len(paths))}
+        if self.store is not None:  # a protected download's FDT is a DCF (TS 33.246 §6.6.3)
+            for finder in finders.values():  # (opened with the keys known when it completes)
+                finder.flute.fdt_opener = lambda data: open_fdt_dcf(data, self.store,
+                                                                    self.profile)
         self._frames: dict[tuple[int, int], bytes] = {}
         streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
                                  finders[first + k], follow, merged=len(paths) > 1)

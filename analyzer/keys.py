@@ -15,13 +15,14 @@ from; nothing here ever prints a key value (``repr`` hides them).
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .crypto.gba import MukRule, muk_from_gba
+from .crypto.gba import MukRule, mrk_from_gba, muk_from_gba
 from .crypto.srtp import SUITES
 
 _HEX_RE = re.compile(r"^[0-9a-fA-F:\s]*$")
@@ -203,8 +204,11 @@ def _add(store: KeyStore, table: str, entry: dict[str, Any], where, muk_rule: Mu
         if "key" in entry:
             value = hx("key")
         elif {"ks", "rand", "impi", "naf"} <= set(entry):
-            value = muk_from_gba(hx("ks", 32), hx("rand", 16), str(entry["impi"]),
-                                 str(entry["naf"]), muk_rule)
+            gba = (hx("ks", 32), hx("rand", 16), str(entry["impi"]), str(entry["naf"]))
+            value = muk_from_gba(*gba, muk_rule)
+            if "idr" in entry:  # the B-TID's digest password: base64(MRK) (Annex F)
+                store.digests.setdefault(str(entry["idr"]), base64.b64encode(
+                    mrk_from_gba(*gba, muk_rule)).decode())
         else:
             raise KeyFileError(f"{where(None)}: needs key, or ks + rand + impi + naf")
         store.muks.append(Key("MUK", ident, value, None, source))

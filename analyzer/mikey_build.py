@@ -69,13 +69,15 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
                 key_data: list[MIKEY_KeyData], ext: MIKEY_EXT | None = None,
                 idi: bytes | None = None, idr: bytes | None = None, v: int = 0,
                 encr_alg: int = 1, mac_alg: int = 1, prf_func: int = 0,
-                key_rand: bytes | None = None, sp: dict[int, int] | None = None) -> bytes:
+                key_rand: bytes | None = None, sp: dict[int, int] | None = None,
+                id_type: int = 1) -> bytes:
     """A protected pre-shared-key MIKEY message (data type 0).
 
     *rand* is the RAND payload sent (None: no RAND payload); *key_rand* the
     RAND the keys are derived from when it differs (an MTK message without RAND);
     *sp*: an SRTP Security Policy payload (parameter type -> value, 1 byte each, 2
-    for the ROC transmission rate), before EXT.
+    for the ROC transmission rate), before EXT; *id_type*: of IDi and IDr (0 NAI, as
+    TS 33.246 §6.4.5.1 writes both; 1 URI).
     """
     derive_rand = key_rand if key_rand is not None else rand
     if derive_rand is None:
@@ -91,9 +93,9 @@ def psk_message(psk: bytes, csb_id: int, rand: bytes | None, counter: int,
     if rand is not None:
         payloads.append(MIKEY_RAND(rand=rand))
     if idi is not None:
-        payloads.append(MIKEY_ID(id_type=1, id_data=idi))
+        payloads.append(MIKEY_ID(id_type=id_type, id_data=idi))
     if idr is not None:
-        payloads.append(MIKEY_ID(id_type=1, id_data=idr))
+        payloads.append(MIKEY_ID(id_type=id_type, id_data=idr))
     if sp is not None:
         payloads.append(MIKEY_SP(policy_no=0, prot_type=0, params=[
             MIKEY_SPParam(type=t, value=v.to_bytes(2 if t == 13 else 1, "big"))

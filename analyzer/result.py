@@ -47,6 +47,9 @@ class Dissected:
     #: (:class:`analyzer.mikey_keys.MikeyOutcome`); empty without keys. The flow
     #: reconstructor reads these typed facts, never the display fields.
     mikey: list = field(default_factory=list)
+    #: per MIKEY message of ``items``, how it came: ``udp``, ``tcp``, or a text carrier
+    #: (``sdp``, ``rtsp``, ``http``)
+    carriers: list[str] = field(default_factory=list)
 
     def fields(self, reveal_keys: bool = False) -> list[list[Any]]:
         """``[name, value]`` pairs in wire order; secrets are None unless revealed."""
@@ -100,6 +103,9 @@ def summarize(msg) -> str:
             kd, msk, mtk = ids.get(0), ids.get(1), ids.get(2)
             if msk is not None and not any(msk) and (mtk is None or not any(mtk)):
                 parts.append("key IDs 0 (solicited pull)")
+            elif msk is not None and mtk is None and not any(msk[2:]):
+                # Key Number 0 under a Key Group: the trigger (TS 33.246 §6.3.2.2.4, §6.5.3)
+                parts.append(f"MSK {_h(kd)}/{msk.hex()}: Key Number 0 (solicited pull)")
             elif mtk is not None:
                 parts.append(f"MTK {_h(kd)}/{_h(msk)}/{mtk.hex()}")
             elif msk is not None:

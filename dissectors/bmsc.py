@@ -45,6 +45,36 @@ MEDIA_TYPES = {
     "application/mbms-msk-response+xml": "msk-response",
 }
 
+#: What a status code means in MBMS key management (TS 33.246 §6.3.2.4, Table G.2.4-1),
+#: and whether the UE should repeat the request.
+STATUS_MEANINGS: dict[int, str] = {
+    400: "request missing or malformed (do not repeat)",
+    401: "authentication needed or pending: digest challenge (repeat)",
+    402: "reserved (do not repeat)",
+    403: "valid request refused: not allowed for this service, MSK of a service the UE is "
+         "not registered to, or unacceptable parameters (do not repeat)",
+    404: "Request-URI malformed (do not repeat)",
+    405: "method not allowed for that URI (do not repeat)",
+    501: "requested BM-SC function not supported (do not repeat)",
+    503: "BM-SC temporarily unavailable: repeat after Retry-After",
+    504: "no answer over Zn from the BSF (do not repeat)",
+    505: "HTTP version not supported: use HTTP/1.1 (do not repeat)",
+}
+for _code in range(406, 418):
+    STATUS_MEANINGS[_code] = "not used by the BM-SC (do not repeat)"
+for _code in (500, 502):
+    STATUS_MEANINGS[_code] = "not used by the BM-SC (do not repeat)"
+
+
+def status_meaning(code: int | None) -> str | None:
+    """The meaning of *code* for MBMS key management (2xx: success for that item)."""
+    if code is None:
+        return None
+    if 200 <= code < 300:
+        return "success"
+    return STATUS_MEANINGS.get(code)
+
+
 #: Accepted local names (lowercase, without "_" and "-") per meaning.
 NAMES = {
     "key_domain": {"keydomainid", "keydomain", "kdid", "domainid"},
@@ -69,22 +99,25 @@ def _meaning(name: str) -> str | None:
 
 
 def ident_bytes(text: str, size: int) -> bytes | None:
-    """An identifier written as hex, decimal or base64, as *size* bytes (None if neither)."""
+    """An identifier written as hex (exactly 2 * *size* digits), base64 (TS 26.346's
+    encoding) or decimal, as *size* bytes (None if neither)."""
     value = text.strip()
     compact = value.replace(":", "").replace(" ", "")
     if compact.lower().startswith("0x"):
         compact = compact[2:]
     if re.fullmatch(r"[0-9a-fA-F]+", compact) and len(compact) == 2 * size:
         return bytes.fromhex(compact)
+    try:  # xs:base64Binary, as TS 26.346 §11.6/§11.8 define the IDs
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) == size:
+        return raw
     if re.fullmatch(r"\d+", compact):
         number = int(compact)
         if number < 1 << (8 * size):
             return number.to_bytes(size, "big")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == size else None
+    return None
 
 
 @dataclass

@@ -63,7 +63,13 @@ ISSUE_CODES: dict[str, str] = {
     "flute.fdt_bad_value": "an FDT attribute that is not a number / not base64 MD5",
     "flute.fdt_absurd_length": "an FDT length or TOI outside any sane range",
     "flute.fdt_no_expires": "an FDT Instance without Expires",
+    "bmsc.digest_realm": "a digest realm whose host part is not the BM-SC's (TS 33.246 H.2.1: "
+                         "3GPP-bootstrapping@<BM-SC FQDN>)",
     "flute.fdt_encoding": "an FDT Instance whose content encoding does not decode",
+    "flute.fdt_protected": "an FDT Instance wrapped in a DCF (TS 33.246 §6.6.3) that could not "
+                           "be opened (its MTK not known): its File entries are unknown",
+    "flute.fdt_signature_bad": "an FDT Instance wrapped in a DCF whose HMAC-SHA1 signature does "
+                               "not verify with its MTK",
     "dcf.malformed": "a DCF box or header shorter than its fixed fields",
     "dcf.bad_length": "a DCF length field that overruns its box or disagrees with it",
     "dcf.too_many_boxes": "more DCF boxes than the cap",

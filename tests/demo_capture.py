@@ -40,6 +40,9 @@ LAB_DEMOS = {
     "mixed": ["--duration", "3", "--ues", "2"],
     "download": ["--ues", "2"],
     "interop": ["--duration", "8"],
+    # the download with this lab's first conventions: MTKs on UDP, the FDT as plain XML
+    # (what tshark's FDT dissection is compared with, tests/test_conformance_alc.py)
+    "download-legacy": ["--ues", "2", "--conventions", "legacy"],
 }
 
 
@@ -148,8 +151,9 @@ def main() -> None:
         f'idr = "{CHAIN_IDR.decode()}"\n'
         f'idi = "{CHAIN_IDI.decode()}"\n'
         f'key = "{CHAIN_MUK.hex()}"\n')
-    for scenario, extra in LAB_DEMOS.items():
-        capture = ROOT / "captures" / f"lab-{scenario}.pcapng"
+    for name, extra in LAB_DEMOS.items():
+        capture = ROOT / "captures" / f"lab-{name}.pcapng"
+        scenario = name.removesuffix("-legacy")
         subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", scenario,
                         "--seed", "7", "-o", str(capture), "--keys-out",
                         str(capture.with_suffix(".keys.toml")), *extra], check=True,

@@ -27,6 +27,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from analyzer.decode import decode_transport
+from dissectors.bmsc import parse_body
 from analyzer.dissect import build, candidates
 from analyzer.http_flow import HttpTracker
 from analyzer.keys import load_keys
@@ -353,3 +354,80 @@ def test_random_streams_never_raise(data, responses, step):
     stream.gap(10, (0, 1), 0.0)
     stream.feed(b"HTTP/1.1 200 OK\r\n\r\n" if responses else b"GET / HTTP/1.1\r\n\r\n", (0, 2), 0.0)
     stream.close((0, 3), 0.0)
+
+
+# ---------------------------------------------------------------- TS 26.346 §11 as written
+
+SPEC_REQUEST = b"""<?xml version="1.0" encoding="UTF-8"?>
+<mbmsMSKRequest xmlns="urn:3GPP:metadata:2005:MBMS:mskRequest">
+  <MSK><keyDomainID>uHCd</keyDomainID><MSKID>aMkAAA==</MSKID></MSK>
+  <MSK><keyDomainID>uHCd</keyDomainID><MSKID>aMkAAQ==</MSKID></MSK>
+</mbmsMSKRequest>"""
+SPEC_RESPONSE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<mbmsMSKResponse xmlns="urn:3GPP:metadata:2005:MBMS:mskResponse">
+  <Response><MSK><keyDomainID>uHCd</keyDomainID><MSKID>aMkAAA==</MSKID></MSK>
+    <ResponseCode>200 OK</ResponseCode></Response>
+  <Response><MSK><keyDomainID>uHCd</keyDomainID><MSKID>aMkAAQ==</MSKID></MSK>
+    <ResponseCode>403 Forbidden</ResponseCode></Response>
+</mbmsMSKResponse>"""
+HEX_RESPONSE = b"""<mskResponse><keyDomainID>b8709d</keyDomainID>
+  <mskStatus><MSKID>68c90000</MSKID><statusCode>200</statusCode></mskStatus>
+  <mskStatus><MSKID>68c90001</MSKID><statusCode>403</statusCode></mskStatus></mskResponse>"""
+
+
+def test_ts26346_bodies_with_base64_ids_read_as_the_hex_dialects_do():
+    """TS 26.346 §11.6/§11.8: the examples' keyDomainID uHCd = b8709d, MSKID aMkAAA== =
+    68c90000; ResponseCode is a string like '200 OK'. The reference capture set's hex
+    dialect (mskStatus/statusCode) gives the same keys and statuses."""
+    request = parse_body("application/mbms-msk+xml", SPEC_REQUEST)
+    assert [(k.key_domain.hex(), k.msk_id.hex(), k.status) for k in request.keys] == \
+        [("b8709d", "68c90000", None), ("b8709d", "68c90001", None)]
+    spec = parse_body("application/mbms-msk-response+xml", SPEC_RESPONSE)
+    dialect = parse_body("application/mbms-msk-response+xml", HEX_RESPONSE)
+    want = [("b8709d", "68c90000", 200), ("b8709d", "68c90001", 403)]
+    assert [(k.key_domain.hex(), k.msk_id.hex(), k.status) for k in spec.keys] == want
+    assert [(k.key_domain.hex(), k.msk_id.hex(), k.status) for k in dialect.keys] == want
+    register = parse_body("application/mbms-register-response+xml", b"""
+<mbmsSecurityRegisterResponse xmlns="urn:3GPP:metadata:2005:MBMS:securityRegistrationResponse">
+  <Response><serviceID>urn:a</serviceID><ResponseCode>200 OK</ResponseCode></Response>
+  <Response><serviceID>urn:b</serviceID><ResponseCode>403 Forbidden</ResponseCode></Response>
+</mbmsSecurityRegisterResponse>""")
+    assert register.service_ids == ["urn:a", "urn:b"]
+    assert [(sid, code) for sid, code, _ in register.statuses] == [("urn:a", 200),
+                                                                    ("urn:b", 403)]
+
+
+def test_auth_int_digests_verify_and_a_gba_only_key_file_verifies_them(tmp_path):
+    """The lab speaks H.2.1: qop auth-int over the body, password base64(MRK). A key file
+    with only the UEs' GBA inputs (no [[digest]]) derives the MRK (Annex F) and verifies."""
+    capture, keys = tmp_path / "basic.pcapng", tmp_path / "basic.keys.toml"
+    subprocess.run([sys.executable, "-m", "analyzer", "lab", "--scenario", "basic", "--duration",
+                    "1", "-o", str(capture), "--keys-out", str(keys)], check=True, cwd=ROOT,
+                   capture_output=True)
+    truth = json.loads(keys.with_suffix(".truth.json").read_text())
+    gba = tmp_path / "gba.toml"
+    gba.write_text("".join(
+        f'[[muk]]\nidr = "{u["btid"]}"\nidi = "{truth["bmsc"]["fqdn"]}"\nks = "{u["ks"]}"\n'
+        f'rand = "{u["gba_rand"]}"\nimpi = "{u["impi"]}"\nnaf = "{truth["bmsc"]["fqdn"]}"\n\n'
+        for u in truth["ues"]))
+    gba.chmod(0o600)
+    for key_file in (keys, gba):
+        out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", "--keys",
+                              str(key_file), str(capture)], capture_output=True, text=True,
+                             cwd=ROOT, check=True).stdout
+        fields = [dict(map(tuple, o["fields"])) for o in map(json.loads, out.splitlines())
+                  if o["protocol"] == "bmsc"]
+        authed = [f for f in fields if "bmsc.digest.response" in f]
+        assert authed and all(f["bmsc.digest.qop"] == "auth-int" for f in authed)
+        assert all(f["bmsc.digest.verified"] == "good" for f in authed), key_file.name
+
+
+def test_the_digest_realm_must_name_the_bm_sc():
+    """TS 33.246 H.2.1: realm = 3GPP-bootstrapping@<BM-SC FQDN>; another host (a BSF's) is a
+    tolerated variant, reported as a warning."""
+    from analyzer.bmsc_view import _realm_issue
+
+    assert _realm_issue("3GPP-bootstrapping@bmsc.example.org", "bmsc.example.org:1234") is None
+    issue = _realm_issue("3GPP-bootstrapping@bsf.example.org", "bmsc.example.org")
+    assert issue.code == "bmsc.digest_realm" and issue.severity == "warning"
+    assert _realm_issue("other realm", "bmsc.example.org") is None

@@ -29,8 +29,11 @@ def test_every_complete_file_is_extracted_byte_identical_and_the_damaged_one_is_
     proc, index = extract(tmp_path, "--keys", str(KEYS.relative_to(ROOT)))
     assert proc.returncode == 0, proc.stderr
     assert index == json.loads(GOLDEN.read_text())
-    files = {f["toi"]: f for f in index["files"]}
+    files = {f["toi"]: f for f in index["files"] if f["result"] != "mikey"}
     assert sorted(files) == sorted(t["toi"] for t in TRUTH)
+    # TS 33.246 §6.3.3.2.1: the MTK messages are files of the session, and come out as such
+    keys = sorted(f["name"] for f in index["files"] if f["result"] == "mikey")
+    assert keys == ["mtk1.mikey", "mtk2.mikey"]
     for truth in TRUTH:
         got = files[truth["toi"]]
         assert got["name"] == truth["name"] and got["complete"] == truth["complete"]
@@ -45,7 +48,33 @@ def test_every_complete_file_is_extracted_byte_identical_and_the_damaged_one_is_
             assert got["mtk"] == truth["mtk"]  # its DCF headers came: they name the key
             assert not (tmp_path / "files" / truth["name"]).exists()
     written = sorted(p.name for p in (tmp_path / "files").iterdir())
-    assert written == sorted(["index.json"] + [t["name"] for t in TRUTH if t["complete"]])
+    assert written == sorted(["index.json"] + keys + [t["name"] for t in TRUTH if t["complete"]])
+
+
+def test_the_mtks_arrive_only_as_flute_objects_and_open_every_dcf():
+    """The spec-true lab download: no MIKEY on UDP at all after the MSK requests; the MTK
+    messages come as application/mikey files of the FLUTE session, are checked and learned
+    there (``mtk_update`` procedures), and every complete DCF is decrypted with them."""
+    out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", "--keys",
+                          str(KEYS.relative_to(ROOT)), str(CAPTURE.relative_to(ROOT))],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    packets = [json.loads(line) for line in out.splitlines()]
+    on_udp = [p for p in packets if p["protocol"] == "mikey" and "MTK" in p["summary"]]
+    assert on_udp == []
+    in_flute = [p for p in packets if p["protocol"] == "alc" and "MIKEY" in p["summary"]]
+    assert len(in_flute) == 2 and all("MAC good" in p["summary"] for p in in_flute)
+    timeline = subprocess.run([sys.executable, "-m", "analyzer", "export",
+                               str(CAPTURE.relative_to(ROOT)), "--keys",
+                               str(KEYS.relative_to(ROOT)), "-o", "/dev/stdout"],
+                              capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    doc = json.loads(timeline[:timeline.rindex("}") + 1])
+    assert [p["outcome"] for p in doc["procedures"] if p["procedure"] == "mtk_update"] == \
+        ["success", "success"]
+    results = {d["name"]: d["result"] for d in doc["downloads"]}
+    for truth in TRUTH:
+        want = "incomplete" if not truth["complete"] else ("clear" if truth["mtk"] is None
+                                                             else "ok")
+        assert results[truth["name"]] == want, truth["name"]
 
 
 def test_without_keys_the_dcf_files_are_kept_as_they_came(tmp_path):
@@ -95,3 +124,35 @@ def test_tui_lists_the_alc_packets_and_its_keys_view_counts_files():
     shown = {k["mtk_id"]: _times(k) for k in out.timeline["keys"] if k["kind"] == "MTK"}
     assert shown["0001"].endswith("10 packets, 2 files")
     assert shown["0002"].endswith("48 packets, 2 files")
+
+
+def test_an_fdt_wrapped_in_a_dcf_is_read_and_its_signature_checked_with_its_mtk():
+    """TS 33.246 §6.6.3: a protected download service protects its FDT too, in a DCF of its
+    own (here NULL-encrypted, HMAC-SHA1 signed under the MTK its obki names)."""
+    from analyzer.download_view import open_fdt_dcf
+    from analyzer.keys import Key, KeyStore
+    from analyzer.lab.download import wrap_fdt
+    from dissectors.flute.fdt import build_fdt, parse_fdt
+
+    fdt = build_fdt([{"TOI": 1, "Content-Location": "http://b/x", "Content-Length": 3}],
+                    expires=1)
+    mtk = {"kd": bytes.fromhex("02f810"), "msk_id": bytes.fromhex("00010001"),
+           "mtk_id": bytes.fromhex("0001"), "key": bytes(range(16)), "csb": 7,
+           "rand": bytes(16)}
+    wrapped = wrap_fdt(None, fdt, mtk)
+    store = KeyStore()
+    store.learn_mtk(mtk["kd"], mtk["msk_id"], mtk["mtk_id"], mtk["key"], None, "test",
+                    csb_id=7, rand=bytes(16))
+    assert open_fdt_dcf(wrapped, store) == (fdt, "clear", "ok")
+    assert open_fdt_dcf(wrapped, None) == (fdt, "clear", None)  # read, not yet checked
+    forged = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
+    assert open_fdt_dcf(forged, store)[2] == "bad"
+    assert open_fdt_dcf(fdt, store) is None  # plain XML: no DCF
+    assert [f.toi for f in parse_fdt(open_fdt_dcf(wrapped, None)[0]).files] == [1]
+    # the spec-true lab capture: both transmissions of its wrapped FDT read, none refused
+    out = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", "--keys",
+                          str(KEYS.relative_to(ROOT)), str(CAPTURE.relative_to(ROOT))],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    packets = [json.loads(line) for line in out.splitlines()]
+    assert sum("FDT: 7 files" in p["summary"] for p in packets) == 1  # (the carousel: same)
+    assert not [e for p in packets for e in p["errors"] if e["code"].startswith("flute.fdt")]

@@ -41,9 +41,10 @@ def mtk_msg(frame, t, counter, mtk="0001", mac="good", msk=MSK1):
     return MikeyObs(at(frame, t, dst=GROUP), 0, 77, 0, counter, KD, msk, mtk, None, None, mac)
 
 
-def ack(frame, t, csb, mac="good"):
+def ack(frame, t, csb, mac="good", idr="btid@bsf"):
+    """A verification message: HDR || T || IDr || V (TS 33.246 §6.4.5.2)."""
     return MikeyObs(at(frame, t, src=UE, dst=BMSC), 1, csb, 0, None, None, None, None, None,
-                    None, mac)
+                    idr, mac)
 
 
 def feed(*observations, with_keys=True) -> Reconstructor:
@@ -347,3 +348,21 @@ def test_the_mtk_id_window_of_a_conformant_me_is_checked_and_the_key_still_used(
     mtk4 = rec.keys[("MTK", KD, MSK1, "0004", None, None)]
     delivered = next(e for e in mtk4.events if e.event == "delivered")
     assert delivered.detail["refused_by"] == "mtk_window"
+
+
+def test_tolerated_variants_are_warned_once_and_change_nothing_else():
+    import dataclasses
+
+    msk = msk_msg(1, 0.0, 0x11, 1)
+    on_4359 = dataclasses.replace(msk, at=Where(0, 1, 1000.0, f"{BMSC}:4359", f"{UE}:4359"))
+    mtk = dataclasses.replace(mtk_msg(3, 1.0, 1), has_rand=True)
+    rec = feed(on_4359, ack(2, 0.1, 0x11, idr=None), mtk,
+               dataclasses.replace(mtk_msg(4, 3.0, 2, mtk="0002"), has_rand=True))
+    assert [(f.code, f.severity, f.frame) for f in rec.findings] == [
+        ("mikey.port", "warning", 1), ("mikey.ack_no_idr", "warning", 2),
+        ("mikey.mtk_rand", "warning", 3)]
+    assert [(p.procedure, p.outcome) for p in rec.procedures] == [
+        ("msk_push", "success"), ("mtk_update", "success"), ("mtk_update", "success")]
+    # MIKEY carried in SDP or HTTP is not held to the UDP port
+    in_sdp = dataclasses.replace(on_4359, carrier="sdp", v=0)
+    assert [f.code for f in feed(in_sdp).findings] == []

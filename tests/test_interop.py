@@ -74,6 +74,27 @@ def test_a_damaged_mtk_message_moves_no_counter_and_its_resend_is_taken(lab):
         [("mikey.malformed", bad[0])]
 
 
+def test_an_unchanged_mtk_resend_is_shown_as_such_and_is_no_replay(lab):
+    _world, _capture, _keys, doc, notes = lab
+    again = [f for f, note in notes.items() if note.endswith("(periodic re-send)")]
+    first = [f for f, note in notes.items()
+             if note == notes[again[0]].removesuffix(" (periodic re-send)")]
+    by_frame = {p["frames"][0][1]: p for p in doc["procedures"] if p["procedure"] == "mtk_update"}
+    assert by_frame[again[0]]["outcome"] == "success"
+    assert by_frame[again[0]]["detail"]["resend_of"] == [0, first[0]]
+    assert "mikey.replay" not in {f["code"] for f in doc["findings"]}
+
+
+def test_an_mtk_id_outside_the_msk_window_is_found_and_still_learned(lab):
+    _world, _capture, _keys, doc, notes = lab
+    frame = next(f for f, note in notes.items() if note.startswith("mtk ffff"))
+    assert [(f["code"], f["severity"]) for f in doc["findings"] if f["frame"] == frame] == \
+        [("mikey.mtk_window", "warning")]
+    key = next(k for k in doc["keys"] if k["kind"] == "MTK" and k["mtk_id"] == "ffff")
+    delivered = next(e for e in key["events"] if e["event"] == "delivered")
+    assert key["value"] and delivered["detail"]["refused_by"] == "mtk_window"
+
+
 def test_every_srtp_packet_decrypts_across_wraps_key_changes_and_reordering(lab, tmp_path):
     world, capture, keys, doc, notes = lab
     out = tmp_path / "plain.pcap"

@@ -187,13 +187,16 @@ def test_parallel_scan_of_a_capture_damaged_in_the_middle(tmp_path, small_chunks
 
 def test_parallel_scan_with_an_interface_described_mid_file(tmp_path, small_chunks):
     """An IDB after the first packets (a raw-IP interface, used from then on by
-    every twentieth packet): the chunks after it are read again serially."""
+    every twentieth packet and every MIKEY or RTP one): the chunks after it are read
+    again serially."""
     blocks = _pcapng_blocks(MIXED.read_bytes())
     idb = struct.pack("<IIHHI", 1, 20, 101, 0, 0) + struct.pack("<I", 20)
     half = len(blocks) // 2
     out = blocks[:half] + [idb]
     for n, block in enumerate(blocks[half:]):
-        if n % 20 == 0 and struct.unpack_from("<I", block)[0] == 6:
+        epb = struct.unpack_from("<I", block)[0] == 6
+        port = struct.unpack_from("!H", block, 28 + 14 + 22)[0] if epb and len(block) > 66 else 0
+        if epb and (n % 20 == 0 or port in (2269, 5004)):
             incl = struct.unpack_from("<I", block, 20)[0]
             frame = block[28 + 14:28 + incl]  # the IP packet without its Ethernet header
             body = struct.pack("<IIIII", 1, *struct.unpack_from("<II", block, 12), len(frame),

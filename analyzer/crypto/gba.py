@@ -60,6 +60,17 @@ class MukRule:
     length: int = 32
 
 
+def mrk_from_gba(ks: bytes, rand: bytes, impi: str, bmsc_fqdn: str,
+                 rule: MukRule = MukRule()) -> bytes:
+    """The MBMS Request Key, whose base64 is the HTTP digest password (TS 33.246 §6.1,
+    §6.2.1.3, Annex F): with the MUK in the UICC (Ks_int_NAF), MRK = Ks_ext_NAF; with
+    GBA_ME (MUK = Ks_NAF), MRK = KDF(Ks_NAF, FC 0x01, "mbms-mrk")."""
+    nafid = naf_id(bmsc_fqdn)
+    if rule.source == "ks_int_naf":
+        return ks_naf(ks, rand, impi, nafid)  # Ks_ext_NAF: the "gba-me" derivation
+    return kdf(ks_naf(ks, rand, impi, nafid), FC_NAF, b"mbms-mrk")
+
+
 def muk_from_gba(ks: bytes, rand: bytes, impi: str, bmsc_fqdn: str,
                  rule: MukRule = MukRule()) -> bytes:
     """The MUK for a UE from its GBA Ks, by *rule*."""

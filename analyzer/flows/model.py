@@ -156,6 +156,12 @@ class Finding:
 FINDING_CODES = {
     "mikey.replay": "MIKEY counter not above the last accepted one for its MUK or MSK "
                     "(RFC 1982 serial arithmetic; an unchanged MTK re-send is no replay)",
+    "mikey.port": "MIKEY over UDP on a port other than 2269, the one TS 33.246 §6.4.1 names "
+                  "(a tolerated variant: read all the same)",
+    "mikey.mtk_rand": "an MTK message with a RAND payload, which TS 33.246 §6.4.5.3 leaves out "
+                      "(its keys are derived from that RAND here, as its sender did)",
+    "mikey.ack_no_idr": "a verification message without the IDr that TS 33.246 §6.4.5.2 makes "
+                        "mandatory (paired all the same)",
     "mikey.mtk_window": "an MTK ID a conformant ME refuses: not above SEQl (the last accepted "
                         "MTK ID or the MSK's Valid From) or above SEQu (TS 33.246 §6.5.4); "
                         "the key is still learned and used",

@@ -59,6 +59,9 @@ class MikeyObs:
     empty_kemac: bool = False
     #: an MSK's key validity interval of MTK IDs (SEQl, SEQu), when it was decrypted
     kv: tuple[int, int] | None = None
+    #: how it came (``udp``, ``tcp``, ``sdp``, ``rtsp``, ``http``), and whether it has a RAND
+    carrier: str = "udp"
+    has_rand: bool = False
 
     @property
     def solicitation(self) -> bool:
@@ -186,8 +189,9 @@ def observe(pkt: Dissected) -> list[Any]:
     starts = [n for n, (key, _) in enumerate(fields) if key == "mikey.version"]
     facts = pkt.mikey if len(pkt.mikey) == len(starts) else [None] * len(starts)
     intact = not any(e.code.startswith("mikey.") and e.severity == "error" for e in pkt.errors)
-    for start, fact in zip(starts, facts):
-        out.append(_mikey(at, fields[start:_next_message(fields, start)], fact, intact))
+    carriers = pkt.carriers if len(pkt.carriers) == len(starts) else ["udp"] * len(starts)
+    for start, fact, carrier in zip(starts, facts, carriers):
+        out.append(_mikey(at, fields[start:_next_message(fields, start)], fact, intact, carrier))
     for err in pkt.errors:
         out.append(IssueObs(at, err.code, err.severity, err.message))
     return out
@@ -222,7 +226,8 @@ def _key_statuses(fields: list[list[Any]]) -> list[int | None]:
     return out
 
 
-def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> MikeyObs:
+def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool,
+           carrier: str = "udp") -> MikeyObs:
     """A MIKEY message's observation: its identifiers from the dissection, what the key
     hierarchy made of it from the typed *fact* (:class:`analyzer.mikey_keys.MikeyOutcome`)."""
     ids = _all(fields, "mikey.id.data")  # text for NAI/URI IDs, hex otherwise (id_value)
@@ -246,7 +251,8 @@ def _mikey(at: Where, fields: list[list[Any]], fact: Any, intact: bool) -> Mikey
         _first(fields, "mikey.mbms.key_domain_id"), _first(fields, "mikey.mbms.msk_id"),
         _first(fields, "mikey.mbms.mtk_id"), idi, idr, status, learned, salt,
         fact.answers if fact is not None else None, intact,
-        _first(fields, "mikey.kemac.key_data_len") == 0, kv)
+        _first(fields, "mikey.kemac.key_data_len") == 0, kv, carrier,
+        _first(fields, "mikey.rand.data") is not None)
 
 
 

@@ -239,6 +239,7 @@ class Reconstructor:
 
     def _mikey(self, obs: MikeyObs) -> None:
         at = obs.at
+        self._deviations(obs)
         if obs.data_type == 1:
             self._verification(obs)
             return
@@ -254,6 +255,26 @@ class Reconstructor:
             self._under_muk(obs)
         elif obs.msk_id is not None and obs.kd:
             self._msk_message(obs)
+
+    def _deviations(self, obs: MikeyObs) -> None:
+        """Tolerated variants of TS 33.246 in traffic that otherwise works: reported once
+        per sender and kind (warnings), never stopping keys, procedures or decryption."""
+        at = obs.at
+        if obs.carrier == "udp" and obs.data_type in (0, 1):
+            ports = {at.src.rsplit(":", 1)[-1], at.dst.rsplit(":", 1)[-1]}
+            if "2269" not in ports:
+                port = at.dst.rsplit(":", 1)[-1]
+                self._once(("mikey.port", at.src_ip, port), "mikey.port", "warning", at,
+                           f"MIKEY from {at.src_ip} on UDP port {port}: TS 33.246 §6.4.1 "
+                           "names 2269")
+        if obs.data_type == 0 and obs.mtk_id is not None and obs.has_rand:
+            self._once(("mikey.mtk_rand", at.src_ip), "mikey.mtk_rand", "warning", at,
+                       f"MTK message {obs.kd}/{obs.msk_id}/{obs.mtk_id} with a RAND: TS 33.246 "
+                       "§6.4.5.3 derives MTK message keys from the MSK's RAND")
+        if obs.data_type == 1 and obs.idr is None:
+            self._once(("mikey.ack_no_idr", at.src_ip), "mikey.ack_no_idr", "warning", at,
+                       f"verification from {at.src_ip} without IDr (mandatory, TS 33.246 "
+                       "§6.4.5.2)")
 
     def _under_muk(self, obs: MikeyObs) -> KeyRecord | None:
         """Counter check per MUK (EF_MUK, TS 31.102 §4.2.81); the MUK's use."""

@@ -42,11 +42,13 @@ PACKET_GAP = 0.004
 def mtk_for_download(w: World, msk: Msk, mtk_id: int) -> tuple[bytes, dict[str, Any]]:
     """An MTK message for download (TGK, no salt) and what the DCF keys come from."""
     msk.counter += 1
-    key, csb, rand = w.rng.randbytes(16), w.rng.getrandbits(32), w.rng.randbytes(16)
+    key, csb = w.rng.randbytes(16), w.rng.getrandbits(32)
+    sent, rand = w.mtk_rand(msk)  # (spec: no RAND payload; the MSK's RAND derives the keys)
     mid = struct.pack("!H", mtk_id)
     msk.mtks.append({"mtk_id": mid.hex(), "key": key.hex(), "salt": None})
     data = [MIKEY_KeyData(next_payload=0, key_type=0, kv=0, key_data=key)]
-    raw = psk_message(msk.key, csb, rand, msk.counter, data, key_ids_ext(msk.kd, msk.msk_id, mid))
+    raw = psk_message(msk.key, csb, sent, msk.counter, data,
+                      key_ids_ext(msk.kd, msk.msk_id, mid), key_rand=rand)
     return raw, {"kd": msk.kd, "msk_id": msk.msk_id, "mtk_id": mid, "key": key, "csb": csb,
                  "rand": rand}
 
@@ -60,6 +62,18 @@ def protect(w: World, plain: bytes, mtk: dict[str, Any], method: int) -> bytes:
                 textual=(f"Content-Description:MBMS download, MTK {mtk['mtk_id'].hex()}",))
     unsigned = build_dcf(body, **args)  # the signature covers what precedes mdri
     return build_dcf(body, **args, signature=sign(keys.auth_key, unsigned))
+
+
+def wrap_fdt(w: World, fdt: bytes, mtk: dict[str, Any]) -> bytes:
+    """The FDT Instance in a DCF of its own (TS 33.246 §6.6.3): NULL encryption, so a
+    receiver reads it at once, and the odfs HMAC-SHA1 under *mtk*'s keys (checked once
+    that MTK is known), its obki naming the MTK."""
+    keys = candidate_keys(mtk["key"], mtk["csb"], mtk["rand"], "rfc3830")[0]
+    kid = mtk["kd"] + mtk["msk_id"] + mtk["mtk_id"]
+    args = dict(key_id=kid, plaintext_length=len(fdt), method=0,
+                content_type="application/fdt+xml", content_id="cid:fdt@bmsc")
+    unsigned = build_dcf(fdt, **args)
+    return build_dcf(fdt, **args, signature=sign(keys.auth_key, unsigned))
 
 
 def _packets(toi: int, obj: bytes, fdt_id: int | None = None) -> list[bytes]:
@@ -98,7 +112,28 @@ def download(w: World, opts: Any) -> None:
     msk = w.new_msk()
     t = _join_all(w, EPOCH, msk) + 0.2
     raw, mtk1 = mtk_for_download(w, msk, 1)
-    w.multicast_mikey(t, raw, "mtk 1 (download)")
+    w.expect("mtk_update", None, "success")
+    wire: list[tuple[int, bytes, Any]] = []
+    entries = []
+
+    def mikey_object(toi: int, message: bytes, n: int) -> None:
+        """TS 33.246 §6.3.3.2.1: the MTK message as a file of the session (spec); or,
+        legacy, a UDP MIKEY message to the group."""
+        if not w.spec:
+            wire.append((-1, message, None))
+            return
+        entries.append({"TOI": toi, "Content-Location":
+                        f"http://bmsc.example.org/jokes/mtk{n}.mikey",
+                        "Content-Type": "application/mikey", "Content-Length": len(message),
+                        "Content-MD5": base64.b64encode(hashlib.md5(message).digest()).decode(),
+                        "FEC-OTI-FEC-Encoding-ID": 0, "FEC-OTI-Encoding-Symbol-Length": SYMBOL,
+                        "FEC-OTI-Maximum-Source-Block-Length": MAX_SBL})
+        wire.append((toi, message, None))
+
+    if w.spec:
+        mikey_object(101, raw, 1)
+    else:
+        w.multicast_mikey(t, raw, "mtk 1 (download)")
     t += 0.1
     files = [("joke.html", "text/html", _content(w, "html", 3000), 1, 1, None),
              ("logo.png", "image/png", _content(w, "bin", 5000), 1, 2, None),
@@ -106,8 +141,6 @@ def download(w: World, opts: Any) -> None:
              ("terms.txt", "text/plain", _content(w, "text", 6000), None, None, None),
              ("news.html", "text/html", _content(w, "html", 9000), 2, 2, None)]
     second = None
-    wire: list[tuple[int, bytes, Any]] = []
-    entries = []
     for n, (name, ctype, plain, mtk_no, method, lose) in enumerate(files):
         toi = n + 1
         attrs = {"TOI": toi, "Content-Location": f"http://bmsc.example.org/jokes/{name}"}
@@ -119,7 +152,8 @@ def download(w: World, opts: Any) -> None:
         else:
             if mtk_no == 2 and second is None:
                 raw2, second = mtk_for_download(w, msk, 2)
-                wire.append((-1, raw2, None))
+                w.expect("mtk_update", None, "success")
+                mikey_object(102, raw2, 2)
             used = mtk1 if mtk_no == 1 else second
             obj = protect(w, plain, used, method)
             attrs.update({"Content-Type": "application/vnd.oma.drm.dcf",
@@ -135,8 +169,12 @@ def download(w: World, opts: Any) -> None:
             f"{used['kd'].hex()}/{used['msk_id'].hex()}/{used['mtk_id'].hex()}",
             "method": {None: "clear", 1: "AES_128_CBC", 2: "AES_128_CTR"}[method],
             "complete": lose is None, "lost_packet": lose})
+        if lose is not None:
+            w.expected_findings.add("flute.incomplete")
         wire.append((toi, obj, lose))
     fdt = build_fdt(entries, expires=int(EPOCH) + 3600)
+    if w.spec:  # a protected download service protects its FDT too (TS 33.246 §6.6.3)
+        fdt = wrap_fdt(w, fdt, mtk1)
     sends = [(p, "fdt") for p in _packets(0, fdt, fdt_id=1)]
     for toi, obj, lose in wire:
         if toi == -1:

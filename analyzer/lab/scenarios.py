@@ -17,8 +17,8 @@
                    loses a packet (:mod:`analyzer.lab.download`)
 ``interop``        what BM-SCs and UEs of other vendors do: one MSK pushed to every UE
                    with one CSB ID and the acks back in random order (some with IDr,
-                   some without); MTK messages sent ahead of the switch, one first
-                   damaged then re-sent intact; two SRTP streams, one wrapping inside an
+                   some without); MTK messages sent ahead of the switch, one sent again
+                   unchanged, one first damaged then re-sent intact; two SRTP streams, one wrapping inside an
                    MTK (with a reordered pair across the wrap), one wrapping exactly at
                    an MTK change; a solicited pull refused with a message-level 403
 =================  ================================================================
@@ -29,8 +29,10 @@ The XML bodies use the element names we recall of TS 33.246/TS 26.346
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
+from ..flows.reconstructor import STORM_THRESHOLD
 from .download import download
 from .frames import tcp_frame, udp_frame
 from .world import EPOCH, HTTP_PORT, MIKEY_PORT, REALM_PREFIX, UE, Msk, RtpStream, World
@@ -38,7 +40,9 @@ from .world import EPOCH, HTTP_PORT, MIKEY_PORT, REALM_PREFIX, UE, Msk, RtpStrea
 SERVICE_ID = "urn:3gpp:mbms:service:tv-news"
 URI_REGISTER = "/keymanagement?requesttype=register"
 URI_DEREGISTER = "/keymanagement?requesttype=deregister"
-URI_MSK = "/keymanagement?requesttype=msk"
+URI_MSK = "/keymanagement?requesttype=msk-request"   # TS 33.246 G.2.3
+URI_MSK_LEGACY = "/keymanagement?requesttype=msk"
+NS = "urn:3GPP:metadata:2005:MBMS:"                    # TS 26.346 §11.4-11.8
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Options:
     #: RFC 4771 (TS 33.246 §6.6.2.1): mode 1..3 (RCCm1..RCCm3; 0 none) and the rate R
     rcc: int = 0
     rcc_r: int = 1
+    #: ``spec`` (TS 33.246 as written) or ``legacy`` (this lab's first conventions)
+    conventions: str = "spec"
 
 
 # ---------------------------------------------------------------- HTTP bodies
@@ -81,39 +87,63 @@ def _response(status: int, reason: str, headers: list[str], ctype: str = "",
 
 
 def _challenge(w: World, nonce: str, stale: bool = False) -> bytes:
+    """The 401 (H.2.1): qop ``auth,auth-int`` as the spec's example offers (legacy: auth)."""
     extra = ", stale=true" if stale else ""
+    qop = "auth,auth-int" if w.spec else "auth"
     return _response(401, "Unauthorized", [
         f'WWW-Authenticate: Digest realm="{REALM_PREFIX}{w.fqdn}", nonce="{nonce}", '
-        f'qop="auth", algorithm=MD5{extra}'])
+        f'qop="{qop}", algorithm=MD5{extra}'])
 
 
 def _auth_info(w: World) -> str:
-    return f'Authentication-Info: qop=auth, rspauth="{w.rng.randbytes(16).hex()}", nc=00000001'
+    qop = "auth-int" if w.spec else "auth"
+    return f'Authentication-Info: qop={qop}, rspauth="{w.rng.randbytes(16).hex()}", nc=00000001'
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _service_bodies(w: World, root: str, ns: str) -> tuple[bytes, bytes]:
+    """A (de)registration request and its response (TS 26.346 §11.4, §11.5, §11.7; legacy:
+    this lab's first guess of the names)."""
+    if w.spec:
+        return (_xml(root, f"  <serviceID>{SERVICE_ID}</serviceID>\n", NS + ns),
+                _xml("mbmsSecurityRegisterResponse", f"  <Response>\n    <serviceID>"
+                     f"{SERVICE_ID}</serviceID>\n    <ResponseCode>200 OK</ResponseCode>\n"
+                     "  </Response>\n", NS + "securityRegistrationResponse"))
+    legacy = {"mbmsSecurityRegister": "mbmsUserServiceRegistration",
+              "mbmsSecurityDeregister": "mbmsUserServiceDeregistration"}[root]
+    return (_xml(legacy, f"  <serviceId>{SERVICE_ID}</serviceId>\n"),
+            _xml("mbmsUserServiceRegistrationResponse",
+                 f"  <serviceId>{SERVICE_ID}</serviceId>\n  <status>200</status>\n"))
 
 
 def registration(w: World, ue: UE, t: float) -> float:
     """User service registration (TS 33.246 §6.3.2.1A) with a digest challenge."""
-    body = _xml("mbmsUserServiceRegistration", f"  <serviceId>{SERVICE_ID}</serviceId>\n")
-    ok = _xml("mbmsUserServiceRegistrationResponse",
-              f"  <serviceId>{SERVICE_ID}</serviceId>\n  <status>200</status>\n")
+    body, ok = _service_bodies(w, "mbmsSecurityRegister", "securityRegistration")
     nonce = w.nonce()
     pairs = [(_request(w, URI_REGISTER, "application/mbms-register+xml", body),
               _challenge(w, nonce)),
              (_request(w, URI_REGISTER, "application/mbms-register+xml", body,
-                       w.authorization(ue, "POST", URI_REGISTER, nonce)),
+                       w.authorization(ue, "POST", URI_REGISTER, nonce, body)),
               _response(200, "OK", [_auth_info(w)], "application/mbms-register-response+xml", ok))]
+    w.expect("registration", ue, "success")
     return w.http_exchange(t, ue, pairs, f"registration ue{ue.index}")
 
 
 def deregistration(w: World, ue: UE, t: float) -> float:
     """User service deregistration (TS 33.246 §6.3.2.1B)."""
-    body = _xml("mbmsUserServiceDeregistration", f"  <serviceId>{SERVICE_ID}</serviceId>\n")
+    body, ok = _service_bodies(w, "mbmsSecurityDeregister", "securityDeregistration")
     nonce = w.nonce()
+    answer = _response(200, "OK", [_auth_info(w)], "application/mbms-register-response+xml",
+                       ok) if w.spec else _response(200, "OK", [_auth_info(w)])
     pairs = [(_request(w, URI_DEREGISTER, "application/mbms-deregister+xml", body),
               _challenge(w, nonce)),
              (_request(w, URI_DEREGISTER, "application/mbms-deregister+xml", body,
-                       w.authorization(ue, "POST", URI_DEREGISTER, nonce)),
-              _response(200, "OK", [_auth_info(w)]))]
+                       w.authorization(ue, "POST", URI_DEREGISTER, nonce, body)),
+              answer)]
+    w.expect("deregistration", ue, "success")
     return w.http_exchange(t, ue, pairs, f"deregistration ue{ue.index}")
 
 
@@ -122,40 +152,59 @@ def msk_request(w: World, ue: UE, t: float, msk: Msk, stale: bool = False,
     """UE-initiated MSK request (TS 33.246 §6.3.2.2.1): POST, 401, POST with digest,
     200 with per-key status, then the MSK message (V=1) and the UE's verification.
     *reject*: refused per key (True), or once for the whole message (``"message"``)."""
-    key = (f"  <MSK>\n    <keyDomainID>{msk.kd.hex()}</keyDomainID>\n"
-           f"    <MSKID>{msk.msk_id.hex()}</MSKID>\n  </MSK>\n")
-    body = _xml("mbmsMSKRequest", key)
-    status = 403 if reject else 200
-    reason = "    <natureOfError>not subscribed</natureOfError>\n" if reject else ""
-    answer = _xml("mbmsMSKResponse", f"  <MSKResponse>\n    <keyDomainID>{msk.kd.hex()}</keyDomainID>"
-                  f"\n    <MSKID>{msk.msk_id.hex()}</MSKID>\n    <status>{status}</status>\n"
-                  f"{reason}  </MSKResponse>\n", "urn:3GPP:metadata:2005:MBMS:mskResponse")
+    uri = URI_MSK if w.spec else URI_MSK_LEGACY
+    if w.spec:  # TS 26.346 §11.6, §11.8: IDs in base64, one Response per MSK
+        key = (f"  <MSK>\n    <keyDomainID>{_b64(msk.kd)}</keyDomainID>\n"
+               f"    <MSKID>{_b64(msk.msk_id)}</MSKID>\n  </MSK>\n")
+        body = _xml("mbmsMSKRequest", key, NS + "mskRequest")
+        code = "403 Forbidden" if reject else "200 OK"
+        answer = _xml("mbmsMSKResponse", f"  <Response>\n  {key.replace(chr(10) + '  ', chr(10) + '    ')}"
+                      f"    <ResponseCode>{code}</ResponseCode>\n  </Response>\n",
+                      NS + "mskResponse")
+    else:
+        key = (f"  <MSK>\n    <keyDomainID>{msk.kd.hex()}</keyDomainID>\n"
+               f"    <MSKID>{msk.msk_id.hex()}</MSKID>\n  </MSK>\n")
+        body = _xml("mbmsMSKRequest", key)
+        status = 403 if reject else 200
+        reason = "    <natureOfError>not subscribed</natureOfError>\n" if reject else ""
+        answer = _xml("mbmsMSKResponse", f"  <MSKResponse>\n    <keyDomainID>{msk.kd.hex()}"
+                      f"</keyDomainID>\n    <MSKID>{msk.msk_id.hex()}</MSKID>\n    <status>"
+                      f"{status}</status>\n{reason}  </MSKResponse>\n", NS + "mskResponse")
     if reject == "message":  # one status for the whole message, none per key
         answer = _xml("mbmsMSKResponse", "  <statusCode>403</statusCode>\n  <reason>not "
                       f"subscribed</reason>\n  <MSK>\n    <keyDomainID>{msk.kd.hex()}"
                       f"</keyDomainID>\n    <MSKID>{msk.msk_id.hex()}</MSKID>\n  </MSK>\n",
                       "urn:3GPP:metadata:2005:MBMS:mskResponse")
     nonce = w.nonce()
-    pairs = [(_request(w, URI_MSK, "application/mbms-msk+xml", body), _challenge(w, nonce))]
+    pairs = [(_request(w, uri, "application/mbms-msk+xml", body), _challenge(w, nonce))]
     if stale:  # the nonce expires between challenge and answer: re-challenged with stale=true
         fresh = w.nonce()
-        pairs.append((_request(w, URI_MSK, "application/mbms-msk+xml", body,
-                               w.authorization(ue, "POST", URI_MSK, nonce)),
+        pairs.append((_request(w, uri, "application/mbms-msk+xml", body,
+                               w.authorization(ue, "POST", uri, nonce, body)),
                       _challenge(w, fresh, stale=True)))
         nonce = fresh
-    pairs.append((_request(w, URI_MSK, "application/mbms-msk+xml", body,
-                           w.authorization(ue, "POST", URI_MSK, nonce)),
+    pairs.append((_request(w, uri, "application/mbms-msk+xml", body,
+                           w.authorization(ue, "POST", uri, nonce, body)),
                   _response(200, "OK", [_auth_info(w)], "application/mbms-msk-response+xml",
                             answer)))
     t = w.http_exchange(t, ue, pairs, f"msk request ue{ue.index}")
+    kind = "solicited_pull" if ue.solicited else "msk_request"
+    ue.solicited = False
     if reject:
+        w.expect(kind, ue, "rejected")
         return t
-    return deliver_msk(w, ue, t + 0.05, msk, ack)
+    w.expect(kind, ue, "success" if ack else "incomplete", *(() if ack else ("mikey.ack_missing",)))
+    return deliver_msk(w, ue, t + 0.05, msk, ack, push=False)
 
 
 def deliver_msk(w: World, ue: UE, t: float, msk: Msk, ack: bool = True,
-                received: bool = True) -> float:
-    """An MSK message to *ue* under its MUK (V=1) and, if it got it, its verification."""
+                received: bool = True, push: bool = True) -> float:
+    """An MSK message to *ue* under its MUK (V=1) and, if it got it, its verification;
+    *push*: unsolicited (not the answer to an MSK request)."""
+    if push:
+        done = received and ack
+        w.expect("msk_push", ue, "success" if done else "incomplete",
+                 *(() if done else ("mikey.ack_missing",)))
     w.send_mikey_to_ue(t, ue, w.msk_message(ue, msk, v=1), f"msk {msk.msk_id.hex()} ue{ue.index}")
     if received:
         ue.msks.add(msk.msk_id)
@@ -167,6 +216,7 @@ def deliver_msk(w: World, ue: UE, t: float, msk: Msk, ack: bool = True,
 def solicit(w: World, ue: UE, t: float) -> None:
     """BM-SC solicited pull (TS 33.246 §6.3.2.2.4): key IDs 0, no key data."""
     w.send_mikey_to_ue(t, ue, w.msk_message(ue, None, v=0), f"solicitation ue{ue.index}")
+    ue.solicited = True
 
 
 class Stream:
@@ -183,6 +233,7 @@ class Stream:
         self.mtk_id += 1
         self.w.multicast_mikey(t, self.w.mtk_message(msk, self.mtk_id),
                                f"mtk {msk.msk_id.hex()}/{self.mtk_id}")
+        self.w.expect("mtk_update", None, "success")
         self.mki = msk.msk_id + self.mtk_id.to_bytes(2, "big")
 
     def run(self, t0: float, t1: float, msk: Msk, hooks: dict[float, object] | None = None) -> None:
@@ -298,23 +349,29 @@ def attacks(w: World, opts: Options) -> None:
         # again unchanged would be a legitimate re-send, TS 33.246 §6.4.3 NOTE)
         old = next(f for f in w.frames if f.note.startswith("mtk "))
         w.emit(max(when, t + opts.mtk_period + 0.1), old.data, "attack: replayed mtk message")
+        w.expect("mtk_update", None, "failed", "mikey.replay")
 
     def forge(when: float) -> None:
         raw = bytearray(w.mtk_message(msk, 999))
         raw[-1] ^= 0x5A  # a forged MAC
+        msk.mtks.pop()  # (no key a receiver takes: not in the truth's MTKs)
         w.multicast_mikey(when, bytes(raw), "attack: forged mac")
+        w.expect("mtk_update", None, "failed", "mikey.mac_bad")
 
     def unknown_mki(when: float) -> None:
         for n in range(3):
             w.srtp_packet(when + n * 0.001, msk.msk_id + b"\xff\xfe", "attack: unknown mki")
+        w.expected_findings.add("srtp.unknown_mki")
 
     def truncated(when: float) -> None:
         ue = w.ues[0]
         w.send_mikey_to_ue(when, ue, w.msk_message(ue, msk)[:37], "attack: truncated mikey")
+        w.expected_findings.add("mikey.malformed")
 
     def garbage(when: float) -> None:
         w.emit(when, udp_frame("10.66.6.6", 31337, w.bmsc_ip, MIKEY_PORT, w.rng.randbytes(93),
                                w.next_ident()), "attack: garbage on the mikey port")
+        w.garbage = True
 
     span = opts.duration
     stream.run(t, end, msk, {t + span * 0.3: replay, t + span * 0.4: forge,
@@ -335,16 +392,22 @@ def interop(w: World, opts: Options) -> None:
     mtk_id, mki, cur = 0, b"", msk
     ahead = min(0.25, opts.mtk_period / 4)  # MTK messages go out before the switch
 
-    def announce(at: float, under: Msk, damaged_first: bool = False) -> bytes:
+    def announce(at: float, under: Msk, damaged_first: bool = False,
+                 resend: bool = False) -> bytes:
         nonlocal mtk_id
         mtk_id += 1
         raw = w.mtk_message(under, mtk_id)
         note = f"mtk {under.msk_id.hex()}/{mtk_id}"
         if damaged_first:  # cut short on the way; the BM-SC's periodic re-send is intact
             w.multicast_mikey(at - ahead, raw[:-7], note + " (damaged)")
+            w.expect("mtk_update", None, "failed", "mikey.malformed")
             w.multicast_mikey(at - ahead + 0.05, raw, note + " (re-sent)")
         else:
             w.multicast_mikey(at - ahead, raw, note)
+        w.expect("mtk_update", None, "success")
+        if resend:  # sent again unchanged for reliability (TS 33.246 §6.3.3.2.2)
+            w.multicast_mikey(at + 0.5, raw, note + " (periodic re-send)")
+            w.expect("mtk_update", None, "success")
         return under.msk_id + mtk_id.to_bytes(2, "big")
 
     def push(at: float) -> Msk:
@@ -358,6 +421,7 @@ def interop(w: World, opts: Options) -> None:
                                f"push {new.msk_id.hex()} ue{ue.index}")
             ue.msks.add(new.msk_id)
             acks.append((ue, w.ack_for_last(with_idr=n % 2 == 0)))
+            w.expect("msk_push", ue, "success")
         w.rng.shuffle(acks)
         for n, (ue, raw) in enumerate(acks):
             w.send_mikey_from_ue(at + 0.1 + n * 0.011, ue, raw, f"ack ue{ue.index}")
@@ -371,7 +435,7 @@ def interop(w: World, opts: Options) -> None:
             if changes == 3:
                 pushed = push(now - 1.0)
                 cur = pushed
-            mki = announce(now, cur, damaged_first=changes == 4)
+            mki = announce(now, cur, damaged_first=changes == 4, resend=changes == 2)
             switch = now + per_mtk * step
         for stream in (a, b):
             if stream is a and a.index == 65535:  # a reordered pair across the wrap
@@ -382,6 +446,9 @@ def interop(w: World, opts: Options) -> None:
                 w.srtp_packet(now + 0.005 + (0.002 if stream is b else 0.0), mki,
                               f"srtp {'ab'[stream is b]}", stream)
         now += step
+    # an MTK ID above the MSK's window (SEQu fffe): a conformant ME refuses it
+    w.multicast_mikey(end, w.mtk_message(cur, 0xFFFF), "mtk ffff (outside the KV window)")
+    w.expect("mtk_update", None, "success", "mikey.mtk_window")
     # the UE that never joined is solicited (key IDs 0) and refused for the whole message
     solicit(w, late, end + 0.1)
     msk_request(w, late, end + 0.6, pushed or msk, reject="message")
@@ -398,6 +465,8 @@ def storm(w: World, opts: Options) -> None:
         solicit(w, ue, t + ue.index * 1e-5)
     for ue in w.ues:
         msk_request(w, ue, t + 0.2 + w.rng.uniform(0.0, 1.0), new)
+    if len(w.ues) >= STORM_THRESHOLD:  # all ask within a second: the analyzer's storm rule
+        w.expected_findings.add("bmsc.request_storm")
 
 
 def mixed(w: World, opts: Options) -> None:
@@ -440,6 +509,6 @@ DEFAULT_UES = {"storm": 1000, "interop": 4}
 
 def run(name: str, seed: int = 1, opts: Options = Options()) -> World:
     """Simulate scenario *name*; the world holds the frames and the ground truth."""
-    world = World(seed, opts.ues, rcc=opts.rcc, rcc_r=opts.rcc_r)
+    world = World(seed, opts.ues, rcc=opts.rcc, rcc_r=opts.rcc_r, conventions=opts.conventions)
     SCENARIOS[name](world, opts)
     return world

@@ -56,6 +56,7 @@ class UE:
     password: str = field(repr=False)
     mikey_counter: int = 0  # the per-MUK timestamp counter (EF_MUK, TS 31.102 §4.2.81)
     msks: set[bytes] = field(default_factory=set)
+    solicited: bool = False  # a solicitation came: its next MSK request answers it
 
 
 @dataclass
@@ -74,6 +75,9 @@ class Msk:
     kd: bytes
     msk_id: bytes
     key: bytes = field(repr=False)
+    #: the MIKEY-RAND of its MSK messages, the same for every UE (TS 33.246 §6.4.5.1);
+    #: MTK messages under it are derived from it (§6.4.5.3)
+    rand: bytes = field(default=b"", repr=False)
     counter: int = 0  # MTK message counter under this MSK
     mtks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -83,7 +87,15 @@ class World:
 
     def __init__(self, seed: int, ues: int, fqdn: str = "bmsc.example.org",
                  bmsc_ip: str = "10.0.0.1", group: str = "232.0.0.1", rcc: int = 0,
-                 rcc_r: int = 1) -> None:
+                 rcc_r: int = 1, conventions: str = "spec") -> None:
+        #: ``spec``: MIKEY as TS 33.246 §6.4 writes it (one RAND per MSK for all UEs, none
+        #: in MTK messages; the MSK a TEK with KV 0000..fffe; IDi/IDr NAIs; acks with IDr;
+        #: the trigger's Key Number 0 under its Key Group). ``legacy``: this lab's first
+        #: conventions (a RAND per message, also in MTK messages; the MSK a TGK with KV
+        #: 0001..ffff; URI IDs; acks without IDr; the trigger's MSK ID 00000000)
+        if conventions not in ("spec", "legacy"):
+            raise ValueError(f"conventions: spec or legacy, not {conventions!r}")
+        self.spec = conventions == "spec"
         #: RFC 4771 mode (1..3 = RCCm1..RCCm3; 0: plain RFC 3711 tags) and R: with a mode,
         #: MSK messages carry the SRTP SP of TS 33.246 §6.6.2.1 and SRTP carries the ROC
         self.rcc, self.rcc_r = rcc, rcc_r
@@ -104,6 +116,11 @@ class World:
         self._rtp_seq = self.rng.getrandbits(16)
         self._rtp_ts = self.rng.getrandbits(32)
         self._srtp: dict[bytes, SrtpContext] = {}
+        #: the story an analyzer must tell (ground truth): (procedure, UE or None, outcome)
+        #: of every procedure, and the finding codes the traffic calls for
+        self.expected: list[tuple[str, str | None, str]] = []
+        self.expected_findings: set[str] = set()
+        self.garbage = False
         #: HTTP exchanges as (start time, UE, [(request, response), ...]) for live sending
         self.exchanges: list[tuple[float, UE, list[tuple[bytes, bytes]]]] = []
 
@@ -132,6 +149,8 @@ class World:
         group = 1
         number = len(self.msks) + 1
         msk = Msk(self.kd, struct.pack("!HH", group, number), self.rng.randbytes(16))
+        if self.spec:
+            msk.rand = self.rng.randbytes(16)
         self.msks.append(msk)
         return msk
 
@@ -143,18 +162,24 @@ class World:
         solicitation); *csb*: the CSB ID (random by default; a BM-SC may give every UE
         the same one for one MSK)."""
         ue.mikey_counter += 1
-        rand = self.rng.randbytes(16)
+        rand = msk.rand if self.spec and msk is not None else self.rng.randbytes(16)
         csb = self.rng.getrandbits(32) if csb is None else csb
-        if msk is None:
-            keys, ext = [], key_ids_ext(self.kd, b"\x00\x00\x00\x00")
-        else:
-            # KV interval of MTK IDs (TS 33.246 §6.4.5.1, §6.5.4): SEQl exclusive, so 0000
-            # lets MTK 0001 in; SEQu never the maximum
-            keys = [MIKEY_KeyData(next_payload=0, key_type=0, kv=2, key_data=msk.key,
+        if msk is None:  # the trigger: Key Number 0 (spec: under the Key Group in use)
+            group = self.msks[-1].msk_id[:2] if self.spec and self.msks else b"\x00\x00"
+            keys, ext = [], key_ids_ext(self.kd, group + b"\x00\x00")
+        elif self.spec:
+            # a TEK with its KV interval of MTK IDs (TS 33.246 §6.4.5.1, §6.5.4): SEQl
+            # exclusive, so 0000 lets MTK 0001 in; SEQu never the maximum
+            keys = [MIKEY_KeyData(next_payload=0, key_type=2, kv=2, key_data=msk.key,
                                   valid_from=b"\x00\x00", valid_to=b"\xff\xfe")]
             ext = key_ids_ext(msk.kd, msk.msk_id)
+        else:
+            keys = [MIKEY_KeyData(next_payload=0, key_type=0, kv=2, key_data=msk.key,
+                                  valid_from=b"\x00\x01", valid_to=b"\xff\xff")]
+            ext = key_ids_ext(msk.kd, msk.msk_id)
         raw = psk_message(ue.muk, csb, rand, ue.mikey_counter if counter is None else counter, keys, ext,
-                          self.fqdn.encode(), ue.btid.encode(), v=v, sp=self.srtp_sp())
+                          self.fqdn.encode(), ue.btid.encode(), v=v, sp=self.srtp_sp(),
+                          id_type=0 if self.spec else 1)
         self._last_msk = (ue, csb, rand, ue.mikey_counter if counter is None else counter)
         return raw
 
@@ -166,9 +191,13 @@ class World:
             return None
         return {0: 1, 1: 16, 2: 1, 14: self.rcc + 1, 11: 14, 13: self.rcc_r}
 
-    def ack_for_last(self, with_idr: bool = False) -> bytes:
-        """The verification message of the UE for the last MSK message built."""
+    def ack_for_last(self, with_idr: bool | None = None) -> bytes:
+        """The verification message of the UE for the last MSK message built (with its
+        IDr as TS 33.246 §6.4.5.2 requires; *with_idr* overrides the conventions)."""
         ue, csb, rand, counter = self._last_msk
+        with_idr = self.spec if with_idr is None else with_idr
+        if not with_idr:  # IDr is mandatory (TS 33.246 §6.4.5.2): a tolerated variant
+            self.expected_findings.add("mikey.ack_no_idr")
         return verification_message(ue.muk, csb, rand, counter, self.fqdn.encode(),
                                     ue.btid.encode(), with_idr=with_idr)
 
@@ -182,8 +211,18 @@ class World:
                                                    mki=msk.msk_id + mid, rcc=self.rcc,
                                                    rcc_r=self.rcc_r)
         data = [MIKEY_KeyData(next_payload=0, key_type=3, kv=0, key_data=key, salt=salt)]
-        return psk_message(msk.key, self.rng.getrandbits(32), self.rng.randbytes(16), msk.counter,
-                           data, key_ids_ext(msk.kd, msk.msk_id, mid))
+        csb = self.rng.getrandbits(32)
+        rand, key_rand = self.mtk_rand(msk)
+        return psk_message(msk.key, csb, rand, msk.counter, data,
+                           key_ids_ext(msk.kd, msk.msk_id, mid), key_rand=key_rand)
+
+    def mtk_rand(self, msk: Msk) -> tuple[bytes | None, ...]:
+        """(the RAND payload of an MTK message, the RAND its keys come from): spec, none
+        and the MSK's (TS 33.246 §6.4.5.3); legacy, one of its own for both."""
+        if self.spec:
+            return None, msk.rand
+        rand = self.rng.randbytes(16)
+        return rand, rand
 
     def _suite(self):
         """The SRTP suite of the MTK streams (tag 14 bytes with RCC: ROC || 80-bit MAC)."""
@@ -283,15 +322,19 @@ class World:
         self._nonce += 1
         return base64.b64encode(self.rng.randbytes(12) + struct.pack("!I", self._nonce)).decode()
 
-    def authorization(self, ue: UE, method: str, uri: str, nonce: str) -> str:
-        """The UE's Authorization header for a challenge with *nonce* (RFC 7616, MD5, qop=auth)."""
+    def authorization(self, ue: UE, method: str, uri: str, nonce: str,
+                      body: bytes = b"") -> str:
+        """The UE's Authorization header for a challenge with *nonce* (RFC 7616, MD5): qop
+        ``auth-int`` over *body*, the default of TS 33.246 H.2.1 (legacy: ``auth``); the
+        password is base64(MRK) (Annex F)."""
         cnonce = base64.b64encode(self.rng.randbytes(8)).decode()
+        qop = "auth-int" if self.spec else "auth"
         creds = DigestParams("Digest", {"username": ue.btid, "realm": REALM_PREFIX + self.fqdn,
-                                        "nonce": nonce, "uri": uri, "qop": "auth",
+                                        "nonce": nonce, "uri": uri, "qop": qop,
                                         "nc": "00000001", "cnonce": cnonce, "algorithm": "MD5"})
-        response = expected_response(creds, ue.password, method)
+        response = expected_response(creds, ue.password, method, body)
         return (f'Digest username="{ue.btid}", realm="{REALM_PREFIX}{self.fqdn}", '
-                f'nonce="{nonce}", uri="{uri}", qop=auth, nc=00000001, cnonce="{cnonce}", '
+                f'nonce="{nonce}", uri="{uri}", qop={qop}, nc=00000001, cnonce="{cnonce}", '
                 f'algorithm=MD5, response="{response}"')
 
     # ------------------------------------------------------------------ output helpers
@@ -310,9 +353,24 @@ class World:
                     f'password = "{ue.password}"']
         return "\n".join(out) + "\n"
 
+    def expect(self, procedure: str, ue: UE | None, outcome: str, *findings: str) -> None:
+        """Record a procedure the traffic holds (and the findings it calls for)."""
+        self.expected.append((procedure, ue.ip if ue is not None else None, outcome))
+        self.expected_findings.update(findings)
+
     def truth(self) -> dict[str, Any]:
-        """Ground truth: every key the simulation made."""
+        """Ground truth: every key the simulation made, every procedure with its outcome,
+        and the finding codes an analyzer must report (TS 33.246 read as the lab reads it;
+        the legacy conventions add their deviations)."""
+        findings = set(self.expected_findings)
+        if not self.spec:
+            if any(m.mtks for m in self.msks):
+                findings |= {"mikey.mtk_rand", "mikey.mtk_window"}
         return {
+            #: (a capture with garbage on the MIKEY port also gets the dissector's codes for it)
+            "garbage": self.garbage,
+            "procedures": [{"procedure": p, "ue": ue, "outcome": o} for p, ue, o in self.expected],
+            "findings": sorted(findings),
             "bmsc": {"ip": self.bmsc_ip, "fqdn": self.fqdn, "group": self.group},
             "ues": [{"ip": u.ip, "btid": u.btid, "impi": u.impi, "muk": u.muk.hex(),
                      "ks": u.ks.hex(), "gba_rand": u.gba_rand.hex()} for u in self.ues],
