@@ -28,11 +28,10 @@ from dissectors.carriers import find_embedded
 from dissectors.digest import DigestParams, parse_params, verify
 from dissectors.http import HttpMessage
 from dissectors.issues import Issue
-from dissectors.mikey import all_issues, parse, tree
 from dissectors.mikey.base import Field_, Node
-from dissectors.mikey.constants import DATA_TYPES
 
-from .result import Dissected, endpoint, summarize
+from .mikey_view import mikey_view
+from .result import Dissected, endpoint
 
 if TYPE_CHECKING:
     from .mikey_keys import KeyHierarchy
@@ -198,18 +197,14 @@ def _body_fields(msg: HttpMessage, items: list, errors: list[Issue],
         if issue is not None:
             errors.append(issue)
             continue
-        mikey = parse(data)
+        view = mikey_view(data, f"Multimedia Internet KEYing (in {carrier.upper()})", cand,
+                          hierarchy, depth=0)
         carriers.append(carrier)
-        items.append(Node(f"Multimedia Internet KEYing (in {carrier.upper()}): "
-                          f"{DATA_TYPES.get(getattr(mikey, 'data_type', -1), 'Malformed')}", 0))
-        items.extend(tree(mikey))
-        errors.extend(all_issues(mikey))
-        if hierarchy is not None:
-            outcome = hierarchy.process(mikey, data, f"mikey:{cand.capture}:{cand.frame}",
-                                        cand.src, cand.dst, (cand.capture, cand.frame))
-            facts.append(outcome)
-            items.extend(outcome.tree())
-        parts.append(summarize(mikey))
+        items.extend(view.items)
+        errors.extend(view.errors)
+        if view.fact is not None:
+            facts.append(view.fact)
+        parts.append(view.summary)
     return parts
 
 

@@ -15,9 +15,6 @@ from typing import Iterable, Iterator
 from dissectors.carriers import find_embedded
 from dissectors.flute.lct import looks_like_alc, parse_alc
 from dissectors.issues import Issue
-from dissectors.mikey import all_issues, parse, tree
-from dissectors.mikey.base import Node
-from dissectors.mikey.constants import DATA_TYPES
 from dissectors.mikey.heuristic import looks_like_mikey
 
 from .bmsc_view import build_http, is_relevant
@@ -28,6 +25,7 @@ from .flows.observe import Where
 from .http_flow import HttpEvent, HttpTracker
 from .ipfrag import Defragmenter, fragment_of
 from .mikey_keys import KeyHierarchy
+from .mikey_view import mikey_view
 from .prefilter import Prefilter, packed
 from .profile import DEFAULT_PROFILE, Profile
 from .reading import Record
@@ -114,24 +112,13 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
         if issue is not None:
             errors.append(issue)
             continue
-        msg = parse(data)
+        view = mikey_view(data, f"Multimedia Internet KEYing{_via(carrier)}", cand, hierarchy)
         carriers.append(carrier)
-        items.append(Node(f"Multimedia Internet KEYing{_via(carrier)}: "
-                          f"{DATA_TYPES.get(getattr(msg, 'data_type', -1), 'Malformed')}", -1))
-        items.extend(tree(msg))
-        errors.extend(all_issues(msg))
-        summary = summarize(msg) + _via(carrier)
-        if hierarchy is not None:
-            outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}",
-                                        cand.src, cand.dst, (cand.capture, cand.frame))
-            facts.append(outcome)
-            items.extend(outcome.tree())
-            if outcome.kind is not None:
-                summary += f", MAC {outcome.mac_status}"
-            if outcome.mac_status == "bad":
-                errors.append(Issue("mikey.mac_bad", f"{outcome.kind} message: MAC does not "
-                                    "verify with the known key (wrong key or forged message)"))
-        summaries.append(summary)
+        items.extend(view.items)
+        errors.extend(view.errors)
+        if view.fact is not None:
+            facts.append(view.fact)
+        summaries.append(view.summary + _via(carrier) + view.mac)
     return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
                      "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors,
                      mikey=facts, carriers=carriers)

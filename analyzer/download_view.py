@@ -23,6 +23,7 @@ from dissectors.mikey.base import Field_, Node
 
 from .crypto.dcf import candidate_keys, decrypt, signature_ok
 from .download import DeliveredObject, Note
+from .mikey_view import mikey_view
 from .keys import KeyStore
 from .profile import DEFAULT_PROFILE, Profile
 from .result import Dissected
@@ -245,24 +246,13 @@ def build_alc_packet(cand: Any, store: KeyStore | None = None,
 def _mikey_object(data: bytes, cand: Any, items: list, errors: list, facts: list,
                   carriers: list[str], hierarchy: Any) -> str:
     """Dissect a MIKEY message carried as a FLUTE file; learn its key; its summary."""
-    from dissectors.mikey import all_issues, parse, tree
-
-    from .result import summarize
-
-    msg = parse(data)
+    view = mikey_view(data, "Multimedia Internet KEYing (in FLUTE)", cand, hierarchy)
     carriers.append("flute")
-    items.append(Node("Multimedia Internet KEYing (in FLUTE)", -1))
-    items.extend(tree(msg))
-    errors.extend(all_issues(msg))
-    summary = summarize(msg)
-    if hierarchy is not None:
-        outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}", cand.src,
-                                    cand.dst, (cand.capture, cand.frame))
-        facts.append(outcome)
-        items.extend(outcome.tree())
-        if outcome.kind is not None:
-            summary += f", MAC {outcome.mac_status}"
-    return summary
+    items.extend(view.items)
+    errors.extend(view.errors)
+    if view.fact is not None:
+        facts.append(view.fact)
+    return view.summary + view.mac
 
 
 def object_tree(o: OpenedObject) -> list:
