@@ -1,5 +1,5 @@
 """``python -m analyzer`` runs the command line."""
 
-from .cli import main
+from analyzer.cli import main
 
 raise SystemExit(main())

@@ -14,16 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from .decrypt import decrypt_captures
-from .export import Export
-from .parallel import Renderer
-from .keys import KeyFileError, KeyStore, exposure_warning
-from .keys import load_keys as _load_key_file
-from .lab.scenarios import DEFAULT_UES, SCENARIOS, Options
-from .lab.scenarios import run as run_scenario
-from .profile import DEFAULT_PROFILE, Profile
-from .result import Dissected
-from .writer import PcapngWriter
+from analyzer.capture.profile import DEFAULT_PROFILE, Profile
+from analyzer.capture.writer import PcapngWriter
+from analyzer.keys.store import KeyFileError, KeyStore, exposure_warning
+from analyzer.keys.store import load_keys as _load_key_file
+from analyzer.lab.scenarios import DEFAULT_UES, SCENARIOS, Options
+from analyzer.lab.scenarios import run as run_scenario
+from analyzer.output.decrypted import decrypt_captures
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.parallel import Renderer
+from analyzer.pipeline.session import Session
+from analyzer.views.result import Dissected
 
 PROG = "mbms-analyzer"
 
@@ -144,7 +145,7 @@ def load_keys(path: str) -> KeyStore:
 
 def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
     """Capture live with dumpcap into a pcapng, analysed as it grows (TUI or headless)."""
-    from .sniff import LiveCapture, SniffError
+    from analyzer.capture.sniff import LiveCapture, SniffError
 
     if args.headless and not args.export:
         sys.stderr.write(f"{PROG}: sniff --headless needs --export OUT.json\n")
@@ -159,19 +160,19 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     try:
         if args.headless:
-            run = Export(store, profile=_profile(args))
+            run = Session(store, profile=_profile(args))
             try:
                 errors = run.add_captures([live.path], follow=live.running)
             except KeyboardInterrupt:
                 live.stop()
                 errors = []
             live.stop()
-            Path(args.export).write_text(json.dumps(run.document(), indent=1) + "\n")
+            Path(args.export).write_text(json.dumps(timeline(run), indent=1) + "\n")
             drops = "" if live.dropped is None else f", {live.dropped} dropped by the kernel"
             out.write(f"captured {run.captures[0].packets} packets{drops} -> {args.export}\n")
             status = 1 if errors else 0
         else:
-            from .tui.app import run_app
+            from analyzer.tui.app import run_app
             run_app([live.path], store, live, _profile(args))
     finally:
         live.stop()
@@ -193,13 +194,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         def progress(path: str, packets: int) -> None:
             sys.stderr.write(f"\r{path}: {packets} packets")
             sys.stderr.flush()
-    run = Export(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress,
+    run = Session(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress,
                  workers=args.workers)
     status = 0
     for error in run.add_captures(args.captures):
         sys.stderr.write(f"{PROG}: {error}\n")
         status = 1
-    doc = run.document()
+    doc = timeline(run)
     try:
         Path(args.output).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
@@ -214,7 +215,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
     """Write the delivered files of the captures and their index."""
-    from .extract import Extractor
+    from analyzer.output.extract import Extractor
 
     store = load_keys(args.keys) if args.keys else None
     target = Path(args.output)
@@ -224,13 +225,13 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"{PROG}: cannot make {args.output}: {exc.strerror or exc}\n")
         return 1
     sink = Extractor(target)
-    run = Export(store, profile=_profile(args), on_download=sink)
+    run = Session(store, profile=_profile(args), on_download=sink)
     status = 0
     try:
         for error in run.add_captures(args.captures):
             sys.stderr.write(f"{PROG}: {error}\n")
             status = 1
-        doc = run.document()
+        doc = timeline(run)
         (target / "index.json").write_text(json.dumps(sink.index(doc["captures"]), indent=1,
                                                       ensure_ascii=False) + "\n")
     except OSError as exc:
@@ -260,7 +261,7 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     world = run_scenario(args.scenario, args.seed, opts)
     frames = world.sorted_frames()
     if args.send:
-        from .lab.live import send
+        from analyzer.lab.live import send
         sent = send(frames, args.send, args.speed, world)
         out.write(f"{args.scenario}: sent {sent} packets to {args.send}\n")
     else:
@@ -316,7 +317,7 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     profile = _profile(args)
     renderer = Renderer(out.write, args.json, args.reveal_keys, args.workers, profile) \
         if store is None else None
-    run = Export(store, profile=profile, workers=args.workers, on_packet=show,
+    run = Session(store, profile=profile, workers=args.workers, on_packet=show,
                  end_objects=not args.json, reconstruct=False,
                  on_candidate=renderer.push if renderer is not None else None)
     status = 0
@@ -342,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands[args.command](args, sys.stdout)
         if args.command == "open":
             store = load_keys(args.keys) if args.keys else None
-            from .tui.app import run_app  # only the TUI imports Textual
+            from analyzer.tui.app import run_app  # only the TUI imports Textual
             run_app(args.captures, store, profile=_profile(args))
             return 0
     except KeyFileError as exc:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analyzer.keys import load_keys  # noqa: E402
+from analyzer.keys.store import load_keys  # noqa: E402
 from analyzer.tui.app import MbmsApp  # noqa: E402
 
 

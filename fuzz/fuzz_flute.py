@@ -16,10 +16,10 @@ import _common  # noqa: F401
 import atheris
 
 with atheris.instrument_imports(include=["dissectors", "analyzer"]):
-    from analyzer.download import FluteReceiver, Limits
-    from analyzer.download_view import open_object
     from analyzer.flows.observe import Where
-    from analyzer.keys import KeyStore
+    from analyzer.flute.receiver import FluteReceiver, Limits
+    from analyzer.keys.store import KeyStore
+    from analyzer.views.alc import open_object
     from dissectors.dcf import parse_dcf
     from dissectors.flute.fdt import parse_fdt
     from dissectors.flute.lct import looks_like_alc, parse_alc

@@ -14,9 +14,9 @@ import _common  # noqa: F401
 import atheris
 
 with atheris.instrument_imports(include=["dissectors", "analyzer"]):
-    from analyzer import reading
-    from analyzer.prefilter import Prefilter
-    from analyzer.reading import CaptureError, RecordIndex, Tally, read_capture
+    from analyzer.capture import reading
+    from analyzer.capture.reading import CaptureError, RecordIndex, Tally, read_capture
+    from analyzer.net.prefilter import Prefilter
 
 _FD, _PATH = tempfile.mkstemp(prefix="fuzz-reader-", suffix=".pcap",
                               dir="/dev/shm" if os.path.isdir("/dev/shm") else None)

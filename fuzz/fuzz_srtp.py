@@ -13,9 +13,9 @@ import atheris
 
 with atheris.instrument_imports(include=["dissectors", "analyzer"]):
     from analyzer.crypto.srtp import SUITES, SrtpContext
-    from analyzer.decode import decode_transport
-    from analyzer.framesummary import summarize_frame
-    from analyzer.prefilter import Prefilter
+    from analyzer.net.decode import decode_transport
+    from analyzer.net.prefilter import Prefilter
+    from analyzer.views.frame import summarize_frame
     from dissectors.srtp import is_rtcp, rtp_header, split_srtcp, split_srtp
 
 _KEY, _SALT = bytes(range(16)), bytes(range(16, 30))

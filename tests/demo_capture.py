@@ -97,7 +97,7 @@ def chain_packets():
     from scapy.layers.l2 import Ether
 
     from analyzer.crypto.srtp import SUITES, SrtpContext
-    from analyzer.mikey_build import key_ids_ext, psk_message, verification_message
+    from analyzer.lab.mikey_build import key_ids_ext, psk_message, verification_message
     from dissectors.mikey import MIKEY_KeyData
 
     rng = random.Random(246)

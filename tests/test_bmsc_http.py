@@ -26,13 +26,11 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from analyzer.decode import decode_transport
+from analyzer.capture.reading import Record, read_capture
+from analyzer.net.decode import decode_transport
+from analyzer.net.http_flow import HttpTracker
+from analyzer.pipeline.dissect import build, candidates
 from dissectors.bmsc import parse_body
-from analyzer.dissect import build, candidates
-from analyzer.http_flow import HttpTracker
-from analyzer.keys import load_keys
-from analyzer.mikey_keys import KeyHierarchy
-from analyzer.reading import Record, read_capture
 from tests import livecap
 from tests.conftest import ROOT
 
@@ -425,7 +423,7 @@ def test_auth_int_digests_verify_and_a_gba_only_key_file_verifies_them(tmp_path)
 def test_the_digest_realm_must_name_the_bm_sc():
     """TS 33.246 H.2.1: realm = 3GPP-bootstrapping@<BM-SC FQDN>; another host (a BSF's) is a
     tolerated variant, reported as a warning."""
-    from analyzer.bmsc_view import _realm_issue
+    from analyzer.views.bmsc import _realm_issue
 
     assert _realm_issue("3GPP-bootstrapping@bmsc.example.org", "bmsc.example.org:1234") is None
     issue = _realm_issue("3GPP-bootstrapping@bsf.example.org", "bmsc.example.org")

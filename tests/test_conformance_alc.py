@@ -43,8 +43,8 @@ from pathlib import Path
 import pytest
 from defusedxml import ElementTree
 
-from analyzer.decode import decode_transport
-from analyzer.reading import read_capture
+from analyzer.capture.reading import read_capture
+from analyzer.net.decode import decode_transport
 from dissectors.flute import build_alc, parse_alc
 from dissectors.flute.fdt import parse_fdt
 from tests.conftest import CAPTURES

@@ -24,7 +24,7 @@ from analyzer.crypto.kemac import (
 )
 from analyzer.crypto.prf import AUTH_CONST, label, message_keys, prf, tek_from_tgk
 from analyzer.crypto.srtp import SUITES, SrtpContext, _KeyStream, derive_session_key
-from analyzer.mikey_build import key_ids_ext, psk_message, verification_message
+from analyzer.lab.mikey_build import key_ids_ext, psk_message, verification_message
 from dissectors.mikey import MIKEY_KeyData
 from tests.corpus import DIGEST_MSK_MESSAGE, DIGEST_VERIFICATION_MESSAGE
 

@@ -113,7 +113,7 @@ def test_extract_errors_are_one_line(bad):
 
 
 def test_tui_lists_the_alc_packets_and_its_keys_view_counts_files():
-    from analyzer.keys import load_keys
+    from analyzer.keys.store import load_keys
     from analyzer.tui.model import load
     from analyzer.tui.widgets.keys import _times
 
@@ -129,9 +129,9 @@ def test_tui_lists_the_alc_packets_and_its_keys_view_counts_files():
 def test_an_fdt_wrapped_in_a_dcf_is_read_and_its_signature_checked_with_its_mtk():
     """TS 33.246 §6.6.3: a protected download service protects its FDT too, in a DCF of its
     own (here NULL-encrypted, HMAC-SHA1 signed under the MTK its obki names)."""
-    from analyzer.download_view import open_fdt_dcf
-    from analyzer.keys import Key, KeyStore
+    from analyzer.keys.store import KeyStore
     from analyzer.lab.download import wrap_fdt
+    from analyzer.views.alc import open_fdt_dcf
     from dissectors.flute.fdt import build_fdt, parse_fdt
 
     fdt = build_fdt([{"TOI": 1, "Content-Location": "http://b/x", "Content-Length": 3}],

@@ -12,11 +12,11 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import CookedLinux, Dot1Q, Ether
 from scapy.utils import PcapNgWriter, PcapWriter
 
-from analyzer import reading
-from analyzer.dissect import CandidateFinder
-from analyzer.prefilter import Prefilter
-from analyzer.reading import Tally, read_capture
-from analyzer.srtp_view import SrtpFinder
+from analyzer.capture import reading
+from analyzer.capture.reading import Tally, read_capture
+from analyzer.net.prefilter import Prefilter
+from analyzer.pipeline.dissect import CandidateFinder
+from analyzer.views.srtp import SrtpFinder
 from tests.conftest import CAPTURES, SHARED_CAPTURES
 from tests.corpus import DIGEST_MSK_MESSAGE
 

@@ -9,10 +9,11 @@ import sys
 import jsonschema
 import pytest
 
-from analyzer.export import SCHEMA
+from analyzer.capture.where import Where
 from analyzer.flows.model import KeyState, next_state
-from analyzer.flows.observe import HttpObs, IssueObs, MikeyObs, SrtpObs, Where
+from analyzer.flows.observe import HttpObs, IssueObs, MikeyObs, SrtpObs
 from analyzer.flows.reconstructor import ACK_TIMEOUT, STORM_THRESHOLD, Reconstructor
+from analyzer.output.timeline import SCHEMA
 from tests.conftest import CAPTURES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -25,11 +26,10 @@ def at(frame: int, t: float, src: str = BMSC, dst: str = UE) -> Where:
 
 
 def http(frame, t, request, status=None, kind="msk-request", keys=((KD, MSK1, None),),
-         challenge=False, stale=False):
+         stale=False):
     src, dst = (UE, BMSC) if request else (BMSC, UE)
     return HttpObs(Where(0, frame, 1000.0 + t, f"{src}:40000", f"{dst}:80"), request,
-                   "POST" if request else None, "/k" if request else None, status, kind, keys,
-                   "btid@bsf" if request else None, challenge, stale)
+                   status, kind, keys, "btid@bsf" if request else None, stale)
 
 
 def msk_msg(frame, t, csb, counter, msk=MSK1, v=1, mac="good", dst=UE):
@@ -91,7 +91,7 @@ def test_key_state_transitions(state, event, result, allowed):
 # ---------------------------------------------------------------- procedures
 
 def test_msk_request_with_challenge_delivery_and_ack():
-    rec = feed(http(1, 0.0, True), http(2, 0.01, False, 401, challenge=True), http(3, 0.02, True),
+    rec = feed(http(1, 0.0, True), http(2, 0.01, False, 401), http(3, 0.02, True),
                http(4, 0.03, False, 200, kind="msk-response", keys=((KD, MSK1, 200),)),
                msk_msg(5, 0.1, 0xAA, 1), ack(6, 0.12, 0xAA))
     assert procs(rec) == [("msk_request", UE, "success", [1, 2, 3, 4, 5, 6])]
@@ -164,7 +164,7 @@ def test_request_storm_is_reported_with_its_spread():
     for n in range(STORM_THRESHOLD + 5):
         ue = f"10.2.0.{n + 1}"
         obs.append(HttpObs(Where(0, 100 + n, 1000.5 + n * 0.01, f"{ue}:40000", "10.0.0.1:80"),
-                           True, "POST", "/k", None, "msk-request", ((KD, MSK2, None),)))
+                           True, None, "msk-request", ((KD, MSK2, None),)))
     rec = feed(*obs)
     storm = [f for f in rec.findings if f.code == "bmsc.request_storm"]
     assert len(storm) == 1 and f"{STORM_THRESHOLD + 5} of {STORM_THRESHOLD + 5}" in storm[0].message
@@ -239,11 +239,12 @@ def _story(doc):
 
 
 def test_two_taps_with_shifted_clocks_give_the_same_timeline(tmp_path):
-    from analyzer.decode import decode_transport
-    from analyzer.export import Export
-    from analyzer.keys import load_keys
-    from analyzer.reading import read_capture
-    from analyzer.writer import PcapWriter
+    from analyzer.capture.reading import read_capture
+    from analyzer.capture.writer import PcapWriter
+    from analyzer.keys.store import load_keys
+    from analyzer.net.decode import decode_transport
+    from analyzer.output.timeline import timeline
+    from analyzer.pipeline.session import Session
 
     capture = CAPTURES / "lab-basic.pcapng"
     keys = load_keys(CAPTURES / "lab-basic.keys.toml")
@@ -256,18 +257,18 @@ def test_two_taps_with_shifted_clocks_give_the_same_timeline(tmp_path):
             if tp is not None and ("10.1.0.1" in (tp.src, tp.dst) or tp.dst == "232.0.0.1"):
                 b.write(type(rec)(rec.number, rec.time + shift, rec.linktype, rec.data,
                                   rec.orig_len))
-    original = Export(load_keys(CAPTURES / "lab-basic.keys.toml"))
+    original = Session(load_keys(CAPTURES / "lab-basic.keys.toml"))
     original.add_captures([capture])
-    merged = Export(keys)
+    merged = Session(keys)
     assert merged.add_captures([bmsc, ue]) == []
-    doc, want = merged.document(), original.document()
+    doc, want = timeline(merged), timeline(original)
     assert doc["captures"][1]["offset"] == pytest.approx(-shift, abs=1e-3)
     assert _story(doc) == _story(want)
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
     # the UE's tap alone, realigned, tells that UE's part of the story
-    alone = Export(load_keys(CAPTURES / "lab-basic.keys.toml"))
+    alone = Session(load_keys(CAPTURES / "lab-basic.keys.toml"))
     alone.add_captures([ue])
-    assert {p["ue"] for p in alone.document()["procedures"]} == {"10.1.0.1", None}
+    assert {p["ue"] for p in timeline(alone)["procedures"]} == {"10.1.0.1", None}
 
 
 def test_feed_returns_what_changed():
@@ -275,7 +276,7 @@ def test_feed_returns_what_changed():
     first = rec.feed(http(1, 0.0, True))
     assert [kind for kind, _ in first] == ["procedure", "key"]
     assert first[0][1].procedure == "msk_request" and first[1][1].state == S.REQUESTED
-    challenged = rec.feed(http(2, 0.1, False, 401, challenge=True))
+    challenged = rec.feed(http(2, 0.1, False, 401))
     assert [kind for kind, _ in challenged] == ["key"]
     delivered = rec.feed(msk_msg(3, 0.2, 0x11, 1, v=0))
     kinds = [kind for kind, _ in delivered]

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analyzer.capture.where import Where
 from analyzer.crypto.dcf import candidate_keys, decrypt, encrypt
 from analyzer.crypto.prf import TEK_ENCR_CONST, label, prf
-from analyzer.download import FluteReceiver, Limits, block_layout, symbol_offset
-from analyzer.download_view import open_object
-from analyzer.flows.observe import Where
-from analyzer.keys import KeyStore
+from analyzer.flute.receiver import FluteReceiver, Limits, block_layout, symbol_offset
+from analyzer.keys.store import KeyStore
+from analyzer.views.alc import open_object
 from dissectors.dcf import build_dcf, looks_like_dcf, parse_dcf
 from dissectors.flute import Fti, build_alc, looks_like_alc, parse_alc
 from dissectors.flute.fdt import build_fdt, parse_fdt
@@ -261,7 +261,7 @@ def test_dcf_key_is_derived_as_ts33246_6_5_4_says():
 
 @pytest.mark.parametrize("method", [1, 2])
 def test_dcf_decrypts_with_the_learned_mtk_and_reports_a_wrong_one(method):
-    from analyzer.download import DeliveredObject
+    from analyzer.flute.receiver import DeliveredObject
 
     plain = os.urandom(3000)
     raw = _dcf(plain, method)
@@ -314,7 +314,7 @@ def test_dcf_parser_never_raises(data):
 
 
 def test_a_dcf_naming_no_key_is_opened_only_by_a_confirmed_trial():
-    from analyzer.download import DeliveredObject
+    from analyzer.flute.receiver import DeliveredObject
 
     plain = os.urandom(500)
     keys = candidate_keys(MTK, 0x1234, b"r" * 16, "rfc3830")[0]
@@ -333,7 +333,7 @@ def test_a_dcf_naming_no_key_is_opened_only_by_a_confirmed_trial():
     assert opened.mtk == ("02f810", "00010002", "0007")
     from dataclasses import replace
 
-    from analyzer.profile import DEFAULT_PROFILE
+    from analyzer.capture.profile import DEFAULT_PROFILE
     off = replace(DEFAULT_PROFILE, dcf_key_trial=False)
     assert open_object(obj, store, off).result == "no_key"
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.decode import decode_transport
-from analyzer.export import Export
-from analyzer.keys import load_keys
-from analyzer.reading import read_capture
-from analyzer.writer import PcapWriter
+from analyzer.capture.reading import read_capture
+from analyzer.capture.writer import PcapWriter
+from analyzer.keys.store import load_keys
+from analyzer.net.decode import decode_transport
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = ROOT / "captures"
@@ -146,8 +147,8 @@ def test_extract_and_sniff_headless_take_the_same_pipeline(taps):
     assert [(f["tsi"], f["toi"]) for f in index["files"]] == \
         [(d["tsi"], d["toi"]) for d in doc["downloads"]]
     # sniff --headless reads a growing file: the same pipeline, followed to its end
-    run = Export(load_keys(keys))
+    run = Session(load_keys(keys))
     run.add_captures([paths[0]], follow=lambda: False)
-    alone = Export(load_keys(keys))
+    alone = Session(load_keys(keys))
     alone.add_captures([paths[0]])
-    assert _story(run.document()) == _story(alone.document())
+    assert _story(timeline(run)) == _story(timeline(alone))

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.crypto.srtp import SUITES, SrtpContext
-from analyzer.keys import KeyFileError, load_keys
-from analyzer.mikey_keys import KeyHierarchy
+from analyzer.keys.hierarchy import KeyHierarchy
+from analyzer.keys.store import KeyFileError, load_keys
 from dissectors.mikey import parse
 from tests.conftest import ROOT
 from tests.demo_capture import CHAIN, CHAIN_KEYS, CHAIN_MSK, CHAIN_MUK, chain_packets
@@ -32,8 +32,8 @@ def test_only_the_muk_decrypts_the_whole_chain(tmp_path):
         in proc.stdout
     assert "0 SRTP and 2 SRTCP packets decrypted" in proc.stdout
     assert "14 of 18 packets decrypted" in proc.stdout
-    from analyzer.decode import decode_transport
-    from analyzer.reading import read_capture
+    from analyzer.capture.reading import read_capture
+    from analyzer.net.decode import decode_transport
     plain = [decode_transport(r.linktype, r.data).payload for r in read_capture(out)]
     wire = [decode_transport(r.linktype, r.data).payload for r in read_capture(CHAIN)]
     rtp = [p for p, w in zip(plain, wire) if p != w and p[1] == 96]
@@ -145,8 +145,8 @@ def test_random_srtp_with_right_and_wrong_keys_never_raises(data, right):
 
 
 def test_mtk_selected_by_rule_mki_by_key_data_spi_or_by_trial():
-    from analyzer.decrypt import SrtpDecryptor
-    from analyzer.keys import KeyStore
+    from analyzer.keys.srtp import SrtpDecryptor
+    from analyzer.keys.store import KeyStore
 
     store = KeyStore()
     kd, msk, mtk = bytes.fromhex("02f810"), bytes.fromhex("00010002"), bytes.fromhex("0009")

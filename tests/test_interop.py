@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.decode import decode_transport
-from analyzer.decrypt import decrypt_captures
-from analyzer.export import Export
-from analyzer.keys import load_keys
+from analyzer.capture.reading import read_capture
+from analyzer.capture.writer import PcapngWriter
+from analyzer.keys.store import load_keys
 from analyzer.lab.scenarios import Options
 from analyzer.lab.scenarios import run as run_scenario
-from analyzer.reading import read_capture
-from analyzer.writer import PcapngWriter
+from analyzer.net.decode import decode_transport
+from analyzer.output.decrypted import decrypt_captures
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.session import Session
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,10 @@ def lab(tmp_path_factory):
     keys = tmp / "keys.toml"
     keys.write_text(world.keys_toml())
     keys.chmod(0o600)
-    run = Export(load_keys(keys), reveal_keys=True)
+    run = Session(load_keys(keys), reveal_keys=True)
     assert run.add_captures([capture]) == []
     notes = {n + 1: frame.note for n, frame in enumerate(frames)}
-    return world, capture, keys, run.document(), notes
+    return world, capture, keys, timeline(run), notes
 
 
 def _frames(notes: dict[int, str], prefix: str) -> list[int]:

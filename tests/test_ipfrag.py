@@ -8,10 +8,10 @@ from scapy.layers.inet import IP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, fragment6
 from scapy.layers.l2 import Ether
 
-from analyzer import ipfrag
-from analyzer.decode import decode_transport
-from analyzer.ipfrag import Defragmenter, fragment_of
-from analyzer.reading import Record
+from analyzer.capture.reading import Record
+from analyzer.net import ipfrag
+from analyzer.net.decode import decode_transport
+from analyzer.net.ipfrag import Defragmenter, fragment_of
 
 PAYLOAD = bytes(range(256)) * 6
 

@@ -13,13 +13,13 @@ from collections import Counter
 
 import pytest
 
-from analyzer.decode import decode_transport
-from analyzer.dissect import build, candidates
-from analyzer.keys import load_keys
+from analyzer.capture.reading import read_capture
+from analyzer.keys.hierarchy import KeyHierarchy
+from analyzer.keys.store import load_keys
 from analyzer.lab.scenarios import SCENARIOS, Options, run
 from analyzer.lab.world import RTP_PORT
-from analyzer.mikey_keys import KeyHierarchy
-from analyzer.reading import read_capture
+from analyzer.net.decode import decode_transport
+from analyzer.pipeline.dissect import build, candidates
 from tests import livecap
 from tests.conftest import ROOT
 
@@ -254,7 +254,7 @@ def test_headless_sniff_on_loopback_exports_the_timeline(tmp_path):
 
 
 def test_sniff_says_in_one_line_what_it_needs(tmp_path):
-    from analyzer.sniff import LiveCapture
+    from analyzer.capture.sniff import LiveCapture
 
     if shutil.which("dumpcap") is None:
         pytest.skip("needs dumpcap")
@@ -316,17 +316,18 @@ def test_spec_and_legacy_conventions_tell_the_same_story(tmp_path, scenario):
     """The lab speaks TS 33.246 by default; its first conventions stay a named variant
     (``--conventions legacy``): the same keys, procedures and decryption, and the
     variant's deviations reported as warnings only."""
-    from analyzer.export import Export
-    from analyzer.keys import load_keys
+    from analyzer.keys.store import load_keys
+    from analyzer.output.timeline import timeline
+    from analyzer.pipeline.session import Session
 
     stories = {}
     for conventions in ("spec", "legacy"):
         out = tmp_path / conventions
         out.mkdir()
         capture, keys = lab(out, scenario, "--duration", "5", "--conventions", conventions)
-        run = Export(load_keys(keys))
+        run = Session(load_keys(keys))
         assert run.add_captures([capture]) == []
-        doc = run.document()
+        doc = timeline(run)
         stories[conventions] = (
             sorted((p["procedure"], p["ue"], p["outcome"]) for p in doc["procedures"]),
             sorted((k["kind"], k["msk_id"], k["mtk_id"], k["state"]) for k in doc["keys"]),
@@ -350,15 +351,16 @@ def test_every_scenario_gives_the_keys_procedures_and_findings_of_its_truth(
     only the UEs' MUKs, tells the same story."""
     from collections import Counter
 
-    from analyzer.export import Export
+    from analyzer.output.timeline import timeline
+    from analyzer.pipeline.session import Session
     from dissectors.issues import ISSUE_CODES
 
     extra = ["--ues", "25"] if scenario == "storm" else ["--duration", "4"]
     capture, keys = lab(tmp_path, scenario, *extra, "--conventions", conventions)
     truth = json.loads(keys.with_suffix(".truth.json").read_text())
-    run = Export(load_keys(keys), reveal_keys=True)
+    run = Session(load_keys(keys), reveal_keys=True)
     assert run.add_captures([capture]) == []
-    doc = run.document()
+    doc = timeline(run)
     story = lambda procs: Counter((p["procedure"], p["ue"], p["outcome"]) for p in procs)
     assert story(doc["procedures"]) == story(truth["procedures"])
     found = {f["code"] for f in doc["findings"]}

@@ -23,9 +23,10 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 
-from analyzer.export import Export
-from analyzer.keys import load_keys
-from analyzer.reading import read_capture
+from analyzer.capture.reading import read_capture
+from analyzer.keys.store import load_keys
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.session import Session
 from tests.conftest import CAPTURES, ROOT
 
 SOURCE = CAPTURES / "lab-basic.pcapng"
@@ -78,9 +79,9 @@ def _write_pcap(path, linktype: int, records) -> None:
 
 
 def _timeline(path) -> dict:
-    run = Export(load_keys(SOURCE.with_suffix(".keys.toml")))
+    run = Session(load_keys(SOURCE.with_suffix(".keys.toml")))
     assert run.add_captures([path]) == []
-    doc = run.document()
+    doc = timeline(run)
     for cap in doc["captures"]:
         cap.pop("file")
     return doc

@@ -11,10 +11,10 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import CookedLinux, Dot1Q, Ether
 
-from analyzer.decode import decode_transport
-from analyzer.dissect import classify, dissect_record, mikey_payloads
-from analyzer.profile import Profile
-from analyzer.reading import Record
+from analyzer.capture.profile import Profile
+from analyzer.capture.reading import Record
+from analyzer.net.decode import decode_transport
+from analyzer.pipeline.dissect import classify, dissect_record, mikey_payloads
 from dissectors.carriers import find_embedded
 from tests.conftest import ROOT
 from tests.corpus import DIGEST_MSK_MESSAGE

@@ -12,12 +12,13 @@ import sys
 
 import pytest
 
-from analyzer.decrypt import decrypt_captures
-from analyzer.export import Export
-from analyzer.keys import load_keys
+from analyzer.capture.writer import PcapngWriter
+from analyzer.keys.store import load_keys
 from analyzer.lab.scenarios import Options
 from analyzer.lab.scenarios import run as run_scenario
-from analyzer.writer import PcapngWriter
+from analyzer.output.decrypted import decrypt_captures
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.session import Session
 from tests.conftest import ROOT
 
 
@@ -42,9 +43,9 @@ def test_rcc_streams_decrypt_through_every_key_change_and_wrap(tmp_path, mode, r
     assert all(s.auth_failures == 0 and s.unknown_mki == 0 for s in result.streams)
     waiting = sum(s.waiting_roc for s in result.streams)
     assert result.replaced == srtp - waiting and waiting < 2 * r  # only before the first RCC
-    run = Export(load_keys(keys))
+    run = Session(load_keys(keys))
     run.add_captures([capture])
-    doc = run.document()
+    doc = timeline(run)
     assert not [f for f in doc["findings"] if f["code"].startswith("srtp.")]
 
 

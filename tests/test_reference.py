@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.decode import decode_transport
-from analyzer.reading import read_capture
+from analyzer.capture.reading import read_capture
+from analyzer.net.decode import decode_transport
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"

@@ -18,13 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer import decode, scan
+from analyzer.capture.reading import CaptureError, Tally, read_capture
+from analyzer.keys.store import load_keys
+from analyzer.net import decode
+from analyzer.net.prefilter import Prefilter
+from analyzer.output.timeline import timeline
+from analyzer.pipeline import scan
+from analyzer.pipeline.session import Session
 from dissectors.flute.lct import looks_like_alc
 from dissectors.srtp import rtp_fields, rtp_header
-from analyzer.export import Export
-from analyzer.keys import load_keys
-from analyzer.prefilter import Prefilter
-from analyzer.reading import CaptureError, Tally, read_capture
 from tests.conftest import CAPTURES, SHARED_CAPTURES
 
 MIXED = CAPTURES / "lab-mixed.pcapng"
@@ -221,9 +223,9 @@ def test_small_files_are_read_serially():
 def test_export_on_two_cores_is_the_serial_export(path, small_chunks):
     docs = []
     for workers in (1, 2):
-        run = Export(workers=workers)
+        run = Session(workers=workers)
         run.add_captures([path])
-        docs.append(run.document())
+        docs.append(timeline(run))
     assert docs[0] == docs[1] and docs[0]["captures"][0]["packets"] > 0
 
 
@@ -235,9 +237,9 @@ def test_export_with_keys_on_two_cores_is_the_serial_export(path, small_chunks):
     RTP-like packets the workers hand over by place must be those the serial read keeps."""
     docs = []
     for workers in (1, 2):
-        run = Export(load_keys(path.with_suffix(".keys.toml")), workers=workers)
+        run = Session(load_keys(path.with_suffix(".keys.toml")), workers=workers)
         run.add_captures([path])
-        docs.append(run.document())
+        docs.append(timeline(run))
     assert docs[0] == docs[1]
 
 

@@ -112,8 +112,8 @@ def test_marseillaise_capture_decrypts_entirely(tmp_path, marseillaise_keys):
     assert "11888 SRTP and 0 SRTCP packets decrypted, 0 authentication failures" in proc.stdout
     assert "11888 of 11888 packets decrypted" in proc.stdout
     # what tshark shows after decoding the output as RTP: plain RTP, no tag, good checksums
-    from analyzer.decode import decode_transport
-    from analyzer.reading import read_capture
+    from analyzer.capture.reading import read_capture
+    from analyzer.net.decode import decode_transport
     plain = [decode_transport(r.linktype, r.data).payload for r in read_capture(out)]
     src = [decode_transport(r.linktype, r.data).payload for r in read_capture(MARSEILLAISE)]
     assert all(len(p) == len(s) - 10 for p, s in zip(plain, src))
@@ -136,8 +136,8 @@ def test_marseillaise_output_rtp_payloads_as_tshark_shows_them(tmp_path, marseil
     ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"],
                       bytes.fromhex("69206b6e6f7720616c6c20796f757220"),
                       bytes.fromhex("6c6974746c652073656372657473"))
-    from analyzer.decode import decode_transport
-    from analyzer.reading import read_capture
+    from analyzer.capture.reading import read_capture
+    from analyzer.net.decode import decode_transport
     for line, rec in zip(fields, read_capture(MARSEILLAISE)):
         seq, payload, udp_ok, ip_ok = line.split("\t")
         plain, reason = ctx.unprotect(decode_transport(rec.linktype, rec.data).payload, 12)
@@ -215,8 +215,8 @@ def test_two_master_keys_by_mki_keep_the_stream_roc_across_the_switch(tmp_path, 
     key A until a sequence wrap (and *switch_after_wrap* packets more), then with key B;
     the MKIs (not authenticated, RFC 3711 §3.1) choose the key. Every packet decrypts
     byte for byte, also the ones under B, whose index has ROC 1."""
-    from analyzer.decrypt import SrtpDecryptor
-    from analyzer.keys import load_keys
+    from analyzer.keys.srtp import SrtpDecryptor
+    from analyzer.keys.store import load_keys
 
     suite = "AES_CM_128_HMAC_SHA1_80"
     rng = random.Random(4771)
@@ -246,8 +246,8 @@ def test_a_receiver_joining_after_a_wrap_resynchronises_its_roc_and_says_so(tmp_
     """A stream first seen after its sequence wrapped (ROC 1) under a key whose configured
     ROC is 0: the first packet fails at ROC 0, ROC + 1 holds, and the statistics say so;
     the packets after it decrypt with no further re-try. libsrtp protects them."""
-    from analyzer.decrypt import SrtpDecryptor
-    from analyzer.keys import load_keys
+    from analyzer.keys.srtp import SrtpDecryptor
+    from analyzer.keys.store import load_keys
 
     suite = "AES_CM_128_HMAC_SHA1_80"
     rng = random.Random(3550)

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from analyzer.dissect import build, candidates
-from analyzer.reading import CaptureError, read_capture
+from analyzer.capture.reading import CaptureError, read_capture
+from analyzer.pipeline.dissect import build, candidates
 from tests.conftest import CAPTURES
 
 

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from analyzer.keys import load_keys
+from analyzer.keys.store import load_keys
 from analyzer.tui.app import MbmsApp
 from analyzer.tui.filter import FilterError, compile_filter
 from tests.conftest import CAPTURES
@@ -115,8 +115,8 @@ def test_secret_key_values_hidden_until_revealed():
     ("mikey.csb_id == 0x01020304", 4),
 ])
 def test_filter_language(text, frames):
-    from analyzer.dissect import build, candidates
-    from analyzer.reading import read_capture
+    from analyzer.capture.reading import read_capture
+    from analyzer.pipeline.dissect import build, candidates
     pkts = [build(c) for c in candidates(read_capture(CAPTURES / "mikey-demo.pcap"))]
     pred = compile_filter(text)
     assert sum(1 for p in pkts if pred(p)) == frames
@@ -202,7 +202,7 @@ def test_key_file_reload_export_and_decrypt_from_the_app(tmp_path, monkeypatch):
                 if (tmp_path / "mbms-chain-demo.decrypted.pcap").exists():
                     break
             await app.workers.wait_for_complete()
-        from analyzer.reading import read_capture
+        from analyzer.capture.reading import read_capture
         assert len(list(read_capture(tmp_path / "mbms-chain-demo.decrypted.pcap"))) == 18
     run(scenario())
 
@@ -280,8 +280,8 @@ def test_selecting_a_field_highlights_its_bytes():
 
 
 def test_filters_that_need_every_packet_run_over_the_whole_index():
-    from analyzer.framesummary import summarize_frame
-    from analyzer.reading import read_capture
+    from analyzer.capture.reading import read_capture
+    from analyzer.views.frame import summarize_frame
 
     path = CAPTURES / "lab-mixed.pcapng"
     records = list(read_capture(path))
@@ -310,7 +310,7 @@ def test_sniff_updates_the_screens_live_and_pauses(tmp_path):
     import subprocess
     import sys
 
-    from analyzer.sniff import LiveCapture
+    from analyzer.capture.sniff import LiveCapture
     from tests import livecap
     from tests.conftest import ROOT
 

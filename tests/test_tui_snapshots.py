@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.keys import load_keys
+from analyzer.keys.store import load_keys
 from analyzer.tui.app import MbmsApp
 from tests.conftest import CAPTURES
 from tests.test_tui import until

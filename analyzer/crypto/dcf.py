@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .kemac import mac, verify_mac
-from .prf import TEK_AUTH_CONST, TEK_ENCR_CONST, label, prf
+from analyzer.crypto.kemac import mac, verify_mac
+from analyzer.crypto.prf import TEK_AUTH_CONST, TEK_ENCR_CONST, label, prf
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .srtp import Suite
+from analyzer.crypto.srtp import Suite
 
 #: SP parameter types (RFC 3830 Table 6.10.1.a; RFC 4771 §4)
 ENCR_ALG, ENCR_LEN, AUTH_ALG, TAG_LEN, ROC_RATE, SRTP_AUTH_ALG, SRTP_TAG_LEN = 0, 1, 2, 11, 13, 14, 18

@@ -26,7 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import (
+from analyzer.capture.where import Where
+from analyzer.flows import findings as F
+from analyzer.flows.findings import FindingKind
+from analyzer.flows.model import (
     Finding,
     KeyEvent,
     KeyRecord,
@@ -35,7 +38,16 @@ from .model import (
     UERecord,
     next_state,
 )
-from .observe import DownloadObs, HttpObs, IssueObs, MikeyObs, SrtpObs, Where
+from analyzer.flows.observe import DownloadObs, HttpObs, IssueObs, MikeyObs, SrtpObs
+from analyzer.vocab import (
+    DownloadResult,
+    Event,
+    MacStatus,
+    Outcome,
+    ProcedureName,
+    ProcState,
+    Severity,
+)
 
 ACK_TIMEOUT = 5.0          # seconds a V=1 message waits for its verification
 STORM_WINDOW = 2.0         # requests this soon after a solicitation burst ...
@@ -85,11 +97,11 @@ class Reconstructor:
             rec = self.keys[key] = KeyRecord(kind, **ident)
         return rec
 
-    def _event(self, rec: KeyRecord, at: Where, event: str, ue: str | None = None,
+    def _event(self, rec: KeyRecord, at: Where, event: Event, ue: str | None = None,
                **detail: Any) -> None:
         state, ok = next_state(rec.state, event)
         if not ok:
-            self._finding("flow.unexpected", "warning", at,
+            self._finding(F.FlowUnexpected, at,
                           f"{rec.kind} {_label(rec)}: {event} while {rec.state.value}")
             return
         rec.state = state
@@ -99,8 +111,12 @@ class Reconstructor:
         rec.events.append(ev)
         self._changes.append(("key", rec))
 
-    def _finding(self, code: str, severity: str, at: Where, message: str) -> None:
-        finding = Finding(code, severity, at.time, at.capture, at.frame, message)
+    def _finding(self, kind: type[FindingKind], at: Where, message: str) -> None:
+        self._raise(kind.code, kind.severity, at, message)
+
+    def _raise(self, code: str, severity: str, at: Where, message: str) -> None:
+        """A finding by code (a dissector's issue passed on keeps its own code)."""
+        finding = Finding(code, Severity(severity), at.time, at.capture, at.frame, message)
         self.findings.append(finding)
         self._changes.append(("finding", finding))
 
@@ -133,10 +149,10 @@ class Reconstructor:
             self._download(obs)
         elif isinstance(obs, IssueObs) and obs.code.startswith(("alc.", "flute.", "dcf.")):
             # per packet, the same problem recurs: once per code and destination
-            self._once((obs.code, at.dst), obs.code, obs.severity, at, obs.message)
+            self._once((obs.code, at.dst), (obs.code, obs.severity), at, obs.message)
         elif isinstance(obs, IssueObs) and obs.code != "mikey.mac_bad":
             # (MAC failures are reported by the MIKEY logic, with what they concern)
-            self._finding(obs.code, obs.severity, at, obs.message)
+            self._raise(obs.code, obs.severity, at, obs.message)
         return self._changes
 
     # ------------------------------------------------------------------ HTTP
@@ -150,14 +166,15 @@ class Reconstructor:
         if obs.btid:
             ue.btid = obs.btid
         if obs.is_request:
-            kind = {"register": "registration", "deregister": "deregistration",
-                    "msk-request": "msk_request"}.get(obs.body_kind or "")
+            kind = {"register": ProcedureName.REGISTRATION,
+                    "deregister": ProcedureName.DEREGISTRATION,
+                    "msk-request": ProcedureName.MSK_REQUEST}.get(obs.body_kind or "")
             if kind is None:
                 return
-            slot = (ue_ip, "msk" if kind == "msk_request" else kind)
+            slot = (ue_ip, "msk" if kind == ProcedureName.MSK_REQUEST else kind)
             proc = self._open.get(slot)
-            if proc is None or proc.state not in ("open", "challenged"):
-                if kind == "msk_request" and ue_ip in self._solicited:
+            if proc is None or proc.state not in (ProcState.OPEN, ProcState.CHALLENGED):
+                if kind == ProcedureName.MSK_REQUEST and ue_ip in self._solicited:
                     proc = self._solicited.pop(ue_ip)
                     proc.detail["delay"] = round(at.time - proc.start, 6)
                     for burst in self._bursts:
@@ -169,30 +186,30 @@ class Reconstructor:
                 self._open[slot] = proc
             else:
                 proc.add(at.capture, at.frame, at.time)
-            proc.state = "open"
-            if kind == "deregistration":
+            proc.state = ProcState.OPEN
+            if kind == ProcedureName.DEREGISTRATION:
                 ue.left = True
             for kd, msk, _status in obs.keys:
                 if kd and msk:
                     label = f"{kd}/{msk}"
                     ue.requested.add(label)
                     proc.keys.append(label)
-                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "requested",
+                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, Event.REQUESTED,
                                 ue_ip)
             return
         proc = next((p for (ip, _), p in self._open.items() if ip == ue_ip
-                     and p.state in ("open", "challenged")), None)
+                     and p.state in (ProcState.OPEN, ProcState.CHALLENGED)), None)
         if proc is None or obs.status is None:
             return
         proc.add(at.capture, at.frame, at.time)
         if obs.status == 401:
-            proc.state = "challenged"
+            proc.state = ProcState.CHALLENGED
             proc.detail["challenges"] = proc.detail.get("challenges", 0) + 1
             if obs.stale:
                 proc.detail["stale"] = True
             for label in proc.keys:
                 kd, msk = label.split("/")
-                self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "challenged", ue_ip)
+                self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, Event.CHALLENGED, ue_ip)
             return
         if obs.status < 200:
             return
@@ -201,24 +218,24 @@ class Reconstructor:
                    in zip(obs.keys, obs.reasons or [""] * len(obs.keys))
                    if st is not None and not 200 <= st < 300]
         if obs.status >= 300 or refused:
-            proc.close("rejected")
+            proc.close(Outcome.REJECTED)
             del self._open[slot]
             if obs.status >= 300 and not refused:  # the whole request refused
                 refused = [(kd, msk, obs.status, "") for kd, msk, _st in obs.keys]
             for kd, msk, st, reason in refused:
                 if kd and msk:
                     detail = {"status": st, **({"reason": reason} if reason else {})}
-                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "rejected",
+                    self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, Event.REJECTED,
                                 ue_ip, **detail)
-            if proc.procedure in ("msk_request", "solicited_pull"):
+            if proc.procedure in (ProcedureName.MSK_REQUEST, ProcedureName.SOLICITED_PULL):
                 ue.failed = not any(self._msk_valid(label) for label in ue.received)
             self._changes.append(("procedure", proc))
             return
-        if proc.procedure in ("registration", "deregistration"):
-            proc.close("success")
+        if proc.procedure in (ProcedureName.REGISTRATION, ProcedureName.DEREGISTRATION):
+            proc.close(Outcome.SUCCESS)
             del self._open[slot]
         else:
-            proc.state = "awaiting_delivery"
+            proc.state = ProcState.AWAITING_DELIVERY
         self._changes.append(("procedure", proc))
 
     def _msk_valid(self, label: str) -> bool:
@@ -231,7 +248,7 @@ class Reconstructor:
             key = ("ue.no_msk_traffic", ue.ip)
             if key not in self._reported:
                 self._reported.add(key)
-                self._finding("ue.no_msk_traffic", "warning", at,
+                self._finding(F.UeNoMskTraffic, at,
                               f"UE {ue.ip} got no MSK and holds none, yet still shows traffic "
                               "(TS 33.246 §6.3.1: it shall leave the service)")
 
@@ -249,7 +266,7 @@ class Reconstructor:
             self._mtk_message(obs)
         elif obs.solicitation:
             ue = at.dst_ip
-            proc = self._proc("solicited_pull", ue, at)
+            proc = self._proc(ProcedureName.SOLICITED_PULL, ue, at)
             self._solicited[ue] = proc
             self._burst(ue, at)
             self._under_muk(obs)
@@ -264,15 +281,15 @@ class Reconstructor:
             ports = {at.src.rsplit(":", 1)[-1], at.dst.rsplit(":", 1)[-1]}
             if "2269" not in ports:
                 port = at.dst.rsplit(":", 1)[-1]
-                self._once(("mikey.port", at.src_ip, port), "mikey.port", "warning", at,
+                self._once(("mikey.port", at.src_ip, port), F.MikeyPort, at,
                            f"MIKEY from {at.src_ip} on UDP port {port}: TS 33.246 §6.4.1 "
                            "names 2269")
         if obs.data_type == 0 and obs.mtk_id is not None and obs.has_rand:
-            self._once(("mikey.mtk_rand", at.src_ip), "mikey.mtk_rand", "warning", at,
+            self._once(("mikey.mtk_rand", at.src_ip), F.MikeyMtkRand, at,
                        f"MTK message {obs.kd}/{obs.msk_id}/{obs.mtk_id} with a RAND: TS 33.246 "
                        "§6.4.5.3 derives MTK message keys from the MSK's RAND")
         if obs.data_type == 1 and obs.idr is None:
-            self._once(("mikey.ack_no_idr", at.src_ip), "mikey.ack_no_idr", "warning", at,
+            self._once(("mikey.ack_no_idr", at.src_ip), F.MikeyAckNoIdr, at,
                        f"verification from {at.src_ip} without IDr (mandatory, TS 33.246 "
                        "§6.4.5.2)")
 
@@ -285,13 +302,13 @@ class Reconstructor:
         if muk is None:  # counters are kept per MUK even when its value is unknown
             muk = self._key("MUK", idr=obs.idr, idi=obs.idi)
         self._replay(muk, obs, f"MUK of {obs.idr}")  # (MSK re-sends carry a new counter)
-        if obs.mac_status == "bad":
-            self._finding("mikey.mac_bad", "error", obs.at,
+        if obs.mac_status == MacStatus.BAD:
+            self._finding(F.MikeyMacBad, obs.at,
                           f"MSK message to {obs.at.dst_ip}: MAC does not verify with the MUK")
-        elif obs.mac_status == "not checked" and self.with_keys and muk.value is None:
-            self._finding("mikey.unknown_key", "warning", obs.at,
+        elif obs.mac_status == MacStatus.NOT_CHECKED and self.with_keys and muk.value is None:
+            self._finding(F.MikeyUnknownKey, obs.at,
                           f"MSK message under an unknown MUK (IDr {obs.idr})")
-        if obs.mac_status != "bad":
+        if obs.mac_status != MacStatus.BAD:
             self._use(muk, obs.at)
         return muk
 
@@ -309,7 +326,7 @@ class Reconstructor:
             if resend_ok and obs.counter == rec.counter and obs.mtk_id is not None \
                     and int(obs.mtk_id, 16) == rec.last_mtk:
                 return "resend"
-            self._finding("mikey.replay", "warning", obs.at,
+            self._finding(F.MikeyReplay, obs.at,
                           f"MIKEY counter {obs.counter} not above last accepted {rec.counter} "
                           f"for {what}")
             return "replay"
@@ -318,8 +335,8 @@ class Reconstructor:
 
     def _use(self, rec: KeyRecord, at: Where) -> None:
         if rec.first_use is None:
-            self._event(rec, at, "first_use")
-        rec.last_use = KeyEvent(at.time, at.capture, at.frame, "last_use")
+            self._event(rec, at, Event.FIRST_USE)
+        rec.last_use = KeyEvent(at.time, at.capture, at.frame, Event.LAST_USE)
         rec.uses += 1
 
     def _msk_message(self, obs: MikeyObs) -> None:
@@ -329,21 +346,21 @@ class Reconstructor:
         muk = self._under_muk(obs)
         label = f"{obs.kd}/{obs.msk_id}"
         msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
-        if obs.key_value and obs.mac_status == "good":
+        if obs.key_value and obs.mac_status == MacStatus.GOOD:
             msk.value = obs.key_value
-        if obs.kv is not None and obs.mac_status == "good":
+        if obs.kv is not None and obs.mac_status == MacStatus.GOOD:
             msk.kv = obs.kv
-        if obs.mac_status != "bad":
+        if obs.mac_status != MacStatus.BAD:
             if obs.validity_update:  # no key: its validity data only (TS 33.246 §6.5.3)
-                self._event(msk, at, "updated", ue_ip, mac=obs.mac_status or "not checked")
+                self._event(msk, at, Event.UPDATED, ue_ip, mac=obs.mac_status or MacStatus.NOT_CHECKED)
             else:
-                self._event(msk, at, "delivered", ue_ip,
-                            mac=obs.mac_status or "not checked", muk=muk.idr if muk else None)
+                self._event(msk, at, Event.DELIVERED, ue_ip,
+                            mac=obs.mac_status or MacStatus.NOT_CHECKED, muk=muk.idr if muk else None)
                 ue.received.add(label)
                 ue.failed = False
         proc = self._open.get((ue_ip, "msk"))
         resent = self._resent(ue_ip, label)
-        if proc is not None and proc.state == "awaiting_delivery":
+        if proc is not None and proc.state == ProcState.AWAITING_DELIVERY:
             del self._open[(ue_ip, "msk")]
             proc.add(at.capture, at.frame, at.time)
         elif resent is not None:
@@ -356,15 +373,15 @@ class Reconstructor:
             if not self._acks[resent.csb]:
                 del self._acks[resent.csb]
         else:
-            proc = self._proc("msk_push", ue_ip, at)
-        if obs.mac_status == "bad":
-            proc.close("failed")
+            proc = self._proc(ProcedureName.MSK_PUSH, ue_ip, at)
+        if obs.mac_status == MacStatus.BAD:
+            proc.close(Outcome.FAILED)
         elif obs.v:
-            proc.state = "awaiting_ack"
+            proc.state = ProcState.AWAITING_ACK
             self._acks.setdefault(obs.csb_id, []).append(
                 _Pending(proc, label, ue_ip, at, obs.idr, obs.csb_id))
         else:
-            proc.close("success")
+            proc.close(Outcome.SUCCESS)
         self._changes.append(("procedure", proc))
 
     def _supersede_older_msks(self, msk: KeyRecord, at: Where) -> None:
@@ -374,28 +391,28 @@ class Reconstructor:
                     and (rec.msk_id or "")[:4] == group and (rec.msk_id or "") < (msk.msk_id or "")
                     and rec.state in (KeyState.DELIVERED, KeyState.ACKNOWLEDGED, KeyState.ACTIVE)
                     and rec.events and rec.events[-1].time < at.time):
-                self._event(rec, at, "superseded", None, by=msk.msk_id)
+                self._event(rec, at, Event.SUPERSEDED, None, by=msk.msk_id)
 
     def _verification(self, obs: MikeyObs) -> None:
         at = obs.at
         pending = self._pair(obs)
         if pending is None:
-            self._finding("mikey.ack_unexpected", "warning", at,
+            self._finding(F.MikeyAckUnexpected, at,
                           f"verification from {at.src_ip} for CSB ID 0x{obs.csb_id:08x}: "
                           "no message with that CSB ID is waiting for one")
             return
         proc, label, ue_ip = pending.proc, pending.label, pending.ue
         self._check_left(self._ue(ue_ip), at)
         proc.add(at.capture, at.frame, at.time)
-        if obs.mac_status == "bad":
-            self._finding("mikey.mac_bad", "error", at,
+        if obs.mac_status == MacStatus.BAD:
+            self._finding(F.MikeyMacBad, at,
                           f"verification message from {ue_ip}: MAC does not verify")
-            proc.close("failed")
+            proc.close(Outcome.FAILED)
         else:
             kd, msk = label.split("/")
-            self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, "acknowledged", ue_ip)
+            self._event(self._key("MSK", key_domain=kd, msk_id=msk), at, Event.ACKNOWLEDGED, ue_ip)
             self._ue(ue_ip).acknowledged.add(label)
-            proc.close("success")
+            proc.close(Outcome.SUCCESS)
         self._changes.append(("procedure", proc))
 
     def _pair(self, obs: MikeyObs) -> "_Pending | None":
@@ -434,14 +451,14 @@ class Reconstructor:
                 del self._acks[csb]
 
     def _ack_missing(self, proc: Procedure, label: str, ue_ip: str, sent: Where) -> None:
-        proc.close("incomplete")
-        self._finding("mikey.ack_missing", "warning", sent,
+        proc.close(Outcome.INCOMPLETE)
+        self._finding(F.MikeyAckMissing, sent,
                       f"MSK {label} to {ue_ip} asked for an acknowledgement (V=1) that never came")
         self._changes.append(("procedure", proc))
 
     def _mtk_message(self, obs: MikeyObs) -> None:
         at = obs.at
-        proc = self._proc("mtk_update", None, at)
+        proc = self._proc(ProcedureName.MTK_UPDATE, None, at)
         msk = self.keys.get(("MSK", obs.kd, obs.msk_id, None, None, None))
         if msk is None:
             msk = self._key("MSK", key_domain=obs.kd, msk_id=obs.msk_id)
@@ -451,35 +468,35 @@ class Reconstructor:
         if verdict == "resend":  # dropped quietly by the ME: it holds the key already
             first = next((e for e in reversed(self.keys.get(
                 ("MTK", obs.kd, obs.msk_id, obs.mtk_id, None, None), KeyRecord("MTK")).events)
-                if e.event == "delivered"), None)
+                if e.event == Event.DELIVERED), None)
             proc.detail["resend_of"] = [first.capture, first.frame] if first else None
-            proc.close("success")
+            proc.close(Outcome.SUCCESS)
             self._changes.append(("procedure", proc))
             return
-        if obs.mac_status == "bad":
-            self._finding("mikey.mac_bad", "error", at,
+        if obs.mac_status == MacStatus.BAD:
+            self._finding(F.MikeyMacBad, at,
                           f"MTK message {label}: MAC does not verify with the MSK")
-        elif obs.mac_status == "not checked" and self.with_keys and msk.value is None:
-            self._finding("mikey.unknown_key", "warning", at,
+        elif obs.mac_status == MacStatus.NOT_CHECKED and self.with_keys and msk.value is None:
+            self._finding(F.MikeyUnknownKey, at,
                           f"MTK message {label} under an unknown MSK")
-        if obs.mac_status == "bad" or replay or not obs.intact:
-            proc.close("failed")
+        if obs.mac_status == MacStatus.BAD or replay or not obs.intact:
+            proc.close(Outcome.FAILED)
             self._changes.append(("procedure", proc))
             return
-        proc.close("success")
+        proc.close(Outcome.SUCCESS)
         self._window(msk, obs, label)
         self._use(msk, at)
         mtk = self._key("MTK", key_domain=obs.kd, msk_id=obs.msk_id, mtk_id=obs.mtk_id)
         if obs.key_value:
             mtk.value = obs.key_value
             mtk.salt = obs.key_salt
-        self._event(mtk, at, "delivered", None, mac=obs.mac_status or "not checked",
+        self._event(mtk, at, Event.DELIVERED, None, mac=obs.mac_status or MacStatus.NOT_CHECKED,
                     **({"refused_by": "mtk_window"} if label in self._window_refused else {}))
         for rec in self.keys.values():  # older MTKs of this MSK are superseded
             if (rec.kind == "MTK" and rec is not mtk and rec.key_domain == obs.kd
                     and rec.msk_id == obs.msk_id and rec.state in
                     (KeyState.DELIVERED, KeyState.ACTIVE)):
-                self._event(rec, at, "superseded", None, by=obs.mtk_id)
+                self._event(rec, at, Event.SUPERSEDED, None, by=obs.mtk_id)
         for rec in self.keys.values():  # an MTK under a newer MSK supersedes older MSKs
             if rec.kind == "MSK" and rec is msk:
                 self._supersede_older_msks(rec, at)
@@ -501,7 +518,7 @@ class Reconstructor:
         elif high is not None and mtk_id > high:
             problem = f"above SEQu {high:04x}"
         if problem:
-            self._finding("mikey.mtk_window", "warning", obs.at,
+            self._finding(F.MikeyMtkWindow, obs.at,
                           f"MTK message {label}: MTK ID {problem}; a conformant ME refuses it "
                           "(TS 33.246 §6.5.4); learned and used here all the same")
             self._window_refused.add(label)
@@ -513,7 +530,7 @@ class Reconstructor:
     def _srtp(self, obs: SrtpObs) -> None:
         at = obs.at
         stream = (obs.ssrc, at.dst)
-        if obs.result == "ok" and obs.mtk is not None:
+        if obs.result == DownloadResult.OK and obs.mtk is not None:
             kd, msk_id, mtk_id = obs.mtk
             mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
             self._use(mtk, at)
@@ -522,14 +539,14 @@ class Reconstructor:
             if len(self._stream_msk) < 65536 or stream in self._stream_msk:
                 self._stream_msk[stream] = (kd, msk_id)
             if msk is not None and self._stale(msk, at, before not in (None, (kd, msk_id))):
-                self._once(("srtp.stale_key", stream, mtk_id), "srtp.stale_key", "warning", at,
+                self._once(("srtp.stale_key", stream, mtk_id), F.SrtpStaleKey, at,
                            f"SRTP SSRC 0x{obs.ssrc:08x} under MTK {kd}/{msk_id}/{mtk_id} whose "
                            f"MSK is {msk.state.value}")
         elif obs.result == "unknown":
-            self._once(("srtp.unknown_mki", stream), "srtp.unknown_mki", "warning", at,
+            self._once(("srtp.unknown_mki", stream), F.SrtpUnknownMki, at,
                        f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst}: its MKI names no known key")
         elif obs.result == "auth":
-            self._once(("srtp.auth_failed", stream), "srtp.auth_failed", "error", at,
+            self._once(("srtp.auth_failed", stream), F.SrtpAuthFailed, at,
                        f"SRTP SSRC 0x{obs.ssrc:08x} to {at.dst} fails authentication")
 
     @staticmethod
@@ -559,46 +576,49 @@ class Reconstructor:
             "frames": [[obs.first.capture, obs.first.frame], [at.capture, at.frame]]})
         what = f"FLUTE TSI {obs.tsi} TOI {obs.toi} ({obs.name}) to {at.dst}"
         if not obs.complete:
-            self._finding("flute.incomplete", "warning", at,
+            self._finding(F.FluteIncomplete, at,
                           f"{what}: incomplete, {obs.reason or 'not all bytes received'}")
         if obs.md5 == "bad":
-            self._finding("flute.md5_mismatch", "error", at,
+            self._finding(F.FluteMd5Mismatch, at,
                           f"{what}: Content-MD5 of the FDT does not match the object")
         if obs.mtk is not None:
             kd, msk_id, mtk_id = obs.mtk
             mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
             first = obs.first
             if mtk.first_use is None:
-                self._event(mtk, first, "first_use")
+                self._event(mtk, first, Event.FIRST_USE)
             elif first.time < mtk.first_use.time:  # a file that ended late began earlier
                 old = mtk.first_use
                 mtk.first_use = KeyEvent(first.time, first.capture, first.frame, "first_use",
                                          old.ue, old.detail)
                 mtk.events[mtk.events.index(old)] = mtk.first_use
             if mtk.last_use is None or at.time >= mtk.last_use.time:
-                mtk.last_use = KeyEvent(at.time, at.capture, at.frame, "last_use")
+                mtk.last_use = KeyEvent(at.time, at.capture, at.frame, Event.LAST_USE)
             mtk.uses += obs.packets
             mtk.files += 1
             msk = self.keys.get(("MSK", kd, msk_id, None, None, None))
             if msk is not None and msk.state in (KeyState.SUPERSEDED, KeyState.EXPIRED):
-                self._finding("dcf.stale_key", "warning", at, f"{what} under MTK {label} "
+                self._finding(F.DcfStaleKey, at, f"{what} under MTK {label} "
                               f"whose MSK is {msk.state.value}")
-        if obs.result == "bad_key":
-            self._finding("dcf.bad_key", "error", at, f"{what}: the known MTK {label} does "
+        if obs.result == DownloadResult.BAD_KEY:
+            self._finding(F.DcfBadKey, at, f"{what}: the known MTK {label} does "
                           "not decrypt it (wrong key, or another key derivation)")
-        elif obs.result == "no_key" and self.with_keys:
-            self._once(("dcf.no_key", label), "dcf.no_key", "warning", at,
+        elif obs.result == DownloadResult.NO_KEY and self.with_keys:
+            self._once(("dcf.no_key", label), F.DcfNoKey, at,
                        f"{what}: protected by MTK {label}, which is not known")
-        elif obs.result == "malformed":
-            self._finding("dcf.malformed", "error", at, f"{what}: a DCF that does not parse")
+        elif obs.result == DownloadResult.MALFORMED:
+            self._finding(F.DcfMalformed, at, f"{what}: a DCF that does not parse")
         if obs.signature == "bad":
-            self._finding("dcf.signature_bad", "error", at,
+            self._finding(F.DcfSignatureBad, at,
                           f"{what}: the DCF's HMAC-SHA1 signature does not verify")
 
-    def _once(self, key: tuple, code: str, severity: str, at: Where, message: str) -> None:
+    def _once(self, key: tuple, kind: type[FindingKind] | tuple[str, str], at: Where,
+              message: str) -> None:
+        """A finding raised once per *key* (a stream, a sender): *kind* or (code, severity)."""
         if key not in self._reported:
             self._reported.add(key)
-            self._finding(code, severity, at, message)
+            code, severity = (kind if isinstance(kind, tuple) else (kind.code, kind.severity))
+            self._raise(code, severity, at, message)
 
     # ------------------------------------------------------------------ storms
 
@@ -612,34 +632,38 @@ class Reconstructor:
     # ------------------------------------------------------------------ end
 
     def finish(self) -> list[tuple[str, Any]]:
-        """The capture ended: open procedures become ``incomplete``; storms are judged."""
+        """The capture ended: open procedures become ``incomplete``; storms are judged.
+
+        Idempotent: called again (a second document, a snapshot), it adds nothing."""
         self._changes = []
         for waiting in self._acks.values():
             for pending in waiting:
                 self._ack_missing(pending.proc, pending.label, pending.ue, pending.at)
         self._acks.clear()
         for proc in list(self._open.values()) + list(self._solicited.values()):
-            if proc.state != "done":
-                proc.close("incomplete")
+            if proc.state != ProcState.DONE:
+                proc.close(Outcome.INCOMPLETE)
                 self._changes.append(("procedure", proc))
         self._open.clear()
         self._solicited.clear()
-        for burst in self._bursts:
+        bursts, self._bursts = self._bursts, []
+        for burst in bursts:
             delays = sorted(u["delay"] for u in burst["ues"].values() if "delay" in u)
             quick = [d for d in delays if d <= STORM_WINDOW]
             if len(quick) >= STORM_THRESHOLD:
-                self._finding("bmsc.request_storm", "warning", burst["start"],
+                self._finding(F.BmscRequestStorm, burst["start"],
                               f"{len(quick)} of {len(burst['ues'])} solicited UEs asked within "
                               f"{STORM_WINDOW:g} s: request delays min {delays[0]:.3f} s, median "
                               f"{delays[len(delays) // 2]:.3f} s, max {delays[-1]:.3f} s "
                               "(TS 33.246 §6.3.2: spread the requests)")
         for rec in self.keys.values():
             if rec.first_use is not None and rec.last_use is not None:
+                rec.events = [e for e in rec.events if e.event != Event.LAST_USE]
                 detail: dict[str, Any] = {"uses": rec.uses}
                 if rec.files:
                     detail["files"] = rec.files
                 rec.events.append(KeyEvent(rec.last_use.time, rec.last_use.capture,
-                                           rec.last_use.frame, "last_use", None, detail))
+                                           rec.last_use.frame, Event.LAST_USE, None, detail))
         return self._changes
 
 
@@ -667,7 +691,7 @@ def _authentic(obs: MikeyObs) -> bool:
     nothing could be checked (no keys at all), it arrived intact."""
     if obs.mac_status is None:
         return obs.intact
-    return obs.mac_status == "good"
+    return obs.mac_status == MacStatus.GOOD
 
 
 def _label(rec: KeyRecord) -> str:

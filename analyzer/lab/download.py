@@ -19,16 +19,16 @@ import hashlib
 import struct
 from typing import Any
 
+from analyzer.crypto.dcf import candidate_keys, encrypt, sign
+from analyzer.flute.receiver import block_layout
+from analyzer.lab.frames import udp_frame
+from analyzer.lab.mikey_build import key_ids_ext, psk_message
+from analyzer.lab.procedures import join_all
+from analyzer.lab.world import EPOCH, Msk, World
 from dissectors.dcf import build_dcf
 from dissectors.flute.fdt import build_fdt
 from dissectors.flute.lct import Fti, build_alc
 from dissectors.mikey import MIKEY_KeyData
-
-from ..crypto.dcf import candidate_keys, encrypt, sign
-from ..download import block_layout
-from ..mikey_build import key_ids_ext, psk_message
-from .frames import udp_frame
-from .world import EPOCH, Msk, World
 
 #: The FLUTE session's destination port (TS 26.346 names none: the SDP does).
 FLUTE_PORT = 4001
@@ -107,10 +107,8 @@ def _content(w: World, kind: str, size: int) -> bytes:
 
 def download(w: World, opts: Any) -> None:
     """Join as ``basic`` does, then the FLUTE session under two MTKs."""
-    from .scenarios import _join_all  # the shared join procedure (scenarios imports us)
-
     msk = w.new_msk()
-    t = _join_all(w, EPOCH, msk) + 0.2
+    t = join_all(w, EPOCH, msk) + 0.2
     raw, mtk1 = mtk_for_download(w, msk, 1)
     w.expect("mtk_update", None, "success")
     wire: list[tuple[int, bytes, Any]] = []

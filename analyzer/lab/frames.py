@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from ..decode import _checksum
+from analyzer.net.decode import internet_checksum
 
 
 def mac_of(ip: str) -> bytes:
@@ -21,14 +21,14 @@ def ipv4(src: str, dst: str, proto: int, payload: bytes, ident: int = 0, ttl: in
     s, d = ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed
     head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000,
                        ttl, proto, 0, s, d)
-    head = head[:10] + struct.pack("!H", _checksum(head)) + head[12:]
+    head = head[:10] + struct.pack("!H", internet_checksum(head)) + head[12:]
     return head + payload
 
 
 def _l4_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
     pseudo = (ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed
               + struct.pack("!BBH", 0, proto, len(segment)))
-    return _checksum(pseudo + segment) or 0xFFFF
+    return internet_checksum(pseudo + segment) or 0xFFFF
 
 
 def udp_frame(src: str, sport: int, dst: str, dport: int, payload: bytes, ident: int = 0) -> bytes:

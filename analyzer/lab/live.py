@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Iterable
 
-from ..decode import decode_transport
-from .world import HTTP_PORT, Frame, World
+from analyzer.lab.world import HTTP_PORT, Frame, World
+from analyzer.net.decode import decode_transport
 
 MAX_MESSAGE = 1 << 20
 

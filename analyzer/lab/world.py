@@ -17,13 +17,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.crypto.gba import ks_naf, muk_from_gba, naf_id
+from analyzer.crypto.srtp import SUITES, SrtpContext
+from analyzer.lab.frames import tcp_frame, udp_frame
+from analyzer.lab.mikey_build import key_ids_ext, psk_message, verification_message
 from dissectors.digest import DigestParams, expected_response
 from dissectors.mikey import MIKEY_KeyData
-
-from ..crypto.gba import ks_naf, muk_from_gba, naf_id
-from ..crypto.srtp import SUITES, SrtpContext
-from ..mikey_build import key_ids_ext, psk_message, verification_message
-from .frames import tcp_frame, udp_frame
 
 EPOCH = 1_700_000_000.0
 MIKEY_PORT = 2269
@@ -228,7 +227,7 @@ class World:
         """The SRTP suite of the MTK streams (tag 14 bytes with RCC: ROC || 80-bit MAC)."""
         if not self.rcc:
             return SUITES["AES_CM_128_HMAC_SHA1_80"]
-        from ..crypto.srtp_policy import SrtpPolicy
+        from analyzer.crypto.srtp_policy import SrtpPolicy
         return SrtpPolicy(1, 16, self.rcc + 1, 14, self.rcc_r).suite()
 
     def send_mikey_to_ue(self, t: float, ue: UE, raw: bytes, note: str) -> None:

@@ -32,19 +32,27 @@ from textual.widgets import (
 )
 from textual.worker import get_current_worker
 
-from ..decrypt import decrypt_captures
-from ..keys import KeyStore
-from ..profile import DEFAULT_PROFILE, Profile
-from ..result import Dissected
-from .filter import FilterError, compile_filter
-from .ladder import ladder, lifecycle_bars, ue_procedure
-from .model import Loaded, PacketIndex, Row, TsharkError, load, mbms_spans, tshark_frames
-from .screens.help import HelpScreen
-from .screens.keyfile import KeyFileScreen
-from .widgets.details import DetailsTree
-from .widgets.hexview import HexView
-from .widgets.keys import KeysTree
-from .widgets.packetlist import FunctionSource, PacketHeader, PacketList
+from analyzer.capture.profile import DEFAULT_PROFILE, Profile
+from analyzer.keys.store import KeyStore
+from analyzer.output.decrypted import decrypt_captures
+from analyzer.tui.filter import FilterError, compile_filter
+from analyzer.tui.ladder import ladder, lifecycle_bars, ue_procedure
+from analyzer.tui.model import (
+    Loaded,
+    PacketIndex,
+    Row,
+    TsharkError,
+    load,
+    mbms_spans,
+    tshark_frames,
+)
+from analyzer.tui.screens.help import HelpScreen
+from analyzer.tui.screens.keyfile import KeyFileScreen
+from analyzer.tui.widgets.details import DetailsTree
+from analyzer.tui.widgets.hexview import HexView
+from analyzer.tui.widgets.keys import KeysTree
+from analyzer.tui.widgets.packetlist import FunctionSource, PacketHeader, PacketList
+from analyzer.views.result import Dissected
 
 #: typed first in the filter bar, the rest is a Wireshark display filter run by tshark
 TSHARK_PREFIX = "tshark:"
@@ -103,7 +111,6 @@ class MbmsApp(App):
         self.view: list[int] | None = None
         self.predicate = compile_filter("")
         self.loaded: Loaded | None = None
-        self.by_frame: dict[tuple[int, int], Any] = {}
         self._spans: list | None = None
         self._items: list = []
         self._span_source: tuple | None = None
@@ -251,7 +258,7 @@ class MbmsApp(App):
         self.store = store
         self.index.close()
         self.index = PacketIndex(self.paths)
-        self.rows, self.loaded, self.by_frame = [], None, {}
+        self.rows, self.loaded = [], None
         self.view = None if self.predicate.scope == "all" and not self.query_one(
             "#filter", Input).value.strip() else []
         self.packet_table.reset()
@@ -341,7 +348,6 @@ class MbmsApp(App):
             return
         self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
         self.query_one("#bars", Static).update(Text(lifecycle_bars(doc.get("keys", []))))
-        self.by_frame = {(r.pkt.capture, r.pkt.frame): r.pkt for r in self.rows}
         procs = self.query_one("#procedures", DataTable)
         procs.clear()
         for n, p in enumerate(doc.get("procedures", [])):

@@ -21,7 +21,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..result import Dissected
+from analyzer.views.result import Dissected
 
 PROTOCOLS = {"mikey", "bmsc", "srtp", "srtcp"}
 #: protocols of packets that carry nothing MBMS (:mod:`analyzer.framesummary`)

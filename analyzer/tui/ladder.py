@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..result import Dissected
+from analyzer.views.result import Dissected
 
 LABEL_WIDTH = 26
 

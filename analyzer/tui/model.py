@@ -19,12 +19,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..export import Export
-from ..keys import KeyStore
-from ..framesummary import Span, summarize_frame
-from ..profile import DEFAULT_PROFILE, Profile
-from ..reading import RecordIndex
-from ..result import Dissected
+from analyzer.capture.profile import DEFAULT_PROFILE, Profile
+from analyzer.capture.reading import RecordIndex
+from analyzer.keys.store import KeyStore
+from analyzer.output.timeline import snapshot, timeline
+from analyzer.pipeline.session import Session
+from analyzer.views.frame import Span, summarize_frame
+from analyzer.views.result import Dissected
 
 BATCH = 500
 
@@ -154,7 +155,7 @@ def load(paths: Iterable[str], store: KeyStore | None,
          paused: Callable[[], bool] = lambda: False,
          on_snapshot: Callable[[dict[str, Any]], None] | None = None,
          profile: Profile = DEFAULT_PROFILE) -> Loaded:
-    """Run *paths* through the one pipeline (:class:`~analyzer.export.Export`, as
+    """Run *paths* through the one pipeline (:class:`~analyzer.pipeline.session.Session`, as
     ``export`` and ``dissect`` do: merged in time, clocks aligned, a message two taps
     saw counted once, the same *profile*); batches of rows go to *on_rows* as they
     are ready, and the fraction of bytes read to *on_progress*. With *index*, every
@@ -202,7 +203,7 @@ def load(paths: Iterable[str], store: KeyStore | None,
             if len(rec):
                 on_progress(min(1.0, (done + rec.offsets[-1]) / size))
 
-    run = Export(store, profile=profile, on_packet=row, tick=tick, workers=1,
+    run = Session(store, profile=profile, on_packet=row, tick=tick, workers=1,
                  indexes=index.records if index is not None else None)
 
     def follow() -> bool:
@@ -211,7 +212,7 @@ def load(paths: Iterable[str], store: KeyStore | None,
         now = time.monotonic()
         if on_snapshot is not None and now - last_snapshot[0] >= 1.0:
             last_snapshot[0] = now
-            on_snapshot(run.snapshot())
+            on_snapshot(snapshot(run))
         return bool(live is not None and live())
 
     try:
@@ -221,7 +222,7 @@ def load(paths: Iterable[str], store: KeyStore | None,
     flush()
     if on_progress is not None:
         on_progress(1.0)
-    out.timeline = run.document()
+    out.timeline = timeline(run)
     return out
 
 
@@ -252,11 +253,10 @@ _LCT_SPANS = {"alc.version": (0, 1), "rmt-lct.version": (0, 1), "rmt-lct.fsize.c
 def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
     """The byte span in the frame of each item of an MBMS packet (None: no bytes
     of its own, e.g. decrypted values, HTTP/XML fields, text carriers)."""
+    from analyzer.capture.profile import DEFAULT_PROFILE
+    from analyzer.net.decode import decode_transport
+    from analyzer.pipeline.dissect import mikey_payloads
     from dissectors.mikey import parse, tree_spans
-
-    from ..decode import decode_transport
-    from ..dissect import mikey_payloads
-    from ..profile import DEFAULT_PROFILE
 
     spans: list[Span | None] = [None] * len(pkt.items)
     tp = decode_transport(linktype, data)

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ...keys import KeyFileError, KeyStore, load_keys
+from analyzer.keys.store import KeyFileError, KeyStore, load_keys
 
 
 class KeyFileScreen(ModalScreen[KeyStore | None]):

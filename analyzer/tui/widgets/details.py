@@ -9,9 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Tree
 
+from analyzer.views.result import HIDDEN, Dissected
 from dissectors.mikey.base import Field_, Node
-
-from ...result import HIDDEN, Dissected
 
 
 class DetailsTree(Tree):

@@ -1,0 +1,285 @@
+"""One large capture read on every core: records walked and prefiltered in worker
+processes, chunk by chunk, and kept in order by the calling process (issue #8).
+
+:func:`scan_capture` yields exactly what ``read_capture(path, keep, tally)``
+yields. The file is cut at record boundaries (found by :func:`find_boundary`,
+confirmed when the chunk before ends exactly there); each worker reads its chunk
+with :func:`~analyzer.reading.read_range` and a *permissive* prefilter: the
+same :class:`~analyzer.prefilter.Prefilter` rules with none of the learned
+state (every TCP segment kept, every RTP-like flow alive). Those rules only
+add to what the stateless ones keep, so what a worker drops the serial reader
+would drop too; the calling process then asks its own *keep* - in capture
+order, so its learned state (BM-SC hosts, TCP connections, written-off SRTP
+flows) is what the serial run would have - about each record a worker kept.
+A packet of an RTP-like flow (judged by the written-off state alone) or a TCP
+segment (judged by the BM-SC hosts and followed connections, with whether it
+names MBMS words found by the worker) comes back as its place in the file and
+is read (``pread``) only if it is kept: most are noise the serial reader drops
+too.
+
+Anything out of the ordinary (damage, a boundary that was none, an interface
+described after the first packet) ends the parallel read: the rest of the file
+is read serially from the last chunk that ended cleanly, so error messages and
+frame numbers are those of the serial run too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import struct
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from analyzer.capture.profile import DEFAULT_PROFILE, Profile
+from analyzer.capture.reading import (
+    MAX_RECORD,
+    CaptureError,
+    Record,
+    RecordIndex,
+    Section,
+    Tally,
+    first_section,
+    read_capture,
+    read_range,
+)
+from analyzer.net.prefilter import Prefilter
+from analyzer.pipeline.workers import default_workers
+
+#: Files smaller than this are read serially (a pool costs more than it saves).
+PARALLEL_MIN = 48 * 1024 * 1024
+#: Bytes of capture per chunk: the most a worker hands back at once.
+CHUNK_BYTES = 12 * 1024 * 1024
+#: Consecutive records that must chain from a candidate boundary.
+CHAIN = 8
+#: Bytes searched after a cut point for a boundary.
+SEARCH = 1 << 20
+
+
+def find_boundary(path: str | Path, section: Section, offset: int) -> int | None:
+    """A record (pcap) or Enhanced Packet Block (pcapng) boundary at or after
+    *offset*: the first place where :data:`CHAIN` plausible records follow one
+    another. A guess, checked by the caller (the read before it must end there)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(SEARCH + CHAIN * 65600)
+    except OSError:
+        return None
+    if section.pcapng:
+        return _pcapng_boundary(data, offset, section)
+    return _pcap_boundary(data, offset, section)
+
+
+def _pcapng_boundary(data: bytes, offset: int, section: Section) -> int | None:
+    head = struct.Struct(section.endian + "IIIIIII").unpack_from
+    u32 = struct.Struct(section.endian + "I").unpack_from
+    nif = len(section.interfaces)
+    start = (-offset) % 4  # blocks lie on 32-bit boundaries from the file's start
+    for cand in range(start, min(SEARCH, len(data)), 4):
+        pos = cand
+        for _ in range(CHAIN):
+            if pos + 28 > len(data):
+                break
+            btype, blen, iface, _hi, _lo, incl, orig = head(data, pos)
+            if (btype != 6 or blen % 4 or not 32 + incl <= blen <= MAX_RECORD or iface >= nif
+                    or incl > orig + 65536 or pos + blen > len(data)
+                    or u32(data, pos + blen - 4)[0] != blen):
+                break
+            pos += blen
+        else:
+            return offset + cand
+    return None
+
+
+def _pcap_boundary(data: bytes, offset: int, section: Section) -> int | None:
+    head = struct.Struct(section.endian + "IIII").unpack_from
+    frac_max = 1_000_000 if section.scale == 1e-6 else 1_000_000_000
+    for cand in range(min(SEARCH, len(data))):
+        pos = cand
+        prev = None
+        for _ in range(CHAIN):
+            if pos + 16 > len(data):
+                break
+            sec, frac, incl, orig = head(data, pos)
+            if (frac >= frac_max or incl > orig or incl > 262144 or not incl
+                    or (prev is not None and abs(sec - prev) > 86400)):
+                break
+            prev = sec
+            pos += 16 + incl
+        else:
+            return offset + cand
+    return None
+
+
+@dataclass
+class _Chunk:
+    """What a worker read of one chunk."""
+
+    #: (number, time, link type, bytes, length on the wire, None), or for a packet of
+    #: an RTP-like flow or a TCP segment, judged by learned state (number, time, link
+    #: type, file offset, length on the wire, flow or segment, captured length)
+    records: list[tuple]
+    tally: Tally
+    end: Section  # the state it ended in
+    error: str | None
+
+
+def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Profile,
+                srtp: bool) -> _Chunk:
+    """Worker: the records of ``[start, stop)`` the permissive prefilter keeps; those
+    of RTP-like flows and TCP segments by their place in the file (most are dropped by
+    the caller's learned state: their bytes are read there only when kept)."""
+    keep = Prefilter(replace(profile, tcp_prefilter=False), srtp=srtp)
+    judge = Prefilter(profile, srtp=srtp)  # the caller's rules, for what its state decides
+    index = RecordIndex()
+    out: list[tuple] = []
+    # the length on the wire: the 32 bits before the frame, in pcap record headers and
+    # in pcapng packet blocks alike
+    orig_len = struct.Struct(section.endian + "I").unpack_from
+    endian = section.endian
+
+    def marking(linktype: int, buf: bytes, begin: int, end: int) -> bool:
+        if not keep(linktype, buf, begin, end):
+            return False
+        flow = judge.rtp_flow(linktype, buf, begin, end) if srtp else None
+        if flow is None:
+            flow = judge.tcp_segment(linktype, buf, begin, end)
+            if flow is None:
+                return True  # read as a record, bytes and all
+        at = len(index.times) - 1  # the reader indexes a record before it asks
+        out.append((at + 1, index.times[at], linktype, index.offsets[at],
+                    orig_len(buf, begin - 4)[0], flow, index.lengths[at]))
+        return False
+
+    marking.quick = keep.quick  # type: ignore[attr-defined]
+    tally = Tally()
+    try:
+        for r in read_range(path, section, start, stop, marking, tally, index):
+            out.append((r.number, r.time, r.linktype, r.data, r.orig_len, None))
+    except CaptureError as exc:
+        return _Chunk(out, tally, section, str(exc))
+    if section.endian != endian:  # a section of the other byte order began: read serially
+        return _Chunk(out, tally, section, "byte order changed")
+    return _Chunk(out, tally, section, None)
+
+
+def boundaries(path: str | Path, size: int) -> tuple[Section, list[int]] | None:
+    """The state at the first record and the chunk boundaries, first record to end
+    of file (None: not worth cutting, or no boundaries found)."""
+    first = first_section(path)
+    if first is None:
+        return None
+    section, start = first
+    cuts = [start]
+    for offset in range(start + CHUNK_BYTES, size - CHUNK_BYTES // 4, CHUNK_BYTES):
+        found = find_boundary(path, section, offset)
+        if found is not None and found > cuts[-1] and found < size:
+            cuts.append(found)
+    cuts.append(size)
+    return (section, cuts) if len(cuts) > 2 else None
+
+
+def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
+                 profile: Profile = DEFAULT_PROFILE, srtp: bool = False,
+                 workers: int | None = None) -> Iterator[Record]:
+    """``read_capture(path, keep, tally)``, its chunks prefiltered on *workers* cores
+    (*profile* and *srtp*: those *keep* was made with)."""
+    workers = default_workers() if workers is None else workers
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    cut = boundaries(path, size) if workers > 1 and size >= PARALLEL_MIN else None
+    if cut is None:
+        yield from read_capture(path, keep, tally)
+        return
+    head, cuts = cut
+    tally = tally if tally is not None else Tally()
+    ctx = multiprocessing.get_context("fork")
+    state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
+    k = 0
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    except OSError:  # no processes here (no semaphores, no fork): the serial reader
+        pool = None
+    # (the bytes of RTP-like packets are read with pread, not a memory map: mapped pages
+    # would count in this process's memory, which must not grow with the capture)
+    with open(path, "rb") if pool is not None else nullcontext() as fh, \
+            pool if pool is not None else nullcontext():
+        window: deque[Future[_Chunk]] = deque()
+        ahead = iter(range(len(cuts) - 1))
+
+        def submit() -> None:
+            n = next(ahead, None)
+            if n is not None:
+                window.append(pool.submit(_read_chunk, str(path),
+                                          replace(head, interfaces=list(head.interfaces)),
+                                          cuts[n], cuts[n + 1], profile, srtp))
+
+        try:
+            for _ in range(workers + 1 if pool is not None else 0):
+                submit()
+        except (OSError, BrokenProcessPool):
+            window.clear()
+        while window:
+            try:
+                chunk = window.popleft().result()
+                submit()
+            except (OSError, BrokenProcessPool):  # a worker died: nothing of chunk k given
+                chunk = None
+            # read in the true state (no interface came since the first packet), and
+            # ended exactly at the next cut (so that it is a boundary) without damage
+            if chunk is None or chunk.error is not None or not head.same_state(state):
+                for fut in window:
+                    fut.cancel()
+                break  # the serial reader takes over from cuts[k]
+            base = state.number
+            dead, keys = keep.dead, keep.key_source
+            for item in chunk.records:
+                flow = item[5]
+                if flow is None:
+                    data = item[3]
+                    if keep(item[2], data, 0, len(data)):
+                        yield Record(base + item[0], item[1], item[2], data, item[4])
+                    continue
+                if len(flow) == 2:
+                    # an RTP-like flow is judged by its learned state alone (Prefilter._udp,
+                    # Prefilter.alive): a flow written off, no key learned since, is dropped
+                    tried = dead.get(flow)
+                    if tried is None or tried < keys():
+                        yield Record(base + item[0], item[1], item[2],
+                                     _pread(fh, path, item[6], item[3]), item[4])
+                elif keep.tcp_wanted(flow[0], flow[1], flow[2], flow[3],
+                                     flow[4].__bool__):  # a TCP segment (Prefilter._tcp)
+                    yield Record(base + item[0], item[1], item[2],
+                                 _pread(fh, path, item[6], item[3]), item[4])
+            _merge(tally, chunk.tally)
+            state = replace(chunk.end, number=base + chunk.end.number)
+            k += 1
+    if k < len(cuts) - 1:  # stopped early, or no pool: the serial reader from cuts[k]
+        yield from read_range(path, state, cuts[k], None, keep, tally)
+
+
+def _merge(tally: Tally, part: Tally) -> None:
+    if not part.packets:
+        return
+    tally.packets += part.packets
+    tally.start = part.start if tally.start is None else min(tally.start, part.start)
+    tally.end = part.end if tally.end is None else max(tally.end, part.end)
+
+
+def _pread(fh, path: str | Path, length: int, offset: int) -> bytes:
+    """*length* bytes of the capture at *offset* (a record a worker found there)."""
+    try:
+        data = os.pread(fh.fileno(), length, offset)
+    except OSError as exc:
+        raise CaptureError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) != length:
+        raise CaptureError(f"{path}: record truncated at offset {offset} (the file shrank)")
+    return data

@@ -1,0 +1,107 @@
+"""One MIKEY message as a dissected packet shows it, wherever it came from (UDP or TCP,
+SDP/RTSP/HTTP bodies, a FLUTE file): its tree, its issues, its Info text and, with a key
+hierarchy, what the hierarchy made of it (RFC 3830; TS 33.246 §6.4)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.views.facts import MikeyFact
+from analyzer.views.result import summarize
+from dissectors.issues import Issue
+from dissectors.mikey import (
+    MIKEY,
+    MIKEY_EXT,
+    MIKEY_ID,
+    MIKEY_IDR,
+    MIKEY_KEMAC,
+    MIKEY_RAND,
+    MIKEY_T,
+    all_issues,
+    iter_layers,
+    parse,
+    tree,
+)
+from dissectors.mikey.base import Node
+from dissectors.mikey.constants import DATA_TYPES
+from dissectors.mikey.payloads import id_value
+
+
+@dataclass
+class MikeyView:
+    """What one MIKEY message adds to a packet.
+
+    Attributes:
+        items: its title node, its dissection tree, and the hierarchy's items.
+        errors: its issues (and ``mikey.mac_bad`` when its MAC does not verify).
+        summary: Info text (without the MAC verdict: see :attr:`mac`).
+        fact: the message's :class:`~analyzer.views.facts.MikeyFact` (with the
+            hierarchy's outcome when keys are given); None when it has no MIKEY header.
+    """
+
+    items: list = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)
+    summary: str = ""
+    fact: Any = None
+
+    @property
+    def mac(self) -> str:
+        """``, MAC good`` (bad, not checked) when the hierarchy judged it, else ""."""
+        outcome = self.fact.outcome if self.fact is not None else None
+        if outcome is None or outcome.kind is None:
+            return ""
+        return f", MAC {outcome.mac_status}"
+
+
+def mikey_view(data: bytes, title: str, cand: Any, hierarchy: Any = None,
+               depth: int = -1, carrier: str = "udp") -> MikeyView:
+    """Dissect MIKEY message *data* of candidate *cand* (come by *carrier*) under the
+    title *title* (at *depth*); with a key *hierarchy* check it and learn what it
+    carries (in capture order: the caller's)."""
+    msg = parse(data)
+    out = MikeyView()
+    kind = DATA_TYPES.get(getattr(msg, "data_type", -1), "Malformed")
+    out.items.append(Node(f"{title}: {kind}", depth))
+    out.items.extend(tree(msg))
+    out.errors.extend(all_issues(msg))
+    out.summary = summarize(msg)
+    outcome = None
+    if hierarchy is not None:
+        outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}", cand.src,
+                                    cand.dst, (cand.capture, cand.frame))
+        out.items.extend(outcome.tree())
+        if outcome.mac_status == "bad":
+            out.errors.append(Issue("mikey.mac_bad", f"{outcome.kind} message: MAC does not "
+                                    "verify with the known key (wrong key or forged message)"))
+    if isinstance(msg, MIKEY):
+        out.fact = mikey_fact(msg, carrier, outcome)
+    return out
+
+
+def mikey_fact(msg: MIKEY, carrier: str = "udp", outcome: Any = None) -> MikeyFact:
+    """The typed facts of a dissected message (RFC 3830 §6; the first T payload, the
+    first Key ID extension, the first KEMAC, as a receiver reads them)."""
+    counter = kd = msk = mtk = key_data_len = None
+    ids: list[str] = []
+    has_rand = False
+    for layer in iter_layers(msg):
+        if isinstance(layer, (MIKEY_ID, MIKEY_IDR)):
+            ids.append(id_value(layer.id_type, layer.id_data or b"")[0])
+        elif isinstance(layer, MIKEY_T):
+            value = layer.ts_value or b""
+            if counter is None and layer.ts_type == 2 and len(value) == 4:
+                counter = struct.unpack("!I", value)[0]
+        elif isinstance(layer, MIKEY_EXT) and layer.ext_type == 3 and kd is msk is mtk is None:
+            by_type = layer.key_ids_by_type()
+            kd, msk, mtk = (by_type[t].hex() if t in by_type else None for t in (0, 1, 2))
+        elif isinstance(layer, MIKEY_KEMAC) and key_data_len is None:
+            key_data_len = layer.encr_data_len
+        elif isinstance(layer, MIKEY_RAND):
+            has_rand = True
+    return MikeyFact(msg.data_type or 0, msg.csb_id or 0, msg.v or 0, counter, tuple(ids),
+                     kd, msk, mtk, key_data_len, has_rand, carrier, outcome)
+
+
+__all__ = ["MikeyView", "mikey_fact", "mikey_view"]
