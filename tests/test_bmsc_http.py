@@ -29,7 +29,8 @@ from scapy.layers.l2 import Ether
 from analyzer.capture.reading import Record, read_capture
 from analyzer.net.decode import decode_transport
 from analyzer.net.http_flow import HttpTracker
-from analyzer.pipeline.dissect import build, candidates
+from analyzer.pipeline.build import build
+from analyzer.pipeline.find import candidates
 from dissectors.bmsc import parse_body
 from tests import livecap
 from tests.conftest import ROOT

@@ -15,7 +15,7 @@ from scapy.utils import PcapNgWriter, PcapWriter
 from analyzer.capture import reading
 from analyzer.capture.reading import Tally, read_capture
 from analyzer.net.prefilter import Prefilter
-from analyzer.pipeline.dissect import CandidateFinder
+from analyzer.pipeline.find import CandidateFinder
 from analyzer.views.srtp import SrtpFinder
 from tests.conftest import CAPTURES, SHARED_CAPTURES
 from tests.corpus import DIGEST_MSK_MESSAGE

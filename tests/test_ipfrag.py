@@ -1,4 +1,4 @@
-"""IP fragment reassembly (analyzer/ipfrag.py): order, overlaps, holes, bounds."""
+"""IP fragment reassembly (analyzer/net/ipfrag.py): order, overlaps, holes, bounds."""
 
 from __future__ import annotations
 

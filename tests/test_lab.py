@@ -19,7 +19,8 @@ from analyzer.keys.store import load_keys
 from analyzer.lab.scenarios import SCENARIOS, Options, run
 from analyzer.lab.world import RTP_PORT
 from analyzer.net.decode import decode_transport
-from analyzer.pipeline.dissect import build, candidates
+from analyzer.pipeline.build import build
+from analyzer.pipeline.find import candidates
 from tests import livecap
 from tests.conftest import ROOT
 

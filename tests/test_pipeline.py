@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
@@ -14,7 +15,8 @@ from scapy.layers.l2 import CookedLinux, Dot1Q, Ether
 from analyzer.capture.profile import Profile
 from analyzer.capture.reading import Record
 from analyzer.net.decode import decode_transport
-from analyzer.pipeline.dissect import classify, dissect_record, mikey_payloads
+from analyzer.pipeline.build import dissect_record
+from analyzer.pipeline.find import classify, mikey_payloads
 from dissectors.carriers import find_embedded
 from tests.conftest import ROOT
 from tests.corpus import DIGEST_MSK_MESSAGE
@@ -76,3 +78,39 @@ def test_parallel_output_is_identical_to_serial(corpus_pcap):
     serial = run("--workers", "1")
     assert run("--workers", "2") == serial
     assert len(serial.splitlines()) == 522
+
+
+# ------------------------------------------------- the per-capture / global split
+
+CAPTURES = ROOT / "captures"
+
+
+@pytest.mark.parametrize("name", ["lab-interop.pcapng", "lab-download.pcapng",
+                                  "mbms-chain-demo.pcap"])
+def test_what_crosses_from_the_per_capture_part_pickles(name):
+    """Records and candidates are plain data: a cluster can run the per-capture part
+    elsewhere and ship them to the global part unchanged."""
+    import pickle
+
+    from analyzer.pipeline.session import Session
+
+    found = []
+    run = Session(reconstruct=False, on_candidate=found.append, workers=1)
+    run.add_captures([CAPTURES / name])
+    assert found
+    again = pickle.loads(pickle.dumps(found))
+    assert again == found
+    kinds = {("alc" if c.alc else "http" if c.http else "mikey") for c in found}
+    assert kinds & {"alc", "http", "mikey"}
+
+
+def test_the_timeline_is_the_same_however_often_it_is_asked_for():
+    from analyzer.keys.store import load_keys
+    from analyzer.output.timeline import timeline
+    from analyzer.pipeline.session import Session
+
+    run = Session(load_keys(CAPTURES / "lab-basic.keys.toml"))
+    run.add_captures([CAPTURES / "lab-basic.pcapng"])
+    first = timeline(run)
+    assert any(e["event"] == "last_use" for k in first["keys"] for e in k["events"])
+    assert timeline(run) == first

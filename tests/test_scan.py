@@ -1,7 +1,7 @@
 """Issue #8: the reader's quick rejection and the two-core scan change nothing.
 
 Every capture is read three ways - the plain keep call for every record, the
-reader's :class:`~analyzer.reading.QuickReject`, and :func:`analyzer.scan.scan_capture`
+reader's :class:`~analyzer.capture.reading.QuickReject`, and :func:`analyzer.pipeline.scan.scan_capture`
 cut into small chunks on two workers - and must give the same records, the same
 tally and the same error, in both byte orders, through damage, and with an
 interface described in the middle of the file.

@@ -13,7 +13,8 @@ import random
 import pytest
 
 from analyzer.capture.reading import CaptureError, read_capture
-from analyzer.pipeline.dissect import build, candidates
+from analyzer.pipeline.build import build
+from analyzer.pipeline.find import candidates
 from tests.conftest import CAPTURES
 
 

@@ -116,7 +116,8 @@ def test_secret_key_values_hidden_until_revealed():
 ])
 def test_filter_language(text, frames):
     from analyzer.capture.reading import read_capture
-    from analyzer.pipeline.dissect import build, candidates
+    from analyzer.pipeline.build import build
+    from analyzer.pipeline.find import candidates
     pkts = [build(c) for c in candidates(read_capture(CAPTURES / "mikey-demo.pcap"))]
     pred = compile_filter(text)
     assert sum(1 for p in pkts if pred(p)) == frames
@@ -390,3 +391,46 @@ def test_wireshark_filter_through_tshark_and_the_ladder_of_a_ue():
                         and "matched" not in str(app.query_one("#filter-error").render()),
                         timeout=60)
     run(scenario())
+
+
+def test_a_loader_that_fails_says_so_on_screen(monkeypatch):
+    """An unexpected error in the loading worker ends "loading..." with the error on the
+    status line and a notification; the app stays usable (it quits on q)."""
+    import analyzer.tui.app as app_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(app_module, "load", broken)
+
+    async def scenario():
+        app = MbmsApp([str(CAPTURES / "lab-basic.pcapng")])
+        async with app.run_test(size=(120, 30)) as pilot:
+            status = app.query_one("#status")
+            await until(pilot, lambda: "loading failed" in str(status.render()))
+            text = str(status.render())
+            assert "RuntimeError: the disk went away" in text and "loading..." not in text
+            assert any("loading failed" in str(n.message) for n in app._notifications)
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: not app.is_running)
+    asyncio.run(scenario())
+
+
+def test_panes_own_their_part_of_the_timeline():
+    """Each pane is filled from the timeline the pipeline produced, and redraws only
+    when its own part changed (a live snapshot with the same findings leaves the
+    findings table - and its cursor - alone)."""
+    async def scenario():
+        async with opened("lab-attacks.pcapng") as (app, pilot):
+            findings = app.query_one("#findings")
+            procedures = app.query_one("#procedures")
+            assert findings.row_count == len(app.timeline["findings"]) > 0
+            assert procedures.row_count >= len(app.timeline["procedures"]) > 0
+            findings.move_cursor(row=2)
+            changed = dict(app.timeline, procedures=app.timeline["procedures"][:1])
+            app._show_timeline(changed)
+            await pilot.pause()
+            assert findings.cursor_row == 2  # the findings did not change: not redrawn
+            assert procedures.row_count == 1 + len({p["ue"] for p in changed["procedures"]
+                                                    if p["ue"]})
+    asyncio.run(scenario())

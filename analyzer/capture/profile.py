@@ -38,7 +38,7 @@ class Profile:
             out otherwise), try the known MTKs, newest first, and take one only when
             the padding or the signature confirms it [U].
         tcp_prefilter: follow only TCP to or from hosts known to be BM-SCs, or whose
-            payload names MBMS, MIKEY, 3GPP or key-mgmt (:mod:`analyzer.prefilter`);
+            payload names MBMS, MIKEY, 3GPP or key-mgmt (:mod:`analyzer.net.prefilter`);
             off, every TCP connection is followed (slower on busy captures).
     """
 

@@ -12,7 +12,7 @@ byte offset.
 The pcap and pcapng loops repeat the same per-record lines (time range, index,
 :class:`QuickReject`) on purpose: a million records cost a million function
 calls otherwise, which is as much as the walk itself. :func:`read_range` reads
-from a record boundary in the middle of a file (:mod:`analyzer.scan` cuts
+from a record boundary in the middle of a file (:mod:`analyzer.pipeline.scan` cuts
 large captures into chunks for several processes).
 """
 

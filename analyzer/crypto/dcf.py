@@ -5,7 +5,7 @@ authentication key from the MTK with the MIKEY key derivation of RFC 3830
 §4.1.3 - the TEK encryption (0x15798CEF) and TEK authentication (0x1B5C7973)
 constants, cs_id 0, the CSB ID and the MIKEY-RAND - and hands them to the DCF
 decryption. Whether BM-SCs do so, or use the MTK itself, is a setting
-(:attr:`analyzer.profile.Profile.dcf_key_derivation`):
+(:attr:`analyzer.capture.profile.Profile.dcf_key_derivation`):
 
 * ``rfc3830``: derived keys only (the spec);
 * ``direct``: the MTK is the AES-128 key;

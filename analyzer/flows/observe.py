@@ -95,7 +95,7 @@ class DownloadObs:
 
     ``at`` is its last packet, ``first`` its first; ``mtk`` the (Key Domain ID,
     MSK ID, MTK ID) its DCF names; ``result`` as
-    :attr:`analyzer.download_view.OpenedObject.result`."""
+    :attr:`analyzer.views.alc.OpenedObject.result`."""
 
     at: Where
     first: Where

@@ -36,20 +36,12 @@ from analyzer.crypto.prf import MessageKeys, PRFError, message_keys
 from analyzer.crypto.srtp_policy import policy_from_params
 from analyzer.keys.store import Key, KeyStore
 from dissectors.mikey import (
-    MIKEY_EXT,
-    MIKEY_ID,
-    MIKEY_IDR,
-    MIKEY_KEMAC,
-    MIKEY_RAND,
-    MIKEY_SP,
     MIKEY_SRTP_ID,
-    MIKEY_T,
-    MIKEY_V,
     MIKEY_KeyData,
     all_issues,
-    iter_layers,
 )
 from dissectors.mikey.base import Field_, Node
+from dissectors.mikey.parts import message_parts
 from dissectors.mikey.payloads import parse_key_data
 
 GOOD, BAD, NOT_CHECKED = "good", "bad", "not checked"
@@ -126,27 +118,6 @@ class _Sent:
     at: tuple[int, int] | None = None    # (capture, frame)
 
 
-def _parts(msg: Packet) -> dict[str, Any]:
-    out: dict[str, Any] = {"ids": [], "rand": None, "t": None, "ext": None, "kemac": None,
-                           "v": None, "sp": None}
-    for layer in iter_layers(msg):
-        if isinstance(layer, MIKEY_T) and out["t"] is None:
-            out["t"] = (layer.ts_type, layer.ts_value or b"")
-        elif isinstance(layer, MIKEY_RAND) and out["rand"] is None:
-            out["rand"] = layer.rand or b""
-        elif isinstance(layer, (MIKEY_ID, MIKEY_IDR)):
-            out["ids"].append(layer.id_data or b"")
-        elif isinstance(layer, MIKEY_EXT) and layer.ext_type == 3 and out["ext"] is None:
-            out["ext"] = layer.key_ids_by_type()
-        elif isinstance(layer, MIKEY_KEMAC):
-            out["kemac"] = layer
-        elif isinstance(layer, MIKEY_V):
-            out["v"] = layer
-        elif isinstance(layer, MIKEY_SP) and layer.prot_type == 0 and out["sp"] is None:
-            out["sp"] = {p.type: bytes(p.value or b"") for p in layer.params or []}
-    return out
-
-
 class KeyHierarchy:
     """Sans-IO: MIKEY messages in (with their raw bytes), outcomes and learned keys out."""
 
@@ -173,19 +144,19 @@ class KeyHierarchy:
         data_type = getattr(msg, "data_type", None)
         if data_type is None:
             return MikeyOutcome()
-        parts = _parts(msg)
+        parts = message_parts(msg)
         if data_type == 1:
             return self._verification(msg, raw, parts, src)
-        ext = parts["ext"] or {}
+        ext = parts.key_ids or {}
         kd, msk_id, mtk_id = ext.get(0), ext.get(1), ext.get(2)
         out = MikeyOutcome(key_ids=(kd, msk_id, mtk_id))
-        kemac = parts["kemac"]
+        kemac = parts.kemac
         if data_type != 0 or kemac is None:
             return out
-        ids = parts["ids"]
+        ids = [data for _type, data in parts.ids]
         idi = ids[0] if ids else b""
         idr = ids[1] if len(ids) > 1 else b""
-        rand = parts["rand"]
+        rand = parts.rand
         if mtk_id is not None and kd is not None and msk_id is not None:
             out.kind = "MTK"
             psk_key = self.store.msks.get((kd, msk_id))
@@ -209,7 +180,7 @@ class KeyHierarchy:
             out.reason = f"encryption algorithm {kemac.encr_alg} unknown"
             return out
         keys = message_keys(psk_key.value, msg.csb_id, rand, msg.prf_func, encr_len, auth_len)
-        ts_type, ts_value = parts["t"] or (2, b"")
+        ts_type, ts_value = parts.timestamp or (2, b"")
         t64 = timestamp_64(ts_type, ts_value)
         if getattr(msg, "v", 0):
             self._remember(msg.csb_id, _Sent(keys, idi, idr, ts_value, dst, at))
@@ -241,7 +212,8 @@ class KeyHierarchy:
         # Key Number 0 (the low half of the MSK ID) is a solicited-pull trigger, never a
         # key to learn (TS 33.246 §6.5.3)
         if out.kind == "MSK" and kd is not None and msk_id is not None and any(msk_id[2:]):
-            policy = policy_from_params(parts["sp"]) if parts["sp"] is not None else None
+            policy = policy_from_params(parts.srtp_policy) \
+                if parts.srtp_policy is not None else None
             if policy is None:  # (a push without an SP keeps the policy it had)
                 known = self.store.msks.get((kd, msk_id))
                 policy = known.extra.get("srtp_policy") if known is not None else None
@@ -270,7 +242,7 @@ class KeyHierarchy:
     def _verification(self, msg: Packet, raw: bytes, parts: dict[str, Any],
                       src: str) -> MikeyOutcome:
         out = MikeyOutcome(kind="verification")
-        v = parts["v"]
+        v = parts.v
         pending = self._sent.get(msg.csb_id) or []
         if v is None:
             out.reason = "no V payload"
@@ -278,7 +250,7 @@ class KeyHierarchy:
         if not pending:
             out.reason = "the message it answers was not seen"
             return out
-        idr = parts["ids"][-1] if parts["ids"] else None  # HDR || T || IDr || V
+        idr = parts.ids[-1][1] if parts.ids else None  # HDR || T || IDr || V
         by_address = [s for s in pending if src and s.ue == src]
         by_idr = [s for s in pending if s not in by_address and idr and s.idr == idr]
         ordered = by_address + by_idr + [s for s in pending

@@ -2,7 +2,7 @@
 
 Keys come from ``[[srtp]]`` tables (filtered by SSRC and destination, selected
 by MKI when one is given), from ``[[mtk]]`` tables, and from MTKs learned from
-MIKEY messages earlier in the capture (:class:`~analyzer.mikey_keys.KeyHierarchy`).
+MIKEY messages earlier in the capture (:class:`~analyzer.keys.hierarchy.KeyHierarchy`).
 An MTK becomes an SRTP master key with the MTK's salt (digest §4.7); it is
 selected by MKI, ``MSK ID || MTK ID`` by default (:class:`SrtpRules`, [U]), or
 by trial (the auth tag decides) when the MKI layout differs.

@@ -3,12 +3,12 @@
 Most packets of an operator's capture are not MBMS. :class:`Prefilter` looks at
 a few header bytes where the record lies in the reader's buffer (no copy, no
 objects) and rejects what no later stage could use, so only the rest becomes a
-:class:`~analyzer.reading.Record` and goes through :mod:`analyzer.decode` and the
-dissectors. The rules mirror :func:`analyzer.dissect.mikey_payloads`, the HTTP
+:class:`~analyzer.capture.reading.Record` and goes through :mod:`analyzer.net.decode` and the
+dissectors. The rules mirror :func:`analyzer.pipeline.find.mikey_payloads`, the HTTP
 tracker and the SRTP finders (issue #8: "MIKEY ports and heuristic, HTTP to/from
 known BM-SC addresses or with MBMS content, SRTP flows learned"):
 
-* UDP to or from a MIKEY port (:class:`~analyzer.profile.Profile`);
+* UDP to or from a MIKEY port (:class:`~analyzer.capture.profile.Profile`);
 * other UDP whose payload starts like MIKEY (version 1) when the heuristic is
   on; text (a letter first) that names MIKEY or a key-mgmt attribute, when
   embedded MIKEY is followed (SDP, RTSP, HTTP over UDP: ``dissectors.carriers``);
@@ -65,7 +65,7 @@ MAX_FLOWS = 65536
 
 
 class Prefilter:
-    """``keep(linktype, buf, start, end)`` for :func:`analyzer.reading.read_capture`.
+    """``keep(linktype, buf, start, end)`` for :func:`analyzer.capture.reading.read_capture`.
 
     Args:
         profile: where MIKEY and HTTP are looked for.

@@ -18,7 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.keys.hierarchy import KeyHierarchy
-from analyzer.pipeline.dissect import Candidate, build
+from analyzer.pipeline.build import build
+from analyzer.pipeline.find import Candidate
 from analyzer.pipeline.workers import default_workers
 
 SERIAL_FIRST = 64

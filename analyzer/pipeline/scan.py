@@ -4,8 +4,8 @@ processes, chunk by chunk, and kept in order by the calling process (issue #8).
 :func:`scan_capture` yields exactly what ``read_capture(path, keep, tally)``
 yields. The file is cut at record boundaries (found by :func:`find_boundary`,
 confirmed when the chunk before ends exactly there); each worker reads its chunk
-with :func:`~analyzer.reading.read_range` and a *permissive* prefilter: the
-same :class:`~analyzer.prefilter.Prefilter` rules with none of the learned
+with :func:`~analyzer.capture.reading.read_range` and a *permissive* prefilter: the
+same :class:`~analyzer.net.prefilter.Prefilter` rules with none of the learned
 state (every TCP segment kept, every RTP-like flow alive). Those rules only
 add to what the stateless ones keep, so what a worker drops the serial reader
 would drop too; the calling process then asks its own *keep* - in capture

@@ -1,19 +1,24 @@
-"""The one pipeline of every front end, and the timeline export (DESIGN.md timeline JSON).
+"""The one pipeline of every front end: a :class:`Session` over one or more captures.
 
-:class:`Export` streams the captures once, merged in time (clocks aligned,
-messages seen by two taps counted once): MIKEY and BM-SC packets are dissected
-(with the key hierarchy when a key file is given) and observed; UDP packets of
-known SRTP streams are tried with the known and learned keys; the observations
-feed the :class:`~analyzer.flows.reconstructor.Reconstructor`. Memory grows with
-keys, UEs and procedures, not with packets. The document is versioned
-(``format``/``version``) and described by ``timeline.schema.json``.
+It is split the way a cluster would run it. The per-capture part
+(:mod:`analyzer.pipeline.local`, :mod:`analyzer.pipeline.find`) reads each file,
+prefilters it, reassembles fragments and TCP streams and finds the MBMS
+candidates, all plain picklable data. The global part, here, merges the
+captures in time (clocks aligned by the MIKEY messages they share), counts a
+message two taps saw once, builds each candidate with the key hierarchy
+(:mod:`analyzer.pipeline.build`: keys are learned in time order across every
+capture), tries the known and learned keys on SRTP, observes the typed facts
+(:func:`~analyzer.flows.observe.observe`) and feeds the sans-IO
+:class:`~analyzer.flows.reconstructor.Reconstructor`. Memory grows with keys,
+UEs and procedures, not with packets.
 
-Every front end runs this pipeline and differs only in where results go:
-``export``/``extract``/``sniff --headless`` take the timeline (and downloads),
-``dissect`` and the TUI take each dissected packet (:attr:`Export.on_packet`,
-SRTP packets dissected too), ``decrypt`` takes every record with its SRTP
-payload decrypted (:attr:`Export.on_record`). So the same captures, keys and
-profile give the same keys, procedures and findings everywhere.
+Front ends differ only in where results go: ``export``/``extract``/``sniff
+--headless`` take the reconstructor's records (:func:`analyzer.output.timeline.timeline`)
+and downloads (:attr:`Session.on_download`), ``dissect`` and the TUI take each
+dissected packet (:attr:`Session.on_packet`, SRTP packets dissected too),
+``decrypt`` takes every record with its SRTP payload decrypted
+(:attr:`Session.on_record`). So the same captures, keys and profile give the
+same keys, procedures and findings everywhere.
 """
 
 from __future__ import annotations
@@ -24,15 +29,13 @@ import socket
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import (
     CaptureError,
     Record,
     RecordIndex,
-    Tally,
-    read_capture,
 )
 from analyzer.capture.where import Where
 from analyzer.flows.observe import SrtpObs, observe
@@ -42,30 +45,17 @@ from analyzer.keys.srtp import SrtpDecryptor
 from analyzer.keys.store import KeyStore
 from analyzer.net.decode import decode_transport, replace_udp_payload, udp4_fields
 from analyzer.net.prefilter import Prefilter, packed
-from analyzer.pipeline.dissect import CandidateFinder, build, endpoint, mikey_payloads
-from analyzer.pipeline.scan import scan_capture
+from analyzer.pipeline.build import build
+from analyzer.pipeline.find import CandidateFinder
+from analyzer.pipeline.local import CaptureFeed, CaptureInfo, fingerprints
 from analyzer.views.alc import open_fdt_dcf
-from analyzer.views.result import Dissected
+from analyzer.views.result import Dissected, endpoint
 from analyzer.views.srtp import SrtpFinder
 from dissectors.srtp import rtp_fields
 
 #: Seconds within which the same message in two captures is one message.
 SAME_WINDOW = 2.0
-#: Most MIKEY fingerprints kept per capture for the clock alignment.
-MAX_FINGERPRINTS = 200_000
 
-
-
-@dataclass
-class CaptureInfo:
-    """``captures[]`` of the timeline."""
-
-    file: str
-    packets: int = 0
-    start: float | None = None
-    end: float | None = None
-    error: str | None = None
-    offset: float | None = None
 
 
 @dataclass
@@ -101,7 +91,7 @@ class Session:
     reconstruct: bool = True
     #: with no keys and no reconstruction (``dissect`` without keys): told of each
     #: candidate instead of building it here, so that it is built and rendered on
-    #: every core (:class:`analyzer.parallel.Renderer`); ``on_packet`` is then unused
+    #: every core (:class:`analyzer.pipeline.parallel.Renderer`); ``on_packet`` is then unused
     on_candidate: Callable[[Any], None] | None = None
     rec: Reconstructor = field(init=False)
     captures: list[CaptureInfo] = field(default_factory=list)
@@ -136,42 +126,21 @@ class Session:
         is counted once. With *follow*, captures still being written are read
         until ``follow()`` turns false (``sniff --headless``).
         """
-        paths = [Path(p) for p in paths]
+        feeds = self._feeds([Path(p) for p in paths])
         errors: list[str] = []
-        first = len(self.captures)
-        infos = [CaptureInfo(str(p)) for p in paths]
-        self.captures.extend(infos)
-        offsets = [0.0] * len(paths)
-        if len(paths) > 1:
-            reference = _fingerprints(paths[0])
-            for k in range(1, len(paths)):
-                diffs = sorted(reference[fp] - t for fp, t in _fingerprints(paths[k]).items()
-                               if fp in reference)
-                if diffs:
-                    offsets[k] = diffs[len(diffs) // 2]
-                    infos[k].offset = round(offsets[k], 6)
         rows = self.on_packet is not None
-        keeps = [Prefilter(self.profile, srtp=self.decryptor is not None or rows)
-                 for _ in paths]
         # the decryptor's key count changes only when a candidate is fed (keys are
         # learned from MIKEY there): the prefilters read it from here, not recount it
         known = [self.decryptor.key_count if self.decryptor is not None else 0]
-        for keep in keeps:
-            keep.key_source = lambda: known[0]
-        # dissected SRTP rows: found (by key or announced MKI) as candidates by an
-        # SrtpFinder, which tells its prefilter of the flows it writes off
-        finders = {first + k: CandidateFinder(
-            first + k, self.profile, prefilter=keeps[k],
-            srtp=SrtpFinder(self.decryptor, keeps[k]) if rows else None)
-            for k in range(len(paths))}
-        if self.store is not None:  # a protected download's FDT is a DCF (TS 33.246 §6.6.3)
-            for finder in finders.values():  # (opened with the keys known when it completes)
-                finder.flute.fdt_opener = lambda data: open_fdt_dcf(data, self.store,
-                                                                    self.profile)
+        for feed in feeds:
+            feed.keep.key_source = lambda: known[0]
         self._frames: dict[tuple[int, int], bytes] = {}
-        streams = [self._records(p, first + k, infos[k], offsets[k], errors, keeps[k],
-                                 finders[first + k], follow, merged=len(paths) > 1)
-                   for k, p in enumerate(paths)]
+        srtp = self._srtp if self.decryptor is not None else None
+        streams = [feed.records(srtp=srtp, on_record=self.on_record, tick=self.tick,
+                                progress=self.progress, follow=follow, workers=self.workers,
+                                rows=rows, merged=len(feeds) > 1, errors=errors)
+                   for feed in feeds]
+        finders = {feed.index: feed.finder for feed in feeds}
         for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
             if rows:  # the frames that candidates may show (an HTTP message ends later)
                 self._frames[(index, record.number)] = record.data
@@ -183,10 +152,44 @@ class Session:
                     self._feed(cand)
                 if self.decryptor is not None:
                     known[0] = self.decryptor.key_count
-        for finder in finders.values():
-            for cand in finder.finish(self.end_objects):
+        for feed in feeds:
+            for cand in feed.finder.finish(self.end_objects):
                 self._feed(cand)
         return errors
+
+    def _feeds(self, paths: list[Path]) -> list[CaptureFeed]:
+        """The per-capture parts for *paths*: their prefilters and finders, their
+        clock offsets (from the MIKEY messages they share with the first)."""
+        first = len(self.captures)
+        rows = self.on_packet is not None
+        offsets = [0.0] * len(paths)
+        if len(paths) > 1:
+            reference = fingerprints(paths[0], self.profile)
+            for k in range(1, len(paths)):
+                diffs = sorted(reference[fp] - t
+                               for fp, t in fingerprints(paths[k], self.profile).items()
+                               if fp in reference)
+                if diffs:
+                    offsets[k] = diffs[len(diffs) // 2]
+        feeds = []
+        for k, path in enumerate(paths):
+            keep = Prefilter(self.profile, srtp=self.decryptor is not None or rows)
+            # dissected SRTP rows: found (by key or announced MKI) as candidates by an
+            # SrtpFinder, which tells its prefilter of the flows it writes off
+            finder = CandidateFinder(first + k, self.profile, prefilter=keep,
+                                     srtp=SrtpFinder(self.decryptor, keep) if rows else None)
+            if self.store is not None:  # a protected download's FDT is a DCF (TS 33.246
+                # §6.6.3), opened with the keys known when it completes
+                finder.flute.fdt_opener = lambda data: open_fdt_dcf(data, self.store,
+                                                                    self.profile)
+            feed = CaptureFeed(path, first + k, keep, finder, self.profile, offsets[k],
+                               self.indexes[k + len(self.indexes) - len(paths)]
+                               if self.indexes is not None else None)
+            if k and offsets[k]:
+                feed.info.offset = round(offsets[k], 6)
+            feeds.append(feed)
+            self.captures.append(feed.info)
+        return feeds
 
     def add_capture(self, path: str | Path) -> None:
         """Read one capture (raises :class:`CaptureError` on damage, after the rest)."""
@@ -228,73 +231,6 @@ class Session:
         self._seen[fp] = (capture, time)
         self._recent.append((fp, time))
         return False
-
-    def _records(self, path: Path, index: int, info: CaptureInfo, offset: float,
-                 errors: list[str], keep: Prefilter, finder: CandidateFinder,
-                 follow: Callable[[], bool] | None = None,
-                 merged: bool = False) -> Iterator[tuple[float, int, Record]]:
-        """The records of one capture for the merge (*merged*: with other captures'),
-        SRTP decrypted as it is read. Alone, a packet that is SRTP only is not handed
-        on; merged, every record still paces the merge, as the captures' order of
-        events depends on it."""
-        tally = Tally()
-        next_report = 50_000
-        plain = self.on_record is not None
-        index_of = self.indexes[index - (len(self.captures) - len(self.indexes))] \
-            if self.indexes is not None else None
-        reader_keep: Any = keep
-        if plain or self.tick is not None:
-            seen = [0]
-
-            def reader_keep(linktype: int, buf: Any, start: int, end: int) -> bool:
-                seen[0] += 1
-                if self.tick is not None and not seen[0] & 0xFFF:
-                    self.tick(index)
-                # decrypt writes every record: all pass, the prefilter's verdict is
-                # taken again (and the same) when the record is handed on
-                return True if plain else keep(linktype, buf, start, end)
-        try:
-            if follow is not None or index_of is not None or reader_keep is not keep:
-                records = read_capture(path, reader_keep, tally, index=index_of, follow=follow)
-            else:
-                records = scan_capture(path, keep, tally, self.profile,
-                                       srtp=keep.srtp, workers=self.workers)
-            for record in records:
-                if plain:
-                    original = record
-                    if not keep(record.linktype, record.data, 0, len(record.data)):
-                        self.on_record(index, original, None)
-                        continue
-                record = finder.whole(record)  # SRTP and MIKEY see whole datagrams
-                if record is None:
-                    if plain:
-                        self.on_record(index, original, None)
-                    continue
-                if offset:
-                    record = Record(record.number, record.time + offset, record.linktype,
-                                    record.data, record.orig_len)
-                if self.progress is not None and record.number >= next_report:
-                    self.progress(str(path), record.number)
-                    next_report = record.number + 50_000
-                if plain:
-                    replaced = self._srtp(record, index, keep, plaintext=True)[1] \
-                        if self.decryptor is not None else None
-                    self.on_record(index, original, replaced)
-                    if replaced is not None and not merged:
-                        finder.passed(record)
-                        continue
-                elif self.decryptor is not None and self.on_packet is None \
-                        and self._srtp(record, index, keep)[0] and not merged:
-                    finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
-                    continue
-                yield record.time, index, record
-        except CaptureError as exc:
-            info.error = str(exc)
-            errors.append(str(exc))
-        finally:
-            info.packets = tally.packets
-            if tally.start is not None:
-                info.start, info.end = tally.start + offset, tally.end + offset
 
     def _srtp(self, record: Record, index: int, keep: Prefilter,
               plaintext: bool = False) -> tuple[bool, bytes | None]:
@@ -359,23 +295,6 @@ class Session:
         """The captures ended: open procedures close, last uses are recorded
         (idempotent, see :meth:`Reconstructor.finish`)."""
         self.rec.finish()
-
-
-def _fingerprints(path: Path) -> dict[bytes, float]:
-    """First time of each MIKEY message of a capture (for the clock alignment)."""
-    out: dict[bytes, float] = {}
-    try:
-        for record in read_capture(path, Prefilter()):
-            tp = decode_transport(record.linktype, record.data)
-            if tp is None:
-                continue
-            for _carrier, data, _issue in mikey_payloads(tp, DEFAULT_PROFILE):
-                out.setdefault(hashlib.sha1(data).digest()[:12], record.time)
-            if len(out) >= MAX_FINGERPRINTS:
-                break
-    except CaptureError:
-        pass
-    return out
 
 
 def _cand_fingerprint(cand: Any) -> bytes:

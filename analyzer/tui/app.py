@@ -20,23 +20,20 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import (
-    DataTable,
     Footer,
     Header,
     Input,
-    ProgressBar,
     Static,
     TabbedContent,
     TabPane,
     Tree,
 )
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.keys.store import KeyStore
 from analyzer.output.decrypted import decrypt_captures
 from analyzer.tui.filter import FilterError, compile_filter
-from analyzer.tui.ladder import ladder, lifecycle_bars, ue_procedure
 from analyzer.tui.model import (
     Loaded,
     PacketIndex,
@@ -49,9 +46,14 @@ from analyzer.tui.model import (
 from analyzer.tui.screens.help import HelpScreen
 from analyzer.tui.screens.keyfile import KeyFileScreen
 from analyzer.tui.widgets.details import DetailsTree
+from analyzer.tui.widgets.findings import FindingsTable
 from analyzer.tui.widgets.hexview import HexView
-from analyzer.tui.widgets.keys import KeysTree
+from analyzer.tui.widgets.keys import KeysPane
+from analyzer.tui.widgets.lifecycle import LifecycleBars
 from analyzer.tui.widgets.packetlist import FunctionSource, PacketHeader, PacketList
+from analyzer.tui.widgets.procedures import ProceduresPane
+from analyzer.tui.widgets.status import StatusBar
+from analyzer.tui.widgets.timeline_view import TimelineView
 from analyzer.views.result import Dissected
 
 #: typed first in the filter bar, the rest is a Wireshark display filter run by tshark
@@ -100,7 +102,7 @@ class MbmsApp(App):
         super().__init__()
         #: where MIKEY and FLUTE are looked for (``--flute-port``): as every front end
         self.profile = profile
-        #: a running :class:`~analyzer.sniff.LiveCapture` (``sniff``), or None
+        #: a running :class:`~analyzer.capture.sniff.LiveCapture` (``sniff``), or None
         self.live = live
         self.paused = False
         self.paths = paths
@@ -137,33 +139,25 @@ class MbmsApp(App):
                         yield DetailsTree(id="details")
                         yield HexView(id="hex")
             with TabPane("Keys", id="tab-keys"):
-                with Horizontal():
-                    yield KeysTree(id="keys")
-                    yield Static("Select a key: its events show here; enter shows its packets.",
-                                 id="key-events")
+                yield KeysPane(id="keys-pane")
             with TabPane("Timeline", id="tab-timeline"):
-                yield Static("", id="bars")
+                yield LifecycleBars("", id="bars")
             with TabPane("Procedures", id="tab-procedures"):
-                with Vertical():
-                    yield DataTable(id="procedures", cursor_type="row")
-                    yield Static("Select a procedure: its ladder diagram shows here.",
-                                 id="ladder")
+                yield ProceduresPane(lambda: self.index.mbms, id="procedures-pane")
             with TabPane("Findings", id="tab-findings"):
-                yield DataTable(id="findings", cursor_type="row")
-        with Horizontal(id="statusbar"):
-            yield ProgressBar(total=1.0, show_eta=False, id="progress")
-            yield Static("loading...", id="status")
+                yield FindingsTable(id="findings")
+        yield StatusBar(id="statusbar")
         yield Footer()
 
     @property
     def packet_table(self) -> PacketList:
         return self.query_one("#packets", PacketList)
 
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
     def on_mount(self) -> None:
-        self.query_one("#procedures", DataTable).add_columns(
-            "Procedure", "UE", "Start", "End", "Outcome", "Frames")
-        self.query_one("#findings", DataTable).add_columns(
-            "Severity", "Code", "Capture", "Frame", "Message")
         self.set_interval(0.2, self._tick)
         self.load_captures()
 
@@ -206,9 +200,8 @@ class MbmsApp(App):
         elif self.loaded is None:
             size = sum(_size(p) for p in self.paths) or 1
             read = sum(r.offsets[-1] for r in self.index.records if len(r))
-            self.query_one("#progress", ProgressBar).update(progress=min(1.0, read / size))
-            self.query_one("#status", Static).update(
-                f"{len(self.index)} packets, {len(self.rows)} MBMS, loading...")
+            self.status.progress(min(1.0, read / size))
+            self.status.say(f"{len(self.index)} packets, {len(self.rows)} MBMS, loading...")
 
     # ------------------------------------------------------------------ loading
 
@@ -232,7 +225,7 @@ class MbmsApp(App):
         live, n = self.live, len(self.index)
         drops = "reported when the capture stops" if live.dropped is None else str(live.dropped)
         state = "PAUSED (p resumes)" if self.paused else ("LIVE" if live.running() else "stopped")
-        self.query_one("#status", Static).update(
+        self.status.say(
             f"{state} {live.interface}: {n} packets ({live.rate(n):.0f}/s), dumpcap count "
             f"{live.packets}, kernel drops {drops}, {len(self.rows)} MBMS -> {live.path}")
 
@@ -249,7 +242,21 @@ class MbmsApp(App):
         self._show_timeline(message.timeline)
 
     def _progress(self, fraction: float) -> None:
-        self.query_one("#progress", ProgressBar).update(progress=fraction)
+        self.status.progress(fraction)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that fails says so on screen (the loader would otherwise leave
+        "loading..." up for ever); the rest of the app goes on working."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        what = {"load": "loading failed", "decrypt": "decryption failed",
+                "filter": "filter stopped"}.get(event.worker.group, "failed")
+        message = f"{what}: {type(error).__name__}: {error}"
+        if event.worker.group == "load":
+            self.status.say(Text(f"{len(self.index)} packets, {len(self.rows)} MBMS - {message}",
+                                 style="bold red"))
+        self.notify(message, severity="error", timeout=10)
 
     def reload(self, store: KeyStore | None) -> None:
         """Start over with another key file: every table re-derives."""
@@ -262,11 +269,12 @@ class MbmsApp(App):
         self.view = None if self.predicate.scope == "all" and not self.query_one(
             "#filter", Input).value.strip() else []
         self.packet_table.reset()
-        self.query_one("#procedures", DataTable).clear()
-        self.query_one("#findings", DataTable).clear()
+        self.timeline = {}
+        for pane in self._timeline_views():
+            pane.timeline = {}
         self.query_one("#details", DetailsTree).show_packet(None)
         self._shown = -1
-        self.query_one("#progress", ProgressBar).update(progress=0.0)
+        self.status.progress(0.0)
         self.load_captures()
 
     def action_key_file(self) -> None:
@@ -333,39 +341,23 @@ class MbmsApp(App):
         if self.view is not None and self.predicate.scope != "mbms":
             self.run_filter(self.predicate)  # the whole index is there now
         self.packet_table.sync()
-        self.query_one("#progress", ProgressBar).update(progress=1.0)
+        self.status.progress(1.0)
         errors = "; ".join(message.loaded.errors)
-        self.query_one("#status", Static).update(Text(
+        self.status.say(Text(
             f"{len(self.index)} packets, {len(self.rows)} MBMS, {len(doc.get('keys', []))} keys, "
             f"{len(doc.get('procedures', []))} procedures, {len(doc.get('findings', []))} findings"
             + (f" - {errors}" if errors else "")))
 
+    def _timeline_views(self) -> list[TimelineView]:
+        """The panes that show part of the timeline (each owns what it draws)."""
+        return [w for w in self.query("*") if isinstance(w, TimelineView)]
+
     def _show_timeline(self, doc: dict[str, Any]) -> None:
-        """Keys tree, lifecycle bars, procedures and findings from a timeline
-        (tables are rebuilt only when what they show changed)."""
-        old, self.timeline = self.timeline, doc
-        if old and all(old.get(k) == doc.get(k) for k in ("keys", "procedures", "findings")):
-            return
-        self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
-        self.query_one("#bars", Static).update(Text(lifecycle_bars(doc.get("keys", []))))
-        procs = self.query_one("#procedures", DataTable)
-        procs.clear()
-        for n, p in enumerate(doc.get("procedures", [])):
-            procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
-                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
-                          key=str(n))
-        for ue in sorted({p["ue"] for p in doc.get("procedures", []) if p["ue"]}):
-            mine = [p for p in doc["procedures"] if p["ue"] == ue]
-            procs.add_row(Text("all of this UE", style="bold"), ue, f"{mine[0]['start']:.3f}",
-                          f"{max(p['end'] for p in mine):.3f}", f"{len(mine)} procedures",
-                          Text(""), key=f"ue:{ue}")
-        finds = self.query_one("#findings", DataTable)
-        finds.clear()
-        for f in doc.get("findings", []):
-            style = "bold red" if f["severity"] == "error" else "yellow"
-            finds.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
-                          str(f["frame"]), Text(f["message"]),
-                          key=f"{f['capture']}:{f['frame']}:{id(f)}")
+        """Hand a timeline (the final one, or a live capture's so far) to every pane
+        that shows part of it; each redraws only when its part changed."""
+        self.timeline = doc
+        for pane in self._timeline_views():
+            pane.timeline = doc
 
     # ------------------------------------------------------------------ interaction
 
@@ -415,42 +407,16 @@ class MbmsApp(App):
             self.query_one("#hex", HexView).highlight(None)
             return
         if self._spans is None and self._span_source is not None:
-            self._spans = mbms_spans(*self._span_source)  # computed once a field is wanted
+            # computed once a field is wanted
+            self._spans = mbms_spans(*self._span_source, profile=self.profile)
         spans = self._spans or []
         self.query_one("#hex", HexView).highlight(spans[n] if n < len(spans) else None)
 
-    @on(DataTable.RowHighlighted, "#procedures")
-    def show_ladder(self, event: DataTable.RowHighlighted) -> None:
-        if not self.timeline or event.row_key is None or event.row_key.value is None:
-            return
-        by_frame = {key: row.pkt for key, row in self.index.mbms.items()}
-        key = str(event.row_key.value)
-        if key.startswith("ue:"):  # every procedure of one UE, as one ladder
-            proc = ue_procedure(self.timeline, key[3:], by_frame)
-        else:
-            proc = self.timeline["procedures"][int(key)]
-        self.query_one("#ladder", Static).update(Text(ladder(proc, by_frame)))
-
-    @on(Tree.NodeHighlighted, "#keys")
-    def show_key(self, event: Tree.NodeHighlighted) -> None:
-        key = event.node.data
-        if not key:
-            return
-        lines = [f"{key['kind']} {'/'.join(x for x in (key['key_domain'], key['msk_id'], key['mtk_id']) if x) or key['idr']}",
-                 f"state: {key['state']}"]
-        for e in key["events"]:
-            detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
-            lines.append(f"{e['time']:.6f}  #{e['frame']:<6} {e['event']:<13} "
-                         f"{e['ue'] or ''} {detail}")
-        self.query_one("#key-events", Static).update(Text("\n".join(lines)))
-
-    @on(Tree.NodeSelected, "#keys")
-    def filter_to_key(self, event: Tree.NodeSelected) -> None:
-        key = event.node.data
-        if not key:
-            return
-        frames = " ".join(sorted({str(e["frame"]) for e in key["events"]}, key=int))
-        self.query_one("#filter", Input).value = f"frame in {{{frames}}}"
+    @on(KeysPane.ShowFrames)
+    def filter_to_key(self, event: KeysPane.ShowFrames) -> None:
+        """A key chosen in the Keys pane: the packet list shows its frames."""
+        self.query_one("#filter", Input).value = \
+            "frame in {" + " ".join(str(f) for f in event.frames) + "}"
         self.query_one("#tabs", TabbedContent).active = "tab-packets"
 
     @on(Input.Changed, "#filter")
@@ -553,10 +519,10 @@ class MbmsApp(App):
         at = bisect.bisect_left(self.view, position)
         return at if at < len(self.view) and self.view[at] == position else None
 
-    @on(DataTable.RowSelected, "#findings")
-    def jump_to_finding(self, event: DataTable.RowSelected) -> None:
-        capture, frame, _ = str(event.row_key.value).split(":", 2)
-        row = self._row_of(int(capture), int(frame))
+    @on(FindingsTable.Jump)
+    def jump_to_finding(self, event: FindingsTable.Jump) -> None:
+        capture, frame = event.capture, event.frame
+        row = self._row_of(capture, frame)
         if row is None:
             self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
             return

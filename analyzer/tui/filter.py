@@ -24,7 +24,7 @@ from typing import Any, Callable
 from analyzer.views.result import Dissected
 
 PROTOCOLS = {"mikey", "bmsc", "srtp", "srtcp"}
-#: protocols of packets that carry nothing MBMS (:mod:`analyzer.framesummary`)
+#: protocols of packets that carry nothing MBMS (:mod:`analyzer.views.frame`)
 LIGHT_PROTOCOLS = {"udp", "tcp", "icmp", "icmpv6", "igmp", "arp", "ipv4", "ipv6", "ethernet", "sctp",
                    "gre", "esp"}
 _MBMS_PREFIXES = ("mikey.", "bmsc.", "srtp.", "srtcp.", "rtp.", "rtcp.", "http.", "digest.")

@@ -5,7 +5,7 @@
 dissected) as it goes, then the timeline. Meanwhile it fills a
 :class:`PacketIndex` with the place of *every* packet in its file: the packet
 list draws any row from that, reading and summarising a frame only when it is
-on screen (:mod:`analyzer.framesummary`), so a million packets cost about 24
+on screen (:mod:`analyzer.views.frame`), so a million packets cost about 24
 bytes each and the first screen does not wait for the end of the file.
 """
 
@@ -250,12 +250,13 @@ _LCT_SPANS = {"alc.version": (0, 1), "rmt-lct.version": (0, 1), "rmt-lct.fsize.c
               "rmt-lct.hlen": (2, 3), "rmt-lct.codepoint": (3, 4)}
 
 
-def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
+def mbms_spans(linktype: int, data: bytes, pkt: Dissected,
+               profile: Profile = DEFAULT_PROFILE) -> list[Span | None]:
     """The byte span in the frame of each item of an MBMS packet (None: no bytes
-    of its own, e.g. decrypted values, HTTP/XML fields, text carriers)."""
-    from analyzer.capture.profile import DEFAULT_PROFILE
+    of its own, e.g. decrypted values, HTTP/XML fields, text carriers); MIKEY is
+    looked for where *profile* says, as the pipeline did."""
     from analyzer.net.decode import decode_transport
-    from analyzer.pipeline.dissect import mikey_payloads
+    from analyzer.pipeline.find import mikey_payloads
     from dissectors.mikey import parse, tree_spans
 
     spans: list[Span | None] = [None] * len(pkt.items)
@@ -296,7 +297,7 @@ def mbms_spans(linktype: int, data: bytes, pkt: Dissected) -> list[Span | None]:
     if pkt.protocol != "mikey":
         return spans
     expected: list[tuple[Any, Span | None]] = []
-    for _carrier, raw, issue in mikey_payloads(tp, DEFAULT_PROFILE):
+    for _carrier, raw, issue in mikey_payloads(tp, profile):
         at = data.find(raw, base) if issue is None else -1
         if at < 0:
             continue

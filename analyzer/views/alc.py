@@ -1,6 +1,6 @@
 """ALC/FLUTE packets in ``dissect``, and the protected files they deliver.
 
-An ALC packet becomes a :class:`~analyzer.result.Dissected` with protocol
+An ALC packet becomes a :class:`~analyzer.views.result.Dissected` with protocol
 ``alc`` (Wireshark's ``alc``/``rmt-lct``/``rmt-fec`` field names). The packet
 that completes an FDT Instance also shows the FDT (``flute.fdt.*``,
 ``flute.file.*``); the one that completes a file shows the object

@@ -4,7 +4,6 @@ hierarchy, what the hierarchy made of it (RFC 3830; TS 33.246 §6.4)."""
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,19 +12,13 @@ from analyzer.views.result import summarize
 from dissectors.issues import Issue
 from dissectors.mikey import (
     MIKEY,
-    MIKEY_EXT,
-    MIKEY_ID,
-    MIKEY_IDR,
-    MIKEY_KEMAC,
-    MIKEY_RAND,
-    MIKEY_T,
     all_issues,
-    iter_layers,
     parse,
     tree,
 )
 from dissectors.mikey.base import Node
 from dissectors.mikey.constants import DATA_TYPES
+from dissectors.mikey.parts import message_parts
 from dissectors.mikey.payloads import id_value
 
 
@@ -81,27 +74,14 @@ def mikey_view(data: bytes, title: str, cand: Any, hierarchy: Any = None,
 
 
 def mikey_fact(msg: MIKEY, carrier: str = "udp", outcome: Any = None) -> MikeyFact:
-    """The typed facts of a dissected message (RFC 3830 §6; the first T payload, the
-    first Key ID extension, the first KEMAC, as a receiver reads them)."""
-    counter = kd = msk = mtk = key_data_len = None
-    ids: list[str] = []
-    has_rand = False
-    for layer in iter_layers(msg):
-        if isinstance(layer, (MIKEY_ID, MIKEY_IDR)):
-            ids.append(id_value(layer.id_type, layer.id_data or b"")[0])
-        elif isinstance(layer, MIKEY_T):
-            value = layer.ts_value or b""
-            if counter is None and layer.ts_type == 2 and len(value) == 4:
-                counter = struct.unpack("!I", value)[0]
-        elif isinstance(layer, MIKEY_EXT) and layer.ext_type == 3 and kd is msk is mtk is None:
-            by_type = layer.key_ids_by_type()
-            kd, msk, mtk = (by_type[t].hex() if t in by_type else None for t in (0, 1, 2))
-        elif isinstance(layer, MIKEY_KEMAC) and key_data_len is None:
-            key_data_len = layer.encr_data_len
-        elif isinstance(layer, MIKEY_RAND):
-            has_rand = True
-    return MikeyFact(msg.data_type or 0, msg.csb_id or 0, msg.v or 0, counter, tuple(ids),
-                     kd, msk, mtk, key_data_len, has_rand, carrier, outcome)
+    """The typed facts of a dissected message (its :func:`message_parts`)."""
+    parts = message_parts(msg)
+    key_ids = parts.key_ids or {}
+    kd, msk, mtk = (key_ids[t].hex() if t in key_ids else None for t in (0, 1, 2))
+    return MikeyFact(msg.data_type or 0, msg.csb_id or 0, msg.v or 0, parts.counter,
+                     tuple(id_value(kind, data)[0] for kind, data in parts.ids), kd, msk, mtk,
+                     parts.kemac.encr_data_len if parts.kemac is not None else None,
+                     parts.rand is not None, carrier, outcome)
 
 
 __all__ = ["MikeyView", "mikey_fact", "mikey_view"]

@@ -41,7 +41,7 @@ class Dissected:
     summary: str
     items: list = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
-    #: files this packet completed (``alc``): :class:`analyzer.download_view.OpenedObject`
+    #: files this packet completed (``alc``): :class:`analyzer.views.alc.OpenedObject`
     downloads: list = field(default_factory=list)
     #: typed facts (:mod:`analyzer.views.facts`), what the flow reconstructor reads
     #: (never the display tree): per MIKEY message of ``items`` in order, a

@@ -18,10 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from xml.etree.ElementTree import ParseError
 
 from dissectors.issues import Issue
 from dissectors.mikey.base import Field_, Node

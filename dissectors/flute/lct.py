@@ -30,8 +30,15 @@ from dataclasses import dataclass, field
 from dissectors.issues import Issue
 from dissectors.mikey.base import Field_, Node, enum_display
 
-from .constants import (CENC_NAMES, EXT_CENC, EXT_FDT, EXT_FTI, FEC_SCHEMES, HET_NAMES,
-                        NO_CODE_FEC)
+from .constants import (
+    CENC_NAMES,
+    EXT_CENC,
+    EXT_FDT,
+    EXT_FTI,
+    FEC_SCHEMES,
+    HET_NAMES,
+    NO_CODE_FEC,
+)
 
 #: Most header extensions one packet may carry before the rest is given up.
 MAX_EXTENSIONS = 32

@@ -143,7 +143,15 @@ def _field_spans(layer: Packet, raw: bytes) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def _own_span(name: str, spans: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+def _own_span(name: str, spans: dict[str, tuple[int, int]],
+              layer: Packet | None = None) -> tuple[int, int] | None:
+    """The span of the layer field shown as *name*: the one its display map names
+    (:attr:`~dissectors.mikey.base.MIKEYPacket.shows`), else one guessed from the name."""
+    source = getattr(layer, "source_field", None)
+    field = source(name) if source is not None else None
+    if field is not None:
+        span = spans.get(field)
+        return span if span is not None and span[1] > span[0] else None
     for candidate in field_candidates(name):
         span = spans.get(candidate)
         if span is not None and span[1] > span[0]:
@@ -185,7 +193,7 @@ def tree_spans(pkt: Packet) -> list[tuple[Any, tuple[int, int] | None]]:
             for item in walker(0):
                 if isinstance(item, Field_):
                     # the layer's own fields; items of sub-structures (deeper) get the layer
-                    own = _own_span(item.name, spans) if item.depth <= 1 else None
+                    own = _own_span(item.name, spans, layer) if item.depth <= 1 else None
                     if own is not None and not _holds(raw[own[0]:own[1]], item.value):
                         own = None  # a value derived elsewhere: show the payload instead
                     out.append((item, (off + own[0], off + own[1]) if own else whole))

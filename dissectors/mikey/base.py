@@ -4,8 +4,11 @@ A MIKEY message (RFC 3830 §6) is a chain: the common header names the type
 of the first payload, and each payload names the type of the next one in its
 first byte (the IKEv2 pattern of Scapy's ``contrib/ikev2.py``). The chain is
 modelled as Scapy layers: :meth:`MIKEYPayload.guess_payload_class` follows
-``next_payload`` through :data:`PAYLOAD_CLASSES`, filled by the bindings at the
-bottom of :mod:`dissectors.mikey.payloads`.
+``next_payload`` through :data:`PAYLOAD_CLASSES`, where every payload class
+registers itself when it is defined (as Scapy's ``contrib/ikev2.py`` binds
+next-payload values in one place). A layer's display tree is derived from its
+``fields_desc`` and a name map (:attr:`MIKEYPacket.shows`), and the byte span of
+each shown field comes from the same map.
 
 Robustness (STYLE.md rules 1-2): before a payload class is used on wire
 bytes, its :meth:`~MIKEYPayload.wire_length` (the length algorithm of digest
@@ -17,7 +20,8 @@ carries an :class:`~dissectors.issues.Issue`. The chain is capped at
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator
 
 from scapy.fields import StrField, _FieldContainer
 from scapy.packet import NoPayload, Packet, Raw
@@ -30,7 +34,8 @@ from .constants import PAYLOAD_TITLES, PAYLOAD_TYPES
 #: real message carries a handful; the cap bounds time and stack depth.
 MAX_PAYLOADS = 64
 
-#: Payload type -> layer class, filled by the bindings in ``payloads.py``.
+#: Payload type -> layer class: each :class:`MIKEYPayload` with a ``payload_type``
+#: registers itself when defined.
 PAYLOAD_CLASSES: dict[int, type["MIKEYPayload"]] = {}
 
 
@@ -106,6 +111,46 @@ class _EnumShown(tuple):
 def enum_display(table: dict[int, str], value: int) -> _EnumShown:
     """Wireshark's ``Name (value)`` form of an enumerated value, rendered lazily."""
     return _EnumShown((table, value))
+
+
+@dataclass(frozen=True)
+class Show:
+    """One line of a layer's display tree: layer field *field* shown as
+    ``<prefix>.<name>`` with *label*.
+
+    The value shown follows the field: an enumeration (``ByteEnumField``...) as
+    Wireshark's ``Name (n)``, bytes as lowercase hex, numbers as they are; *fmt*
+    ``(layer, value) -> (value, display)`` overrides that. *secret* marks key
+    material (hidden unless keys are revealed); a callable decides per layer.
+    """
+
+    field: str
+    name: str
+    label: str
+    fmt: Callable[[Any, Any], tuple[Any, Any]] | None = None
+    secret: bool | Callable[[Any], bool] = False
+
+    def field_of(self, layer: Packet, depth: int) -> "Field_":
+        value = getattr(layer, self.field)
+        shown = None
+        if self.fmt is not None:
+            value, shown = self.fmt(layer, value)
+        else:
+            fld = layer.get_field(self.field)
+            table = getattr(getattr(fld, "fld", fld), "i2s", None)
+            if table is not None and isinstance(value, int):
+                shown = enum_display(table, value)
+            elif isinstance(value, bytes) or value is None:
+                value = hexstr(value)
+        secret = self.secret(layer) if callable(self.secret) else self.secret
+        return Field_(f"{layer.prefix}.{self.name}", value, self.label, shown, secret=secret,
+                      depth=depth)
+
+
+def next_payload_field(layer: Packet, depth: int) -> "Field_":
+    """The next-payload byte (RFC 3830 §6.1), shown by the next payload's name."""
+    return Field_("mikey.next_payload", layer.next_payload, "Next Payload",
+                  enum_display(PAYLOAD_TITLES, layer.next_payload), depth=depth)
 
 
 class MIKEYPacket(Packet):
@@ -198,9 +243,35 @@ class MIKEYPacket(Packet):
             return self.name
         return PAYLOAD_TITLES.get(self.payload_type, self.name)
 
+    #: display-filter prefix of this layer's fields (``mikey.rand``)
+    prefix: ClassVar[str] = ""
+    #: the display tree, in wire order: :class:`Show` lines (a layer field shown under a
+    #: display-filter name) and hooks ``(layer, depth) -> items`` for what is derived
+    #: (decoded timestamps, sub-payloads); the next-payload byte comes first by itself
+    shows: ClassVar[tuple[Any, ...]] = ()
+
     def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        """This layer's fields in wire order (overridden per layer)."""
+        """This layer's fields in wire order, derived from :attr:`shows` (a layer with
+        a shape of its own overrides it)."""
         yield Node(self.title, depth)
+        d = depth + 1
+        if "next_payload" in self.fieldtype and getattr(self, "next_payload_offset", 0) == 0:
+            yield next_payload_field(self, d)
+        for line in self.shows:
+            if isinstance(line, Show):
+                yield line.field_of(self, d)
+            else:
+                yield from line(self, d)
+
+    @classmethod
+    def source_field(cls, name: str) -> str | None:
+        """The layer field a display name is read from (None: derived, not a field)."""
+        table = cls.__dict__.get("_sources")
+        if table is None:
+            table = {f"{cls.prefix}.{s.name}": s.field for s in cls.shows if isinstance(s, Show)}
+            table["mikey.next_payload"] = "next_payload"
+            cls._sources = table
+        return table.get(name)
 
     def sub_packets(self) -> list[Packet]:
         """Sub-structures (list items) whose issues belong to this layer's message."""
@@ -219,10 +290,26 @@ class MIKEYPacket(Packet):
 
 
 class MIKEYPayload(MIKEYPacket):
-    """Base of the chained payloads: next-payload dispatch and length checks."""
+    """Base of the chained payloads: next-payload dispatch and length checks.
+
+    A subclass that declares its own ``payload_type`` registers itself for the chain
+    walk (:data:`PAYLOAD_CLASSES`); a type claimed twice is an error at import. So a
+    new payload is one class: ``payload_type``, ``fields_desc``, ``wire_length``
+    and its display (:attr:`prefix`, :attr:`shows`).
+    """
 
     #: Offset of the next-payload byte in this layer (None: SIGN has none).
     next_payload_offset: ClassVar[int | None] = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("payload_type")
+        if isinstance(kind, int) and kind >= 0:
+            other = PAYLOAD_CLASSES.get(kind)
+            if other is not None and other.__qualname__ != cls.__qualname__:
+                raise TypeError(f"MIKEY payload type {kind} claimed by {other.__name__} "
+                                f"and {cls.__name__}")
+            PAYLOAD_CLASSES[kind] = cls
 
     @classmethod
     def wire_length(cls, buf: bytes) -> int | None:

@@ -26,11 +26,11 @@ from scapy.fields import (
 from scapy.packet import Packet
 
 from .base import (
-    PAYLOAD_CLASSES,
     Field_,
     MIKEYPacket,
     MIKEYPayload,
     Node,
+    Show,
     enum_display,
     hexstr,
     text_of,
@@ -39,7 +39,6 @@ from .constants import (
     EXT_TYPES,
     KEY_ID_TYPES,
     OMA_BCAST_SUBTYPES,
-    PAYLOAD_TITLES,
     PAYLOAD_TYPES,
 )
 from .fields import BoundedListField
@@ -131,30 +130,26 @@ class MIKEY_EXT(MIKEYPayload):
     def title(self) -> str:
         return f"General Extension (EXT) Type: {EXT_TYPES.get(self.ext_type, 'Unknown')}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield Field_("mikey.next_payload", self.next_payload, "Next Payload",
-                     enum_display(PAYLOAD_TITLES, self.next_payload), depth=d)
-        yield Field_("mikey.ext.type", self.ext_type, "Extension type",
-                     enum_display(EXT_TYPES, self.ext_type), depth=d)
-        yield Field_("mikey.ext.len", self.ext_len, "Length", depth=d)
-        data = self.data_bytes()
-        if self.ext_type == 1:
-            yield Field_("mikey.ext.value", text_of(data), "Value", depth=d)
-            return
-        yield Field_("mikey.ext.data", hexstr(data), "Data", depth=d)
-        if self.ext_type == KEY_ID_EXT:
-            for kid in self.key_ids or []:
-                yield from kid.tree(d)
-        elif self.ext_type == 4 and len(data) == 4:
-            csb = struct.unpack("!I", data)[0]
-            yield Field_("mikey.ext.csb_id", csb, "Responder's CSB ID", f"0x{csb:08x}", depth=d)
-        elif self.ext_type == 5 and data:
-            yield Field_("mikey.ext.oma_bcast.subtype", data[0], "OMA BCAST subtype",
-                         enum_display(OMA_BCAST_SUBTYPES, data[0]), depth=d)
-            yield Field_("mikey.ext.oma_bcast.data", hexstr(data[1:]),
-                         "Subtype specific data", depth=d)
+    prefix = "mikey.ext"
+    shows = (Show("ext_type", "type", "Extension type"), Show("ext_len", "len", "Length"),
+             lambda pkt, d: _ext_data(pkt, d))
 
 
-PAYLOAD_CLASSES[MIKEY_EXT.payload_type] = MIKEY_EXT
+def _ext_data(pkt: Packet, d: int) -> Iterator[Field_ | Node]:
+    """The extension's data, by its type (RFC 3830 §6.15, RFC 4563, RFC 6043)."""
+    data = pkt.data_bytes()
+    if pkt.ext_type == 1:
+        yield Field_("mikey.ext.value", text_of(data), "Value", depth=d)
+        return
+    yield Field_("mikey.ext.data", hexstr(data), "Data", depth=d)
+    if pkt.ext_type == KEY_ID_EXT:
+        for kid in pkt.key_ids or []:
+            yield from kid.tree(d)
+    elif pkt.ext_type == 4 and len(data) == 4:
+        csb = struct.unpack("!I", data)[0]
+        yield Field_("mikey.ext.csb_id", csb, "Responder's CSB ID", f"0x{csb:08x}", depth=d)
+    elif pkt.ext_type == 5 and data:
+        yield Field_("mikey.ext.oma_bcast.subtype", data[0], "OMA BCAST subtype",
+                     enum_display(OMA_BCAST_SUBTYPES, data[0]), depth=d)
+        yield Field_("mikey.ext.oma_bcast.data", hexstr(data[1:]),
+                     "Subtype specific data", depth=d)

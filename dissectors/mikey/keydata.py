@@ -22,11 +22,10 @@ from scapy.fields import (
     XStrLenField,
 )
 
-from .base import Field_, MIKEYPayload, Node, enum_display, hexstr
+from .base import Field_, MIKEYPayload, Show, hexstr
 from .constants import (
     KEY_DATA_TYPES,
     KV_TYPES,
-    PAYLOAD_TITLES,
     PAYLOAD_TYPES,
     SALTED_KEY_TYPES,
 )
@@ -117,17 +116,14 @@ class MIKEY_KeyData(MIKEYPayload):
     def title(self) -> str:
         return f"Key data (KEY) Type: {KEY_DATA_TYPES.get(self.key_type, 'Unknown')}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield Field_("mikey.next_payload", self.next_payload, "Next Payload",
-                     enum_display(PAYLOAD_TITLES, self.next_payload), depth=d)
-        yield Field_("mikey.key.type", self.key_type, "Type",
-                     enum_display(KEY_DATA_TYPES, self.key_type), depth=d)
-        yield Field_("mikey.key.kv", self.kv, "KV", enum_display(KV_TYPES, self.kv), depth=d)
-        yield Field_("mikey.key.data.len", self.key_data_len, "Key data len", depth=d)
-        yield Field_("mikey.key.data", hexstr(self.key_data), "Key data", secret=True, depth=d)
-        if self.key_type in SALTED_KEY_TYPES:
-            yield Field_("mikey.key.salt.len", self.salt_len, "Salt key len", depth=d)
-            yield Field_("mikey.key.salt", hexstr(self.salt), "Salt key", secret=True, depth=d)
-        yield from kv_tree(self, d)
+    prefix = "mikey.key"
+    shows = (
+        Show("key_type", "type", "Type"),
+        Show("kv", "kv", "KV"),
+        Show("key_data_len", "data.len", "Key data len"),
+        Show("key_data", "data", "Key data", secret=True),
+        lambda pkt, d: (Show("salt_len", "salt.len", "Salt key len").field_of(pkt, d),
+                        Show("salt", "salt", "Salt key", secret=True).field_of(pkt, d))
+        if pkt.key_type in SALTED_KEY_TYPES else (),
+        lambda pkt, d: kv_tree(pkt, d),
+    )

@@ -1,8 +1,10 @@
 """MIKEY payloads of RFC 3830 §6.2-§6.12, RFC 6043 §6 and RFC 6509 §4.2.
 
-Each class cites its clause; ``wire_length`` follows digest §2.12. The
-bindings block at the bottom registers every payload type for the chain walk
-(:data:`dissectors.mikey.base.PAYLOAD_CLASSES`).
+Each class cites its clause; ``wire_length`` follows digest §2.12. Each class
+registers its payload type for the chain walk when it is defined
+(:data:`dissectors.mikey.base.PAYLOAD_CLASSES`), and its display tree is its
+``fields_desc`` shown through ``prefix`` and ``shows``
+(:class:`dissectors.mikey.base.Show`).
 """
 
 from __future__ import annotations
@@ -25,13 +27,12 @@ from scapy.fields import (
 from scapy.packet import Packet
 
 from .base import (
-    PAYLOAD_CLASSES,
     Field_,
     MIKEY_Trailing,
     MIKEYPacket,
     MIKEYPayload,
     Node,
-    enum_display,
+    Show,
     hexstr,
     text_of,
 )
@@ -48,7 +49,6 @@ from .constants import (
     KV_TYPES,
     MAC_ALGS,
     MAC_LENGTHS,
-    PAYLOAD_TITLES,
     PAYLOAD_TYPES,
     PK_DATA_TYPES,
     PKE_CACHE,
@@ -71,9 +71,6 @@ def _u16(buf: bytes, off: int) -> int | None:
     return struct.unpack_from("!H", buf, off)[0] if len(buf) >= off + 2 else None
 
 
-def _np_field(pkt: Packet, depth: int) -> Field_:
-    return Field_("mikey.next_payload", pkt.next_payload, "Next Payload",
-                  enum_display(PAYLOAD_TITLES, pkt.next_payload), depth=depth)
 
 
 # --------------------------------------------------------------------------- KEMAC
@@ -159,21 +156,19 @@ class MIKEY_KEMAC(MIKEYPayload):
         """The Encr data field exactly as on the wire."""
         return self._encr_bytes(self)
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.kemac.encr_alg", self.encr_alg, "Encr alg",
-                     enum_display(ENCR_ALGS, self.encr_alg), depth=d)
-        yield Field_("mikey.kemac.key_data_len", self.encr_data_len, "Key data len", depth=d)
-        yield Field_("mikey.kemac.key_data", hexstr(self.encr_data_bytes()), "Key data",
-                     secret=self.encr_alg == 0, depth=d)
-        if self.encr_alg == 0:
-            for item in self.key_data or []:
-                yield from item.tree(d)
-        yield Field_("mikey.kemac.mac_alg", self.mac_alg, "Mac alg",
-                     enum_display(MAC_ALGS, self.mac_alg), depth=d)
-        yield Field_("mikey.kemac.mac", hexstr(self.mac), "MAC", depth=d)
+    prefix = "mikey.kemac"
+    shows = (
+        Show("encr_alg", "encr_alg", "Encr alg"),
+        Show("encr_data_len", "key_data_len", "Key data len"),
+        Show("encr_data", "key_data", "Key data",
+             fmt=lambda pkt, _v: (hexstr(pkt.encr_data_bytes()), None),
+             secret=lambda pkt: pkt.encr_alg == 0),  # the plaintext under NULL encryption
+        lambda pkt, d: (item for sub in (pkt.key_data or [] if pkt.encr_alg == 0 else [])
+                        for item in sub.tree(d)),
+        Show("mac_alg", "mac_alg", "Mac alg"),
+        Show("mac", "mac", "MAC"),
+    )
+
 
 
 class MIKEY_KeyChainRest(MIKEYPayload):
@@ -252,13 +247,8 @@ class MIKEY_PKE(MIKEYPayload):
         n = _u16(buf, 1)
         return 3 if n is None else 3 + (n & 0x3FFF)
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.pke.c", self.c, "C", enum_display(PKE_CACHE, self.c), depth=d)
-        yield Field_("mikey.pke.len", self.data_len, "Data len", depth=d)
-        yield Field_("mikey.pke.data", hexstr(self.data), "Data", depth=d)
+    prefix = "mikey.pke"
+    shows = (Show("c", "c", "C"), Show("data_len", "len", "Data len"), Show("data", "data", "Data"))
 
 
 class MIKEY_DH(MIKEYPayload):
@@ -287,17 +277,14 @@ class MIKEY_DH(MIKEYPayload):
         kvlen = kv_data_length(buf[n] & 0x0F, buf, n + 1)
         return None if kvlen is None else n + 1 + kvlen
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.dh.group", self.dh_group, "DH-Group",
-                     enum_display(DH_GROUPS, self.dh_group), depth=d)
-        yield Field_("mikey.dh.value", hexstr(self.dh_value), "DH-Value", depth=d)
-        yield Field_("mikey.dh.reserv", self.reserved, "Reserv", f"0x{self.reserved:x}",
-                     depth=d)
-        yield Field_("mikey.dh.kv", self.kv, "KV", enum_display(KV_TYPES, self.kv), depth=d)
-        yield from kv_tree(self, d)
+    prefix = "mikey.dh"
+    shows = (
+        Show("dh_group", "group", "DH-Group"),
+        Show("dh_value", "value", "DH-Value"),
+        Show("reserved", "reserv", "Reserv", fmt=lambda _pkt, v: (v, f"0x{v:x}")),
+        Show("kv", "kv", "KV"),
+        kv_tree,
+    )
 
 
 class MIKEY_SIGN(MIKEYPayload):
@@ -330,13 +317,9 @@ class MIKEY_SIGN(MIKEYPayload):
     def guess_payload_class(self, payload: bytes) -> type[Packet]:
         return MIKEY_Trailing
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield Field_("mikey.sign.type", self.s_type, "Signature type",
-                     enum_display(SIGN_TYPES, self.s_type), depth=d)
-        yield Field_("mikey.sign.len", self.sig_len, "Signature len", depth=d)
-        yield Field_("mikey.sign.data", hexstr(self.signature), "Signature", depth=d)
+    prefix = "mikey.sign"
+    shows = (Show("s_type", "type", "Signature type"), Show("sig_len", "len", "Signature len"),
+             Show("signature", "data", "Signature"))
 
 
 # --------------------------------------------------------------------------- T, TR
@@ -379,13 +362,9 @@ class MIKEY_T(MIKEYPayload):
     def title(self) -> str:
         return f"Timestamp (T) Type: {TS_TYPES.get(self.ts_type, 'Unknown')}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.t.ts_type", self.ts_type, "TS type",
-                     enum_display(TS_TYPES, self.ts_type), depth=d)
-        yield from ts_fields("mikey.t", self.ts_type, self.ts_value or b"", d)
+    prefix = "mikey.t"
+    shows = (Show("ts_type", "ts_type", "TS type"),
+             lambda pkt, d: ts_fields("mikey.t", pkt.ts_type, pkt.ts_value or b"", d))
 
 
 class MIKEY_TR(MIKEYPayload):
@@ -407,15 +386,9 @@ class MIKEY_TR(MIKEYPayload):
         vlen = TS_LENGTHS.get(buf[2])
         return None if vlen is None else 3 + vlen
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.tr.ts_role", self.ts_role, "TS role",
-                     enum_display(TS_ROLES, self.ts_role), depth=d)
-        yield Field_("mikey.tr.ts_type", self.ts_type, "TS type",
-                     enum_display(TS_TYPES, self.ts_type), depth=d)
-        yield from ts_fields("mikey.tr", self.ts_type, self.ts_value or b"", d)
+    prefix = "mikey.tr"
+    shows = (Show("ts_role", "ts_role", "TS role"), Show("ts_type", "ts_type", "TS type"),
+             lambda pkt, d: ts_fields("mikey.tr", pkt.ts_type, pkt.ts_value or b"", d))
 
 
 # --------------------------------------------------------------------------- ID, IDR, CERT
@@ -450,15 +423,9 @@ class MIKEY_ID(MIKEYPayload):
     def title(self) -> str:
         return f"ID {ID_TYPES.get(self.id_type, 'Unknown')}: {id_value(self.id_type, self.id_data or b'')[1]}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.id.type", self.id_type, "ID type",
-                     enum_display(ID_TYPES, self.id_type), depth=d)
-        yield Field_("mikey.id.len", self.id_len, "ID len", depth=d)
-        value, shown = id_value(self.id_type, self.id_data or b"")
-        yield Field_("mikey.id.data", value, "ID", shown, depth=d)
+    prefix = "mikey.id"
+    shows = (Show("id_type", "type", "ID type"), Show("id_len", "len", "ID len"),
+             Show("id_data", "data", "ID", fmt=lambda pkt, v: id_value(pkt.id_type, v or b"")))
 
 
 class MIKEY_IDR(MIKEYPayload):
@@ -479,17 +446,10 @@ class MIKEY_IDR(MIKEYPayload):
         n = _u16(buf, 3)
         return 5 if n is None else 5 + n
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.id.role", self.id_role, "ID role",
-                     enum_display(ID_ROLES, self.id_role), depth=d)
-        yield Field_("mikey.id.type", self.id_type, "ID type",
-                     enum_display(ID_TYPES, self.id_type), depth=d)
-        yield Field_("mikey.id.len", self.id_len, "ID len", depth=d)
-        value, shown = id_value(self.id_type, self.id_data or b"")
-        yield Field_("mikey.id.data", value, "ID", shown, depth=d)
+    prefix = "mikey.id"
+    shows = (Show("id_role", "role", "ID role"), Show("id_type", "type", "ID type"),
+             Show("id_len", "len", "ID len"),
+             Show("id_data", "data", "ID", fmt=lambda pkt, v: id_value(pkt.id_type, v or b"")))
 
 
 class MIKEY_CERT(MIKEYPayload):
@@ -513,17 +473,14 @@ class MIKEY_CERT(MIKEYPayload):
     def title(self) -> str:
         return f"Certificate (CERT) Type: {CERT_TYPES.get(self.cert_type, 'Unknown')}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.cert.type", self.cert_type, "Certificate type",
-                     enum_display(CERT_TYPES, self.cert_type), depth=d)
-        yield Field_("mikey.cert.len", self.cert_len, "Certificate len", depth=d)
-        data = self.cert_data or b""
-        if self.cert_type == 1:
-            yield Field_("mikey.cert.url", text_of(data), "Certificate URL", depth=d)
-        yield Field_("mikey.cert.data", hexstr(data), "Certificate", depth=d)
+    prefix = "mikey.cert"
+    shows = (
+        Show("cert_type", "type", "Certificate type"),
+        Show("cert_len", "len", "Certificate len"),
+        lambda pkt, d: ([Field_("mikey.cert.url", text_of(pkt.cert_data or b""),
+                                "Certificate URL", depth=d)] if pkt.cert_type == 1 else []),
+        Show("cert_data", "data", "Certificate"),
+    )
 
 
 # --------------------------------------------------------------------------- CHASH, V, RAND, RANDR, ERR
@@ -547,13 +504,8 @@ class MIKEY_CHASH(MIKEYPayload):
         hlen = HASH_LENGTHS.get(buf[1])
         return None if hlen is None else 2 + hlen
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.chash.hash_func", self.hash_func, "Hash func",
-                     enum_display(HASH_FUNCS, self.hash_func), depth=d)
-        yield Field_("mikey.chash.hash", hexstr(self.hash), "Hash", depth=d)
+    prefix = "mikey.chash"
+    shows = (Show("hash_func", "hash_func", "Hash func"), Show("hash", "hash", "Hash"))
 
 
 class MIKEY_V(MIKEYPayload):
@@ -574,13 +526,9 @@ class MIKEY_V(MIKEYPayload):
         mlen = MAC_LENGTHS.get(buf[1])
         return None if mlen is None else 2 + mlen
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.v.auth_alg", self.auth_alg, "Auth alg",
-                     enum_display(MAC_ALGS, self.auth_alg), depth=d)
-        yield Field_("mikey.v.ver_data", hexstr(self.ver_data), "Verification data", depth=d)
+    prefix = "mikey.v"
+    shows = (Show("auth_alg", "auth_alg", "Auth alg"),
+             Show("ver_data", "ver_data", "Verification data"))
 
 
 class MIKEY_RAND(MIKEYPayload):
@@ -598,12 +546,8 @@ class MIKEY_RAND(MIKEYPayload):
     def wire_length(cls, buf: bytes) -> int | None:
         return 2 if len(buf) < 2 else 2 + buf[1]
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.rand.len", self.rand_len, "RAND len", depth=d)
-        yield Field_("mikey.rand.data", hexstr(self.rand), "RAND", depth=d)
+    prefix = "mikey.rand"
+    shows = (Show("rand_len", "len", "RAND len"), Show("rand", "data", "RAND"))
 
 
 class MIKEY_RANDR(MIKEYPayload):
@@ -622,14 +566,9 @@ class MIKEY_RANDR(MIKEYPayload):
     def wire_length(cls, buf: bytes) -> int | None:
         return 3 if len(buf) < 3 else 3 + buf[2]
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.randr.role", self.rand_role, "RAND role",
-                     enum_display(RAND_ROLES, self.rand_role), depth=d)
-        yield Field_("mikey.randr.len", self.rand_len, "RAND len", depth=d)
-        yield Field_("mikey.randr.data", hexstr(self.rand), "RAND", depth=d)
+    prefix = "mikey.randr"
+    shows = (Show("rand_role", "role", "RAND role"), Show("rand_len", "len", "RAND len"),
+             Show("rand", "data", "RAND"))
 
 
 class MIKEY_ERR(MIKEYPayload):
@@ -651,13 +590,8 @@ class MIKEY_ERR(MIKEYPayload):
     def title(self) -> str:
         return f"Error (ERR): {ERR_NOS.get(self.err_no, 'Unknown')}"
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.err.no", self.err_no, "Error no.",
-                     enum_display(ERR_NOS, self.err_no), depth=d)
-        yield Field_("mikey.err.reserved", hexstr(self.reserved), "Reserved", depth=d)
+    prefix = "mikey.err"
+    shows = (Show("err_no", "no", "Error no."), Show("reserved", "reserved", "Reserved"))
 
 
 # --------------------------------------------------------------------------- SAKKE
@@ -681,22 +615,8 @@ class MIKEY_SAKKE(MIKEYPayload):
         n = _u16(buf, 3)
         return 5 if n is None else 5 + n
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield _np_field(self, d)
-        yield Field_("mikey.sakke.params", self.sakke_params, "SAKKE params",
-                     enum_display(SAKKE_PARAMS, self.sakke_params), depth=d)
-        yield Field_("mikey.sakke.idscheme", self.id_scheme, "ID scheme",
-                     enum_display(SAKKE_ID_SCHEMES, self.id_scheme), depth=d)
-        yield Field_("mikey.sakke.len", self.sakke_len, "SAKKE data length", depth=d)
-        yield Field_("mikey.sakke.data", hexstr(self.sakke_data), "SAKKE data", depth=d)
-
-
-# --------------------------------------------------------------------------- bindings
-
-for _cls in (MIKEY_KEMAC, MIKEY_PKE, MIKEY_DH, MIKEY_SIGN, MIKEY_T, MIKEY_ID, MIKEY_CERT,
-             MIKEY_CHASH, MIKEY_V, MIKEY_RAND, MIKEY_ERR, MIKEY_TR, MIKEY_IDR, MIKEY_RANDR,
-             MIKEY_KeyData, MIKEY_SAKKE):
-    PAYLOAD_CLASSES[_cls.payload_type] = _cls
-del _cls
+    prefix = "mikey.sakke"
+    shows = (Show("sakke_params", "params", "SAKKE params"),
+             Show("id_scheme", "idscheme", "ID scheme"),
+             Show("sakke_len", "len", "SAKKE data length"),
+             Show("sakke_data", "data", "SAKKE data"))

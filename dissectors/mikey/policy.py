@@ -28,16 +28,15 @@ from scapy.fields import (
 from scapy.packet import Packet
 
 from .base import (
-    PAYLOAD_CLASSES,
     Field_,
     MIKEYPacket,
     MIKEYPayload,
     Node,
+    Show,
     enum_display,
     hexstr,
 )
 from .constants import (
-    PAYLOAD_TITLES,
     PAYLOAD_TYPES,
     SP_PROT_TYPES,
     SRTP_POLICY_PARAMS,
@@ -137,17 +136,10 @@ class MIKEY_SP(MIKEYPayload):
         return (f"Security Policy (SP) No: {self.policy_no}, "
                 f"Type: {SP_PROT_TYPES.get(self.prot_type, 'Unknown')}")
 
-    def tree(self, depth: int = 0) -> Iterator[Field_ | Node]:
-        yield Node(self.title, depth)
-        d = depth + 1
-        yield Field_("mikey.next_payload", self.next_payload, "Next Payload",
-                     enum_display(PAYLOAD_TITLES, self.next_payload), depth=d)
-        yield Field_("mikey.sp.no", self.policy_no, "Policy No", depth=d)
-        yield Field_("mikey.sp.proto_type", self.prot_type, "Protocol Type",
-                     enum_display(SP_PROT_TYPES, self.prot_type), depth=d)
-        yield Field_("mikey.sp.param_len", self.param_len, "Policy param length", depth=d)
-        for param in self.params or []:
-            yield from param.tree(d)
-
-
-PAYLOAD_CLASSES[MIKEY_SP.payload_type] = MIKEY_SP
+    prefix = "mikey.sp"
+    shows = (
+        Show("policy_no", "no", "Policy No"),
+        Show("prot_type", "proto_type", "Protocol Type"),
+        Show("param_len", "param_len", "Policy param length"),
+        lambda pkt, d: (item for param in pkt.params or [] for item in param.tree(d)),
+    )

@@ -25,7 +25,7 @@ from scapy.fields import (
     XStrLenField,
 )
 
-from .base import PAYLOAD_CLASSES, Field_, MIKEYPayload, Node, enum_display, hexstr
+from .base import Field_, MIKEYPayload, Node, enum_display, hexstr
 from .constants import PAYLOAD_TITLES, PAYLOAD_TYPES, PRF_FUNCS
 
 #: Ticket Type (RFC 6043 Table 6.15).
@@ -120,7 +120,3 @@ def _tp_tree(pkt, prefix: str, d: int) -> Iterator[Field_]:
                  depth=d)
     yield Field_(f"{prefix}.data_len", pkt.tp_data_len, "TP Data length", depth=d)
     yield Field_(f"{prefix}.data", hexstr(pkt.tp_data), "TP Data", depth=d)
-
-
-PAYLOAD_CLASSES[MIKEY_TP.payload_type] = MIKEY_TP
-PAYLOAD_CLASSES[MIKEY_TICKET.payload_type] = MIKEY_TICKET

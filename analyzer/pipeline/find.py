@@ -1,10 +1,13 @@
-"""From capture records to dissected MBMS packets (the ``dissect`` pipeline).
+"""Finding, the per-capture part of the pipeline: records in, candidates out.
 
-For each record: decode the transport by slicing (:mod:`analyzer.decode`),
-decide cheaply whether it carries MIKEY (profile ports, the strict heuristic,
-SDP/RTSP/HTTP carriers), and only then build Scapy layers. The result per
-packet is a :class:`Dissected` whose ``to_json`` is the DESIGN.md JSON Lines
-object of ``dissect --json``.
+For each record: decode the transport by slicing (:mod:`analyzer.net.decode`),
+reassemble IP fragments and TCP streams, and decide cheaply whether it carries
+MIKEY (profile ports, the strict heuristic, SDP/RTSP/HTTP carriers), a BM-SC
+HTTP message, an ALC/FLUTE packet or SRTP. What is found is a
+:class:`Candidate`: plain, picklable data (bytes, numbers, strings) that the
+global part (:mod:`analyzer.pipeline.build`, in time order across captures,
+with the keys learned so far) turns into a dissected packet. No Scapy work
+happens here.
 """
 
 from __future__ import annotations
@@ -16,23 +19,20 @@ from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import Record
 from analyzer.capture.where import Where
 from analyzer.flute.receiver import FluteReceiver
-from analyzer.keys.hierarchy import KeyHierarchy
 from analyzer.net.decode import Transport, decode_transport
 from analyzer.net.http_flow import HttpEvent, HttpTracker
 from analyzer.net.ipfrag import Defragmenter, fragment_of
 from analyzer.net.prefilter import Prefilter, packed
-from analyzer.views.alc import AlcInfo, build_alc_packet, open_fdt_dcf
-from analyzer.views.bmsc import build_http, is_relevant
-from analyzer.views.mikey import mikey_view
-from analyzer.views.result import Dissected, endpoint, summarize
-from analyzer.views.srtp import SrtpFinder, SrtpInfo, build_srtp
+from analyzer.views.alc import AlcInfo, open_fdt_dcf
+from analyzer.views.bmsc import is_relevant
+from analyzer.views.result import endpoint
+from analyzer.views.srtp import SrtpFinder, SrtpInfo
 from dissectors.carriers import find_embedded
 from dissectors.flute.lct import looks_like_alc, parse_alc
 from dissectors.issues import Issue
 from dissectors.mikey.heuristic import looks_like_mikey
 
-__all__ = ["Candidate", "CandidateFinder", "Dissected", "build", "candidates", "classify", "dissect_record",
-           "endpoint", "mikey_payloads", "summarize"]
+__all__ = ["Candidate", "CandidateFinder", "candidates", "classify", "mikey_payloads"]
 
 
 def mikey_payloads(tp: Transport, profile: Profile) -> list[tuple[str, bytes, Issue | None]]:
@@ -85,48 +85,6 @@ def classify(record: Record, capture: int = 0,
         return None
     return Candidate(capture, record.number, record.time, endpoint(tp.src, tp.sport),
                      endpoint(tp.dst, tp.dport), tuple(found))
-
-
-def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
-          profile: Profile = DEFAULT_PROFILE) -> Dissected:
-    """Dissect the MIKEY messages of a candidate with the Scapy layers.
-
-    With a key *hierarchy* (``--keys``), each message is also checked and
-    decrypted, and the keys it carries are learned for the packets after it;
-    the DCF files an ALC packet completes are decrypted with those keys.
-    """
-    if cand.alc is not None:
-        return build_alc_packet(cand, hierarchy.store if hierarchy is not None else None,
-                                profile, hierarchy)
-    if cand.http is not None:
-        return build_http(cand, hierarchy)
-    if cand.srtp is not None:
-        return build_srtp(cand)
-    items: list = []
-    errors: list[Issue] = []
-    summaries: list[str] = []
-    facts: list = []
-    for carrier, data, issue in cand.found:
-        if issue is not None:
-            errors.append(issue)
-            continue
-        view = mikey_view(data, f"Multimedia Internet KEYing{_via(carrier)}", cand, hierarchy,
-                          carrier=carrier)
-        items.extend(view.items)
-        errors.extend(view.errors)
-        if view.fact is not None:
-            facts.append(view.fact)
-        summaries.append(view.summary + _via(carrier) + view.mac)
-    return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst, "mikey",
-                     "; ".join(summaries) or "MIKEY (undecodable carrier)", items, errors,
-                     mikey=facts)
-
-
-def dissect_record(record: Record, capture: int = 0,
-                   profile: Profile = DEFAULT_PROFILE) -> Dissected | None:
-    """Dissect one record; None when it carries nothing MBMS-relevant."""
-    cand = classify(record, capture, profile)
-    return None if cand is None else build(cand)
 
 
 class CandidateFinder:
@@ -283,7 +241,3 @@ def _http_candidates(events: list[HttpEvent], capture: int,
             frame = msg.frames[-1] if msg.frames else (capture, 0)
             yield Candidate(capture, frame[1], msg.time, endpoint(event.src, event.sport),
                             endpoint(event.dst, event.dport), (), event)
-
-
-def _via(carrier: str) -> str:
-    return f" (in {carrier.upper()})" if carrier in ("sdp", "rtsp", "http") else ""
