@@ -37,7 +37,15 @@ def capture_loopback(path: Path, bpf: str) -> Iterator[None]:
     try:
         yield
     finally:
-        time.sleep(0.5)  # let the last packets reach the file
+        # let the last packets reach the file: under load dumpcap lags, so wait until
+        # the file has stopped growing (bounded), then stop it (it flushes on exit)
+        time.sleep(0.5)
+        deadline, size, steady = time.monotonic() + 5, -1, 0
+        while time.monotonic() < deadline and steady < 3:
+            now = path.stat().st_size
+            steady = steady + 1 if now == size else 0
+            size = now
+            time.sleep(0.2)
         proc.terminate()
         try:
             proc.wait(timeout=10)

@@ -14,12 +14,18 @@ observations (:func:`analyzer.flows.observe.observe`) are made from these facts:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from dissectors.mikey.parts import message_parts
+from dissectors.mikey.payloads import id_value
 
-@dataclass(frozen=True)
+
 class MikeyFact:
     """One MIKEY message: what the flows need of its wire form, and of its keys.
+
+    Read from the message's :func:`~dissectors.mikey.parts.message_parts` when first
+    asked for (``dissect`` without analysis never pays for it).
 
     Attributes:
         data_type, csb_id, v: from the common header (RFC 3830 §6.1).
@@ -32,18 +38,50 @@ class MikeyFact:
         outcome: what the key hierarchy made of it (None without keys).
     """
 
-    data_type: int
-    csb_id: int
-    v: int
-    counter: int | None = None
-    ids: tuple[str, ...] = ()
-    key_domain: str | None = None
-    msk_id: str | None = None
-    mtk_id: str | None = None
-    key_data_len: int | None = None
-    has_rand: bool = False
-    carrier: str = "udp"
-    outcome: Any = None
+    def __init__(self, msg: Any, carrier: str = "udp", outcome: Any = None) -> None:
+        self._msg = msg
+        self.carrier = carrier
+        self.outcome = outcome
+        self.data_type: int = msg.data_type or 0
+        self.csb_id: int = msg.csb_id or 0
+        self.v: int = msg.v or 0
+
+    @cached_property
+    def _parts(self) -> Any:
+        return message_parts(self._msg)
+
+    @property
+    def counter(self) -> int | None:
+        return self._parts.counter
+
+    @cached_property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(id_value(kind, data)[0] for kind, data in self._parts.ids)
+
+    def _key_id(self, kind: int) -> str | None:
+        value = (self._parts.key_ids or {}).get(kind)
+        return value.hex() if value is not None else None
+
+    @property
+    def key_domain(self) -> str | None:
+        return self._key_id(0)
+
+    @property
+    def msk_id(self) -> str | None:
+        return self._key_id(1)
+
+    @property
+    def mtk_id(self) -> str | None:
+        return self._key_id(2)
+
+    @property
+    def key_data_len(self) -> int | None:
+        kemac = self._parts.kemac
+        return kemac.encr_data_len if kemac is not None else None
+
+    @property
+    def has_rand(self) -> bool:
+        return self._parts.rand is not None
 
 
 @dataclass(frozen=True)

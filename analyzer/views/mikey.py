@@ -18,8 +18,6 @@ from dissectors.mikey import (
 )
 from dissectors.mikey.base import Node
 from dissectors.mikey.constants import DATA_TYPES
-from dissectors.mikey.parts import message_parts
-from dissectors.mikey.payloads import id_value
 
 
 @dataclass
@@ -69,19 +67,8 @@ def mikey_view(data: bytes, title: str, cand: Any, hierarchy: Any = None,
             out.errors.append(Issue("mikey.mac_bad", f"{outcome.kind} message: MAC does not "
                                     "verify with the known key (wrong key or forged message)"))
     if isinstance(msg, MIKEY):
-        out.fact = mikey_fact(msg, carrier, outcome)
+        out.fact = MikeyFact(msg, carrier, outcome)
     return out
 
 
-def mikey_fact(msg: MIKEY, carrier: str = "udp", outcome: Any = None) -> MikeyFact:
-    """The typed facts of a dissected message (its :func:`message_parts`)."""
-    parts = message_parts(msg)
-    key_ids = parts.key_ids or {}
-    kd, msk, mtk = (key_ids[t].hex() if t in key_ids else None for t in (0, 1, 2))
-    return MikeyFact(msg.data_type or 0, msg.csb_id or 0, msg.v or 0, parts.counter,
-                     tuple(id_value(kind, data)[0] for kind, data in parts.ids), kd, msk, mtk,
-                     parts.kemac.encr_data_len if parts.kemac is not None else None,
-                     parts.rand is not None, carrier, outcome)
-
-
-__all__ = ["MikeyView", "mikey_fact", "mikey_view"]
+__all__ = ["MikeyView", "mikey_view"]

@@ -136,8 +136,7 @@ class Show:
         if self.fmt is not None:
             value, shown = self.fmt(layer, value)
         else:
-            fld = layer.get_field(self.field)
-            table = getattr(getattr(fld, "fld", fld), "i2s", None)
+            table = _enum_table(type(layer), self.field)
             if table is not None and isinstance(value, int):
                 shown = enum_display(table, value)
             elif isinstance(value, bytes) or value is None:
@@ -145,6 +144,18 @@ class Show:
         secret = self.secret(layer) if callable(self.secret) else self.secret
         return Field_(f"{layer.prefix}.{self.name}", value, self.label, shown, secret=secret,
                       depth=depth)
+
+
+_ENUM_TABLES: dict[tuple[type, str], Any] = {}
+
+
+def _enum_table(cls: type, name: str) -> Any:
+    """The value names of enumerated field *name* of layer class *cls* (None: not one)."""
+    key = (cls, name)
+    if key not in _ENUM_TABLES:
+        fld = next((f for f in cls.fields_desc if f.name == name), None)
+        _ENUM_TABLES[key] = getattr(getattr(fld, "fld", fld), "i2s", None)
+    return _ENUM_TABLES[key]
 
 
 def next_payload_field(layer: Packet, depth: int) -> "Field_":
