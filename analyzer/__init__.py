@@ -6,3 +6,8 @@ pipeline, flows, views, flute | keys, net, capture, crypto, vocab.
 """
 
 __version__ = "0.1.0"
+
+
+def version() -> str:
+    """The version of this package (``mbms-analyzer --version``)."""
+    return __version__

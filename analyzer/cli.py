@@ -14,7 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from analyzer import version
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
+from analyzer.capture.reading import probe_capture
 from analyzer.capture.writer import PcapngWriter
 from analyzer.keys.store import KeyFileError, KeyStore, exposure_warning
 from analyzer.keys.store import load_keys as _load_key_file
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every implemented subcommand."""
     parser = _Parser(prog=PROG, description="Packet analyzer for 3GPP MBMS key management "
                                             "(TS 33.246): MIKEY, BM-SC key requests, SRTP.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     dis = sub.add_parser("dissect", help="dissect the MBMS packets of captures "
                                          "(text tree like tshark -V, or JSON Lines)")
@@ -71,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     opn = sub.add_parser("open", help="the TUI on captures: packets, keys, procedures, findings")
     opn.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
     opn.add_argument("--keys", metavar="FILE", help="key file (TOML)")
+    for cmd in (opn, snf):
+        cmd.add_argument("--time-format", choices=("relative", "absolute", "delta"),
+                         default="relative",
+                         help="how times show: seconds since the first packet (default), "
+                              "UTC date and time, or since the previous item (t switches)")
     exp = sub.add_parser("export", help="write the timeline JSON of the captures: key "
                                          "lifecycles, procedures, findings")
     exp.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
@@ -116,6 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
     return parser
+
+
+def _readable(paths: list[str], every: bool = False) -> bool:
+    """Can the run start? Yes when at least one capture (with *every*: each) starts like
+    a pcap/pcapng file; else one line on stderr for each that does not. When some are
+    readable the run goes on with all of them, in their places (``capture`` indices
+    are command-line places), and reports the others itself."""
+    problems = [problem for problem in map(probe_capture, paths) if problem is not None]
+    if problems and (every or len(problems) == len(paths)):
+        for problem in problems:
+            sys.stderr.write(f"{PROG}: {problem}\n")
+        return False
+    return True
+
+
+def _writable(path: str, what: str = "write") -> bool:
+    """Can *path* be written (its folder exists)? Else one line on stderr."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        sys.stderr.write(f"{PROG}: cannot {what} {path}: no folder {parent}\n")
+        return False
+    return True
 
 
 def _port(text: str) -> int:
@@ -173,7 +203,7 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
             status = 1 if errors else 0
         else:
             from analyzer.tui.app import run_app
-            run_app([live.path], store, live, _profile(args))
+            run_app([live.path], store, live, _profile(args), args.time_format)
     finally:
         live.stop()
         failure = live.failure()
@@ -194,8 +224,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         def progress(path: str, packets: int) -> None:
             sys.stderr.write(f"\r{path}: {packets} packets")
             sys.stderr.flush()
+    if not _readable(args.captures) or not _writable(args.output):
+        return 1  # nothing could be read: no output file, no summary
     run = Session(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress,
-                 workers=args.workers)
+                  workers=args.workers)
     status = 0
     for error in run.add_captures(args.captures):
         sys.stderr.write(f"{PROG}: {error}\n")
@@ -219,8 +251,10 @@ def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
 
     store = load_keys(args.keys) if args.keys else None
     target = Path(args.output)
+    if not _readable(args.captures) or not _writable(args.output, "write into"):
+        return 1  # nothing could be read: no output, no summary
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        target.mkdir(exist_ok=True)
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot make {args.output}: {exc.strerror or exc}\n")
         return 1
@@ -254,10 +288,20 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= opts.rcc_r <= 0xFFFF:
         sys.stderr.write(f"{PROG}: lab: --rcc-r from 1 to 65535\n")
         return 2
-    if opts.ues < 1 or not 0 <= opts.loss <= 1 or opts.rate < 0 or opts.mtk_period <= 0:
-        sys.stderr.write(f"{PROG}: lab: --ues >= 1, 0 <= --loss <= 1, --rate >= 0, "
-                         "--mtk-period > 0\n")
+    if (args.ues is not None and args.ues < 1) or args.duration < 0 \
+            or not 0 <= opts.loss <= 1 or opts.rate < 0 or opts.mtk_period <= 0 \
+            or opts.msk_period < 0 or args.speed <= 0:
+        sys.stderr.write(f"{PROG}: lab: --ues >= 1, --duration >= 0, 0 <= --loss <= 1, "
+                         "--rate >= 0, --mtk-period > 0, --msk-period >= 0, --speed > 0\n")
         return 2
+    for path in (args.output, args.keys_out):
+        if path and not _writable(path):
+            return 1
+    if args.send:
+        problem = _local_address(args.send)
+        if problem:
+            sys.stderr.write(f"{PROG}: lab --send {args.send}: {problem}\n")
+            return 2
     world = run_scenario(args.scenario, args.seed, opts)
     frames = world.sorted_frames()
     if args.send:
@@ -276,16 +320,43 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
                   f"{len(world.msks)} MSKs -> {args.output}\n")
     if args.keys_out:
         keys = Path(args.keys_out)
-        keys.touch(mode=0o600)
-        keys.chmod(0o600)  # keys: for the owner only (others get a warning when it is read)
-        keys.write_text(world.keys_toml())
-        keys.with_suffix(".truth.json").write_text(json.dumps(world.truth(), indent=1) + "\n")
+        try:
+            keys.touch(mode=0o600)
+            keys.chmod(0o600)  # keys: for the owner only (others get a warning when read)
+            keys.write_text(world.keys_toml())
+            keys.with_suffix(".truth.json").write_text(json.dumps(world.truth(), indent=1)
+                                                       + "\n")
+        except OSError as exc:
+            sys.stderr.write(f"{PROG}: cannot write {args.keys_out}: {exc.strerror or exc}\n")
+            return 1
     return 0
+
+
+def _local_address(host: str) -> str | None:
+    """Why *host* cannot take the lab's live traffic (None: it is an address of this
+    machine). The lab sends only to itself: a loopback or a test namespace."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot resolve it ({getattr(exc, 'strerror', None) or exc})"
+    address = infos[0][4][0]
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((address, 0))
+    except OSError:
+        return f"{address} is not an address of this machine (the lab sends only to itself)"
+    finally:
+        probe.close()
+    return None
 
 
 def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
     """Decrypt SRTP/SRTCP with known and learned keys into one output pcap."""
     store = load_keys(args.keys)
+    if not _readable(args.captures) or not _writable(args.output):
+        return 1  # nothing could be read: no output file, no summary
     try:
         result = decrypt_captures(args.captures, store, args.output, _profile(args))
     except OSError as exc:
@@ -314,6 +385,8 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
         else:
             out.write(pkt.to_text(args.reveal_keys) + "\n\n")
 
+    if not _readable(args.captures):
+        return 1
     profile = _profile(args)
     renderer = Renderer(out.write, args.json, args.reveal_keys, args.workers, profile) \
         if store is None else None
@@ -343,9 +416,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands[args.command](args, sys.stdout)
         if args.command == "open":
             store = load_keys(args.keys) if args.keys else None
+            if not _readable(args.captures, every=True):
+                return 1  # said why, one line each; no empty screen
             from analyzer.tui.app import run_app  # only the TUI imports Textual
-            run_app(args.captures, store, profile=_profile(args))
-            return 0
+            return run_app(args.captures, store, profile=_profile(args),
+                           time_format=args.time_format)
     except KeyFileError as exc:
         sys.stderr.write(f"{PROG}: key file: {exc}\n")
         return 2

@@ -4,13 +4,13 @@ tree and the byte spans of its fields come from its fields_desc and name map."""
 from __future__ import annotations
 
 import pytest
-from scapy.fields import ByteEnumField, ByteField, FieldLenField, XStrLenField
+from scapy.fields import ByteEnumField, FieldLenField, XStrLenField
 
 from dissectors.mikey import (
     MIKEY,
-    PAYLOAD_CLASSES,
     MIKEY_RAND,
     MIKEY_T,
+    PAYLOAD_CLASSES,
     parse,
     tree,
     tree_spans,

@@ -1,4 +1,4 @@
-"""Snapshots of the main screens (pytest-textual-snapshot): what a user sees.
+"""Snapshots of every view (pytest-textual-snapshot): what a user sees.
 
 Regenerate after a deliberate change with ``pytest tests/test_tui_snapshots.py
 --snapshot-update`` and look at the SVGs in ``tests/__snapshots__`` before committing.
@@ -28,7 +28,7 @@ def _app(capture: str) -> MbmsApp:
 async def _loaded(pilot) -> None:
     app = pilot.app
     await until(pilot, lambda: app.loaded is not None, timeout=20)
-    app.query_one("#filter").blur()
+    await pilot.pause(0.2)
 
 
 async def _focus_on_tab(pilot, tab: str, widget: str):
@@ -77,6 +77,66 @@ def test_procedure_ladder_screen(snap_compare):
         procs.move_cursor(row=1)
         await until(pilot, lambda: "outcome:" in str(pilot.app.query_one("#ladder").render()))
         await pilot.pause(0.2)
+
+    assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
+
+
+def _view(number: int, settle=None):
+    """Press the view's key (as a user does), let it settle."""
+    async def before(pilot):
+        await _loaded(pilot)
+        await pilot.press(str(number))
+        await pilot.pause(0.6)  # the tab underline settles
+        if settle is not None:
+            await settle(pilot)
+        await pilot.pause(0.2)
+    return before
+
+
+def test_packets_screen_in_absolute_time_with_findings_coloured(snap_compare):
+    """``t`` switches the time format (relative -> absolute UTC); rows with a finding have
+    their own colours."""
+    async def before(pilot):
+        await _loaded(pilot)
+        await pilot.press("t")
+        app = pilot.app
+        frame = next(f["frame"] for f in app.timeline["findings"] if f["code"] == "mikey.replay")
+        app.packet_table.move_cursor(app._row_of(0, frame))
+        await pilot.pause(0.4)
+
+    assert snap_compare(_app("lab-attacks.pcapng"), terminal_size=SIZE, run_before=before)
+
+
+def test_timeline_view(snap_compare):
+    async def settle(pilot):
+        await pilot.press("down")  # the first MTK's lane, chosen
+
+    assert snap_compare(_app("lab-attacks.pcapng"), terminal_size=SIZE,
+                        run_before=_view(3, settle))
+
+
+def test_timeline_view_zoomed_in_delta_time(snap_compare):
+    async def settle(pilot):
+        await pilot.press("t", "t", "plus", "right")
+
+    assert snap_compare(_app("lab-push.pcapng"), terminal_size=SIZE,
+                        run_before=_view(3, settle))
+
+
+def test_findings_view(snap_compare):
+    assert snap_compare(_app("lab-attacks.pcapng"), terminal_size=SIZE, run_before=_view(5))
+
+
+def test_plots_view(snap_compare):
+    assert snap_compare(_app("lab-solicited-pull.pcapng"), terminal_size=SIZE,
+                        run_before=_view(6))
+
+
+def test_help_screen(snap_compare):
+    async def before(pilot):
+        await _loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
 
     assert snap_compare(_app("lab-basic.pcapng"), terminal_size=SIZE, run_before=before)
 

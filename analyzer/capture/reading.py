@@ -138,6 +138,27 @@ _NET_LEN = 43  # bytes of the frame the fields above span
 CHUNK = 1 << 22
 
 
+def probe_capture(path: str | Path) -> str | None:
+    """Why *path* cannot be read as a capture, in one line (None: it starts like a
+    pcap or pcapng file). Checks only the start: damage further on is found by
+    :func:`read_capture`, after what comes before it."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{path}: is a directory, not a capture file"
+    try:
+        with open(target, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if not head:
+        return f"{path}: empty file, not a capture"
+    if len(head) < 4:
+        return f"{path}: not a pcap or pcapng file (too short)"
+    if head in PCAP_MAGICS or struct.unpack("<I", head)[0] == PCAPNG_SHB:
+        return None
+    return f"{path}: not a pcap or pcapng file (magic {head.hex()})"
+
+
 def read_capture(path: str | Path, keep: Keep | None = None,
                  tally: Tally | None = None, index: RecordIndex | None = None,
                  follow: Callable[[], bool] | None = None) -> Iterator[Record]:

@@ -1,6 +1,9 @@
-"""The ``mbms-analyzer open`` application: packets, keys, procedures and findings.
+"""The ``mbms-analyzer open`` application: packets, keys, timeline, procedures, findings
+and plots.
 
-Loading runs in a thread worker. It fills a :class:`~analyzer.tui.model.PacketIndex`
+Focus starts on the packet list (as in Wireshark and termshark): ``/`` goes to the
+filter, Escape or Enter come back; ``1``-``6`` show the views; ``t`` switches the
+time format of every view; ``?`` lists the keys. Loading runs in a thread worker. It fills a :class:`~analyzer.tui.model.PacketIndex`
 (every packet's place in its file) and posts batches of dissected MBMS rows; a
 timer lets the virtual packet list take in what has arrived, so the first
 screen shows at once and the UI never waits for the end of a large capture.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,8 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import (
     Footer,
@@ -45,12 +50,20 @@ from analyzer.tui.model import (
 )
 from analyzer.tui.screens.help import HelpScreen
 from analyzer.tui.screens.keyfile import KeyFileScreen
+from analyzer.tui.screens.save import SaveScreen
+from analyzer.tui.timefmt import TimeFormat, format_time
 from analyzer.tui.widgets.details import DetailsTree
 from analyzer.tui.widgets.findings import FindingsTable
 from analyzer.tui.widgets.hexview import HexView
 from analyzer.tui.widgets.keys import KeysPane
-from analyzer.tui.widgets.lifecycle import LifecycleBars
-from analyzer.tui.widgets.packetlist import FunctionSource, PacketHeader, PacketList
+from analyzer.tui.widgets.lifecycle import LifecycleChart
+from analyzer.tui.widgets.packetlist import (
+    FunctionSource,
+    PacketHeader,
+    PacketList,
+    columns_for,
+)
+from analyzer.tui.widgets.plots import PlotsPane
 from analyzer.tui.widgets.procedures import ProceduresPane
 from analyzer.tui.widgets.status import StatusBar
 from analyzer.tui.widgets.timeline_view import TimelineView
@@ -62,7 +75,30 @@ TSHARK_PREFIX = "tshark:"
 #: seconds the cursor rests on a packet before its details and bytes are drawn
 DETAIL_DELAY = 0.06
 
+#: the views, in the order of their keys 1-6
+VIEWS = (("tab-packets", "Packets"), ("tab-keys", "Keys"), ("tab-timeline", "Timeline"),
+         ("tab-procedures", "Procedures"), ("tab-findings", "Findings"), ("tab-plots", "Plots"))
+#: what gets the focus when a view is shown
+VIEW_FOCUS = {"tab-packets": "#packets", "tab-keys": "#keys", "tab-timeline": "#bars",
+              "tab-procedures": "#procedures", "tab-findings": "#findings", "tab-plots": "#plots"}
+#: actions of printable keys: typed into the filter while it has the focus
+TYPED_ACTIONS = {"quit", "help", "focus_filter", "next_finding", "previous_finding",
+                 "time_format", "view", "pause"}
+#: packet list styles of rows with a finding (by severity), apart from the protocol colours
+FINDING_STYLES = {"error": "bold white on dark_red", "warning": "black on dark_orange"}
+
 PROTO_STYLES = {"mikey": "cyan", "bmsc": "magenta", "srtp": "green", "srtcp": "green"}
+
+
+class FilterMessage(Static):
+    """The filter's message line, hidden while it has nothing to say."""
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-empty")
+
+    def update(self, content: Any = "", **kwargs: Any) -> None:  # type: ignore[override]
+        super().update(content, **kwargs)
+        self.set_class(not str(content), "-empty")
 
 
 class MbmsApp(App):
@@ -70,14 +106,23 @@ class MbmsApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "mbms-analyzer"
-    BINDINGS = [("q", "quit", "Quit"), ("ctrl+q", "quit", "Quit"),
-                ("slash", "focus_filter", "Filter"), ("ctrl+f", "focus_filter", "Filter"),
-                ("n", "next_finding", "Next finding"), ("N", "previous_finding", "Prev finding"),
-                ("question_mark", "help", "Help"),
-                ("ctrl+r", "toggle_reveal", "Reveal keys"), ("f2", "key_file", "Key file"),
-                ("f3", "export_timeline", "Export timeline"),
-                ("f4", "export_decrypted", "Decrypted pcap"),
-                ("p", "pause", "Pause live view")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("n", "next_finding", "Next finding"),
+        Binding("N", "previous_finding", "Prev finding", key_display="N"),
+        Binding("t", "time_format", "Time format"),
+        *(Binding(str(n), f"view('{tab}')", "Views" if n == 1 else title, show=n == 1,
+                  key_display="1-6" if n == 1 else str(n))
+          for n, (tab, title) in enumerate(VIEWS, 1)),
+        Binding("p", "pause", "Pause live view"),
+        Binding("ctrl+r", "toggle_reveal", "Reveal keys"), Binding("f2", "key_file", "Key file"),
+        Binding("f3", "export_timeline", "Save timeline"),
+        Binding("f4", "export_decrypted", "Save decrypted"),
+        Binding("escape", "leave_filter", "Back to the list", show=False),
+        Binding("ctrl+f", "focus_filter", "Filter", show=False),
+        Binding("ctrl+q", "force_quit", "Quit", show=False, priority=True),
+    ]
 
     @dataclass
     class RowsLoaded(Message):
@@ -98,8 +143,15 @@ class MbmsApp(App):
         loaded: Loaded
 
     def __init__(self, paths: list[str], store: KeyStore | None = None,
-                 live: Any = None, profile: Profile = DEFAULT_PROFILE) -> None:
+                 live: Any = None, profile: Profile = DEFAULT_PROFILE,
+                 time_format: TimeFormat | str = TimeFormat.RELATIVE) -> None:
         super().__init__()
+        #: how every view shows times (``t`` cycles; ``--time-format``)
+        self.time_format = TimeFormat(time_format)
+        #: (capture, frame) -> severity of the timeline's findings (the packet list's
+        #: colours, the ``finding`` filter, ``n``/``N``)
+        self.flagged: dict[tuple[int, int], str] = {}
+        self._load_started = 0.0
         #: where MIKEY and FLUTE are looked for (``--flute-port``): as every front end
         self.profile = profile
         #: a running :class:`~analyzer.capture.sniff.LiveCapture` (``sniff``), or None
@@ -111,7 +163,7 @@ class MbmsApp(App):
         self.index = PacketIndex(paths)
         #: the list's rows as global packet positions; None: every packet, in order
         self.view: list[int] | None = None
-        self.predicate = compile_filter("")
+        self.predicate = compile_filter("", self.flagged)
         self.loaded: Loaded | None = None
         self._spans: list | None = None
         self._items: list = []
@@ -126,9 +178,11 @@ class MbmsApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter, e.g. mikey.mbms.msk_id == 00010002 or finding; "
-                                "tshark: <Wireshark filter> + Enter", id="filter")
-        yield Static("", id="filter-error")
+        # "/" puts the cursor at the end of the filter, to edit it (as termshark does)
+        yield Input(placeholder="/ filter, e.g. mikey.mbms.msk_id == 00010002 or finding; "
+                                "tshark: <Wireshark filter> + Enter; Esc: back to the list",
+                    id="filter", select_on_focus=False)
+        yield FilterMessage("", id="filter-error")
         with TabbedContent(id="tabs"):
             with TabPane("Packets", id="tab-packets"):
                 with Vertical():
@@ -141,11 +195,14 @@ class MbmsApp(App):
             with TabPane("Keys", id="tab-keys"):
                 yield KeysPane(id="keys-pane")
             with TabPane("Timeline", id="tab-timeline"):
-                yield LifecycleBars("", id="bars")
+                with VerticalScroll(id="timeline-scroll"):
+                    yield LifecycleChart(id="bars")
             with TabPane("Procedures", id="tab-procedures"):
                 yield ProceduresPane(lambda: self.index.mbms, id="procedures-pane")
             with TabPane("Findings", id="tab-findings"):
                 yield FindingsTable(id="findings")
+            with TabPane("Plots", id="tab-plots"):
+                yield PlotsPane(lambda: [row.pkt for row in self.rows], id="plots")
         yield StatusBar(id="statusbar")
         yield Footer()
 
@@ -159,6 +216,9 @@ class MbmsApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(0.2, self._tick)
+        self._apply_time_format()
+        self.packet_table.focus()  # keys work at once, as in Wireshark and termshark
+        self._load_started = time.monotonic()
         self.load_captures()
 
     # ------------------------------------------------------------------ the packet list
@@ -177,15 +237,25 @@ class MbmsApp(App):
     def _cells(self, row: int) -> tuple[tuple[str, ...], str]:
         position = self.position_of(row)
         pkt, mbms = self.index.packet(position)
-        if pkt.errors:
-            style = "bold red"
+        severity = self.flagged.get((pkt.capture, pkt.frame))
+        if severity is None and pkt.errors:
+            severity = "error" if any(e.severity == "error" for e in pkt.errors) else "warning"
+        if severity is not None:
+            style = FINDING_STYLES.get(severity, FINDING_STYLES["warning"])
         elif mbms:
             style = PROTO_STYLES.get(pkt.protocol, "")
         else:
             style = "grey62"
-        rel = pkt.time - self.index.start(pkt.capture)
-        return ((str(pkt.frame), f"{rel:.6f}", pkt.src, pkt.dst, pkt.protocol.upper()
+        previous = self.index.time(self.position_of(row - 1)) if row > 0 else None
+        shown = format_time(pkt.time, self.time_format, self._origin(), previous)
+        return ((str(pkt.frame), shown, pkt.src, pkt.dst, pkt.protocol.upper()
                  if mbms else pkt.protocol.upper()[:8], pkt.summary), style)
+
+    def _origin(self) -> float:
+        """The first packet's time: "relative" times count from it."""
+        starts = [self.index.start(c) for c in range(len(self.index.records))
+                  if len(self.index.records[c])]
+        return min(starts) if starts else 0.0
 
     def _tick(self) -> None:
         """Take in what the loader (or a filter worker) has added since last time."""
@@ -201,7 +271,7 @@ class MbmsApp(App):
             size = sum(_size(p) for p in self.paths) or 1
             read = sum(r.offsets[-1] for r in self.index.records if len(r))
             self.status.progress(min(1.0, read / size))
-            self.status.say(f"{len(self.index)} packets, {len(self.rows)} MBMS, loading...")
+            self._status()
 
     # ------------------------------------------------------------------ loading
 
@@ -220,6 +290,33 @@ class MbmsApp(App):
                       profile=self.profile)
         if not worker.is_cancelled:
             self.post_message(self.LoadDone(loaded))
+
+    def _status(self, extra: str = "") -> None:
+        """The status line: captures, packets read (and rate while loading), packets the
+        filter shows, MBMS packets, keys, findings by severity."""
+        names = ", ".join(Path(p).name for p in self.paths)
+        n = len(self.index)
+        parts = [names]
+        if self.loaded is None and self.live is None:
+            elapsed = max(1e-3, time.monotonic() - self._load_started)
+            parts.append(f"{n} packets read ({n / elapsed:,.0f}/s), loading...")
+        else:
+            parts.append(f"{n} packets")
+        if self.view is not None:
+            parts.append(f"{len(self.view)} shown by the filter")
+        parts.append(f"{len(self.rows)} MBMS")
+        doc = self.timeline
+        if doc:
+            severities = [f["severity"] for f in doc.get("findings", [])]
+            errors, warnings = severities.count("error"), severities.count("warning")
+            parts.append(f"{len(doc.get('keys', []))} keys")
+            parts.append(f"findings: {errors} errors, {warnings} warnings" if severities
+                         else "no findings")
+        parts.append(f"time: {self.time_format.value}")
+        text = Text(" | ".join(parts))
+        if extra:
+            text.append(" - " + extra, style="bold red")
+        self.status.say(text)
 
     def _live_status(self) -> None:
         live, n = self.live, len(self.index)
@@ -254,8 +351,8 @@ class MbmsApp(App):
                 "filter": "filter stopped"}.get(event.worker.group, "failed")
         message = f"{what}: {type(error).__name__}: {error}"
         if event.worker.group == "load":
-            self.status.say(Text(f"{len(self.index)} packets, {len(self.rows)} MBMS - {message}",
-                                 style="bold red"))
+            self.loaded = Loaded(rows=list(self.rows), errors=[message])  # no more "loading"
+            self._status(message)
         self.notify(message, severity="error", timeout=10)
 
     def reload(self, store: KeyStore | None) -> None:
@@ -291,19 +388,30 @@ class MbmsApp(App):
         if not self.timeline:
             self.notify("still loading", severity="warning")
             return
-        path = self._out(".timeline.json")
-        try:
-            path.write_text(json.dumps(self.timeline, indent=1) + "\n")
-        except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
-            return
-        self.notify(f"timeline written to {path}")
+        doc = self.timeline
+
+        def write(path: Path | None) -> None:
+            if path is None:
+                return
+            try:
+                path.write_text(json.dumps(doc, indent=1) + "\n")
+            except OSError as exc:
+                self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"timeline written to {path.resolve()}")
+        self.push_screen(SaveScreen("Save the timeline JSON as", self._out(".timeline.json")),
+                         write)
 
     def action_export_decrypted(self) -> None:
         if self.store is None:
             self.notify("no key file: F2 loads one", severity="warning")
             return
-        self.decrypt_worker(self._out(".decrypted.pcap"))
+
+        def write(path: Path | None) -> None:
+            if path is not None:
+                self.decrypt_worker(path)
+        self.push_screen(SaveScreen("Save the capture with SRTP decrypted as",
+                                    self._out(".decrypted.pcap")), write)
 
     @work(thread=True, group="decrypt", exit_on_error=False)
     def decrypt_worker(self, path: Path) -> None:
@@ -313,7 +421,7 @@ class MbmsApp(App):
             self.call_from_thread(self.notify, f"cannot decrypt: {exc}", severity="error")
             return
         self.call_from_thread(self.notify, f"{result.replaced} of {result.total} packets "
-                              f"decrypted into {path}")
+                              f"decrypted into {path.resolve()}")
 
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
         self.rows.extend(message.rows)
@@ -342,11 +450,7 @@ class MbmsApp(App):
             self.run_filter(self.predicate)  # the whole index is there now
         self.packet_table.sync()
         self.status.progress(1.0)
-        errors = "; ".join(message.loaded.errors)
-        self.status.say(Text(
-            f"{len(self.index)} packets, {len(self.rows)} MBMS, {len(doc.get('keys', []))} keys, "
-            f"{len(doc.get('procedures', []))} procedures, {len(doc.get('findings', []))} findings"
-            + (f" - {errors}" if errors else "")))
+        self._status("; ".join(message.loaded.errors))
 
     def _timeline_views(self) -> list[TimelineView]:
         """The panes that show part of the timeline (each owns what it draws)."""
@@ -356,7 +460,17 @@ class MbmsApp(App):
         """Hand a timeline (the final one, or a live capture's so far) to every pane
         that shows part of it; each redraws only when its part changed."""
         self.timeline = doc
+        flagged: dict[tuple[int, int], str] = {}
+        for f in doc.get("findings", []):
+            key = (f["capture"], f["frame"])
+            if flagged.get(key) != "error":
+                flagged[key] = f["severity"]
+        if flagged != self.flagged:
+            self.flagged.clear()
+            self.flagged.update(flagged)  # the filter reads this very dict
+            self.packet_table.refresh()
         for pane in self._timeline_views():
+            pane.origin = self._origin()
             pane.timeline = doc
 
     # ------------------------------------------------------------------ interaction
@@ -413,11 +527,17 @@ class MbmsApp(App):
         self.query_one("#hex", HexView).highlight(spans[n] if n < len(spans) else None)
 
     @on(KeysPane.ShowFrames)
-    def filter_to_key(self, event: KeysPane.ShowFrames) -> None:
-        """A key chosen in the Keys pane: the packet list shows its frames."""
+    @on(LifecycleChart.ShowFrames)
+    def filter_to_key(self, event: KeysPane.ShowFrames | LifecycleChart.ShowFrames) -> None:
+        """A key chosen in the Keys pane or the Timeline: the packet list shows its frames."""
         self.query_one("#filter", Input).value = \
             "frame in {" + " ".join(str(f) for f in event.frames) + "}"
-        self.query_one("#tabs", TabbedContent).active = "tab-packets"
+        self.action_view("tab-packets")
+
+    @on(LifecycleChart.KeyChosen)
+    def key_chosen(self, event: LifecycleChart.KeyChosen) -> None:
+        """A lane chosen on the Timeline: its key is selected in the Keys view too."""
+        self.query_one("#keys-pane", KeysPane).select_key(event.key)
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
@@ -426,7 +546,7 @@ class MbmsApp(App):
             error.update("a Wireshark display filter: Enter runs it through tshark")
             return
         try:
-            predicate = compile_filter(event.value)
+            predicate = compile_filter(event.value, self.flagged)
         except FilterError as exc:
             error.update(f"filter: {exc}")
             return
@@ -448,11 +568,12 @@ class MbmsApp(App):
     @on(Input.Submitted, "#filter")
     def filter_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
+        self.packet_table.focus()  # Enter applies the filter and goes back to the list
         if not text.startswith(TSHARK_PREFIX):
             return
         self.workers.cancel_group(self, "filter")
         expr = text[len(TSHARK_PREFIX):].strip()
-        self.predicate = compile_filter("frame")  # a marker: the view comes from tshark
+        self.predicate = compile_filter("frame", self.flagged)  # a marker: from tshark
         self.view = []
         self.packet_table.reset()
         self.tshark_filter(expr, self.predicate)
@@ -526,14 +647,14 @@ class MbmsApp(App):
         if row is None:
             self.notify(f"frame {frame} is not in the packet list (or hidden by the filter)")
             return
-        self.query_one("#tabs", TabbedContent).active = "tab-packets"
+        self.action_view("tab-packets")
         self.packet_table.move_cursor(row)
-        self.packet_table.focus()
 
     def _jump_finding(self, step: int) -> None:
         table = self.packet_table
-        rows = [self._row_of(r.pkt.capture, r.pkt.frame) for r in self.rows if r.has_finding]
-        rows = sorted(r for r in rows if r is not None)
+        frames = set(self.flagged) | {(r.pkt.capture, r.pkt.frame) for r in self.rows
+                                      if r.has_finding}
+        rows = sorted(r for r in (self._row_of(c, f) for c, f in frames) if r is not None)
         if not rows:
             self.notify("no packet with a finding in the list")
             return
@@ -542,9 +663,8 @@ class MbmsApp(App):
             target = next((r for r in rows if r > here), rows[0])
         else:
             target = next((r for r in reversed(rows) if r < here), rows[-1])
-        self.query_one("#tabs", TabbedContent).active = "tab-packets"
+        self.action_view("tab-packets")
         table.move_cursor(target)
-        table.focus()
 
     def action_next_finding(self) -> None:
         self._jump_finding(1)
@@ -553,12 +673,72 @@ class MbmsApp(App):
         self._jump_finding(-1)
 
     def action_help(self) -> None:
-        names = {"slash": "/", "question_mark": "?"}
-        lines = [(names.get(b[0], b[0]), b[2]) for b in self.BINDINGS]
+        lines = []
+        for b in self.BINDINGS:
+            if b.action == "force_quit" or b.key == "ctrl+f":
+                continue
+            if b.action.startswith("view("):
+                n = int(b.key)
+                lines.append((b.key, f"view {VIEWS[n - 1][1]}"))
+                continue
+            if b.action == "pause" and self.live is None:
+                continue
+            lines.append((b.key_display or b.key, b.description))
         self.push_screen(HelpScreen(lines))
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        """Escape in the filter: back to the packet list (the filter stays)."""
+        if isinstance(self.focused, Input):
+            self.action_view("tab-packets")
+
+    def action_force_quit(self) -> None:
+        self.exit(self._exit_code())
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.exit(self._exit_code())
+
+    def _exit_code(self) -> int:
+        """1 when a capture could not be read whole (as every command), else 0."""
+        return 1 if self.loaded is not None and self.loaded.errors else 0
+
+    def action_view(self, tab: str) -> None:
+        """Show view *tab* (keys 1-6) with the focus on its main widget."""
+        self.query_one("#tabs", TabbedContent).active = tab
+        target = self.query(VIEW_FOCUS[tab])
+        if target:
+            target.first().focus()
+
+    def action_time_format(self) -> None:
+        """``t``: relative -> absolute (UTC) -> delta, in every view."""
+        self.time_format = self.time_format.next()
+        self._apply_time_format()
+        self.notify(f"time: {self.time_format.value}", timeout=2)
+
+    def _apply_time_format(self) -> None:
+        columns = columns_for(self.time_format.column,
+                              27 if self.time_format is TimeFormat.ABSOLUTE else 12)
+        self.packet_table.columns = columns
+        header = self.query_one("#packets-header", PacketHeader)
+        header.columns = columns
+        header.refresh()
+        self.packet_table.refresh()
+        for pane in self._timeline_views():
+            pane.origin = self._origin()
+            pane.time_format = self.time_format
+        if self.is_mounted and self.query("#status"):
+            self._status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that would be typed into the filter are not offered while it has the
+        focus; ``p`` only while sniffing."""
+        if action == "pause" and self.live is None:
+            return False
+        if action in TYPED_ACTIONS and isinstance(self.focused, Input):
+            return None  # shown dimmed: typed into the input
+        return True
 
     def action_toggle_reveal(self) -> None:
         details = self.query_one("#details", DetailsTree)
@@ -577,6 +757,8 @@ def _size(path: str) -> int:
 
 
 def run_app(paths: list[str], store: KeyStore | None, live: Any = None,
-            profile: Profile = DEFAULT_PROFILE) -> Any:
-    """Run the application (blocks until it quits); *live*: a running capture."""
-    return MbmsApp(paths, store, live, profile).run()
+            profile: Profile = DEFAULT_PROFILE, time_format: str = "relative") -> int:
+    """Run the application (blocks until it quits); *live*: a running capture. The exit
+    code: 1 when a capture could not be read whole, else 0."""
+    code = MbmsApp(paths, store, live, profile, time_format).run()
+    return code if isinstance(code, int) else 0

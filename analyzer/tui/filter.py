@@ -10,7 +10,8 @@ Grammar (``or`` binds loosest; ``not`` tightest; parentheses group)::
 
 Names are the ``dissect`` field names (``mikey.mbms.msk_id``, ``bmsc.btid`` ...), plus
 ``ip.addr``/``ip.src``/``ip.dst``, ``frame``, ``protocol`` (or just ``mikey``, ``bmsc``,
-``srtp``), and ``finding`` (packets with a problem). A bare name tests presence.
+``srtp``), and ``finding`` (a packet with a problem: a dissector issue, or a finding of
+the timeline at its frame). A bare name tests presence.
 Hex values may have colons. :class:`FilterError` says what is wrong, for "as you type".
 """
 
@@ -107,6 +108,8 @@ class _Parser:
     pos: int = 0
     names: set[str] = field(default_factory=set)
     negated: bool = False
+    #: (capture, frame) of the timeline's findings (see :func:`compile_filter`)
+    flagged: Any = frozenset()
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -150,7 +153,8 @@ class _Parser:
     def test(self, name: str) -> Predicate:
         self.names.add(name)
         if name == "finding":
-            return lambda p: bool(p.errors)
+            flagged = self.flagged
+            return lambda p: bool(p.errors) or (p.capture, p.frame) in flagged
         if name in PROTOCOLS or name in LIGHT_PROTOCOLS:
             return lambda p: p.protocol == name
         if not _NAME_RE.match(name):
@@ -171,8 +175,12 @@ class _Parser:
         return lambda p: bool(_values(p, name))
 
 
-def compile_filter(text: str) -> Filter:
-    """A :class:`Filter` for *text* (empty: everything); raises :class:`FilterError`."""
+def compile_filter(text: str, flagged: Any = frozenset()) -> Filter:
+    """A :class:`Filter` for *text* (empty: everything); raises :class:`FilterError`.
+
+    *flagged*: the (capture, frame) of the timeline's findings (``finding`` matches
+    them, whether or not the packet is an MBMS one); read when the filter runs, so
+    the caller may keep filling it."""
     text = text.strip()
     if not text:
         return Filter(lambda p: True, "all")
@@ -180,12 +188,11 @@ def compile_filter(text: str) -> Filter:
         tokens = shlex.split(re.sub(r"(==|!=|>=|<=|\(|\)|\{|\}|&&|\|\|)", r" \1 ", text))
     except ValueError as exc:
         raise FilterError(str(exc)) from None
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, flagged=flagged)
     pred = parser.expr()
     if parser.peek() is not None:
         raise FilterError(f"unexpected {parser.peek()!r}")
-    mbms = all(n in PROTOCOLS or n == "finding" or n.startswith(_MBMS_PREFIXES)
-               for n in parser.names)
+    mbms = all(n in PROTOCOLS or n.startswith(_MBMS_PREFIXES) for n in parser.names)
     if mbms and not parser.negated:
         scope = "mbms"
     elif all(n in PROTOCOLS or n in ("finding", "frame") or n.startswith(_MBMS_PREFIXES)

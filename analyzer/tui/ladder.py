@@ -1,4 +1,4 @@
-"""Text drawings of the timeline: key lifecycle bars and ladder (sequence) diagrams.
+"""Text drawings of the timeline: ladder (sequence) diagrams of procedures.
 
 Pure functions of the timeline document and the dissected packets (no Textual):
 the TUI shows them, and tests read them.
@@ -10,52 +10,9 @@ from typing import Any
 
 from analyzer.views.result import Dissected
 
-LABEL_WIDTH = 26
-
 
 def _ip(endpoint: str) -> str:
     return endpoint.rsplit(":", 1)[0].strip("[]")
-
-
-def lifecycle_bars(keys: list[dict[str, Any]], width: int = 72) -> str:
-    """One line per MSK/MTK on a shared time axis.
-
-    ``-`` delivered and valid, ``=`` in use (first to last use), ``|`` a delivery,
-    ``x`` superseded or expired.
-    """
-    shown = [k for k in keys if k["kind"] in ("MSK", "MTK") and k["events"]]
-    if not shown:
-        return "(no MSK or MTK in this capture)"
-    times = [e["time"] for k in shown for e in k["events"]]
-    t0, t1 = min(times), max(times)
-    span = (t1 - t0) or 1.0
-
-    def col(t: float) -> int:
-        return min(width - 1, max(0, int((t - t0) / span * (width - 1))))
-
-    lines = [f"{'':{LABEL_WIDTH}} {t0:.3f}{'':{max(1, width - 22)}}{t1:.3f}"]
-    for key in shown:
-        ev = {}
-        for e in key["events"]:
-            ev.setdefault(e["event"], e["time"])
-        start = ev.get("delivered", ev.get("requested", min(e["time"] for e in key["events"])))
-        end_t = ev.get("superseded", ev.get("expired", t1))
-        bar = [" "] * width
-        for c in range(col(start), col(end_t) + 1):
-            bar[c] = "-"
-        if "first_use" in ev:
-            last = ev.get("last_use", ev["first_use"])
-            for c in range(col(ev["first_use"]), col(last) + 1):
-                bar[c] = "="
-        for e in key["events"]:
-            if e["event"] == "delivered":
-                bar[col(e["time"])] = "|"
-        if "superseded" in ev or "expired" in ev:
-            bar[col(end_t)] = "x"
-        name = (f"MSK {key['msk_id']}" if key["kind"] == "MSK"
-                else f"  MTK {key['msk_id']}/{key['mtk_id']}")
-        lines.append(f"{name:{LABEL_WIDTH}.{LABEL_WIDTH}} {''.join(bar)} {key['state']}")
-    return "\n".join(lines)
 
 
 def ladder(proc: dict[str, Any], packets: dict[tuple[int, int], Dissected],

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from analyzer.tui.widgets.timeline_view import TimelineView
 
-COLUMNS = ("Severity", "Code", "Capture", "Frame", "Message")
+COLUMNS = ("Severity", "Code", "Time", "Capture", "Frame", "Message")
 
 
 class FindingsTable(TimelineView, DataTable):
@@ -35,14 +35,21 @@ class FindingsTable(TimelineView, DataTable):
 
     def render_timeline(self, doc: dict[str, Any]) -> None:
         self.clear()
+        previous = None
         for f in doc.get("findings", []):
             style = "bold red" if f["severity"] == "error" else "yellow"
-            self.add_row(Text(f["severity"], style=style), f["code"], str(f["capture"]),
-                         str(f["frame"]), Text(f["message"]),
-                         key=f"{f['capture']}:{f['frame']}:{id(f)}")
+            self.add_row(Text(f["severity"], style=style), f["code"],
+                         self.when(f["time"], previous), str(f["capture"]), str(f["frame"]),
+                         Text(f["message"]), key=f"{f['capture']}:{f['frame']}:{id(f)}")
+            previous = f["time"]
+        if not doc.get("findings"):
+            self.add_row(Text("no findings", style="italic"), "", "", "", "", "",
+                         key="none")
 
     @on(DataTable.RowSelected)
     def _chosen(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        if event.row_key.value == "none":
+            return
         capture, frame, _ = str(event.row_key.value).split(":", 2)
         self.post_message(self.Jump(int(capture), int(frame)))

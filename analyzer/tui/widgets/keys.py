@@ -68,26 +68,50 @@ class KeysPane(TimelineView, Horizontal):
 
         frames: list[int]
 
+    _keys_shown: list[dict[str, Any]] | None = None
+
     def compose(self) -> ComposeResult:
         yield KeysTree(id="keys")
         yield Static("Select a key: its events show here; enter shows its packets.",
                      id="key-events")
 
     def render_timeline(self, doc: dict[str, Any]) -> None:
-        self.query_one("#keys", KeysTree).show_keys(doc.get("keys", []))
+        tree = self.query_one("#keys", KeysTree)
+        keys = doc.get("keys", [])
+        if keys != self._keys_shown:  # a new time format alone leaves the tree as it is
+            self._keys_shown = keys
+            tree.show_keys(keys)
+        if tree.cursor_node is not None and tree.cursor_node.data:
+            self._events(tree.cursor_node.data)
 
     @on(Tree.NodeHighlighted, "#keys")
     def _show_key(self, event: Tree.NodeHighlighted) -> None:
-        key = event.node.data
-        if not key:
-            return
+        if event.node.data:
+            self._events(event.node.data)
+
+    def _events(self, key: dict[str, Any]) -> None:
         ids = "/".join(x for x in (key["key_domain"], key["msk_id"], key["mtk_id"]) if x)
         lines = [f"{key['kind']} {ids or key['idr']}", f"state: {key['state']}"]
+        previous = None
         for e in key["events"]:
             detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items())
-            lines.append(f"{e['time']:.6f}  #{e['frame']:<6} {e['event']:<13} "
-                         f"{e['ue'] or ''} {detail}")
+            lines.append(f"{self.when(e['time'], previous)}  #{e['frame']:<6} "
+                         f"{e['event']:<13} {e['ue'] or ''} {detail}")
+            previous = e["time"]
         self.query_one("#key-events", Static).update(Text("\n".join(lines)))
+
+    def select_key(self, key: dict[str, Any]) -> None:
+        """Put the tree's cursor on *key* (chosen elsewhere, e.g. on the Timeline)."""
+        tree = self.query_one("#keys", KeysTree)
+        stack = [tree.root]
+        while stack:
+            node = stack.pop()
+            if node.data is key or (node.data and key.get("kind") == node.data.get("kind")
+                                    and all(node.data.get(f) == key.get(f) for f in
+                                            ("key_domain", "msk_id", "mtk_id", "idr"))):
+                tree.move_cursor(node)
+                return
+            stack.extend(node.children)
 
     @on(Tree.NodeSelected, "#keys")
     def _chosen(self, event: Tree.NodeSelected) -> None:

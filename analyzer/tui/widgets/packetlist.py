@@ -42,10 +42,16 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-def format_row(cells: tuple[str, ...], width: int) -> str:
+def columns_for(time_title: str, time_width: int) -> tuple[tuple[str, int], ...]:
+    """The columns with the Time column titled and sized for a time format."""
+    return tuple((time_title, time_width) if i == 1 else c for i, c in enumerate(COLUMNS))
+
+
+def format_row(cells: tuple[str, ...], width: int,
+               columns: tuple[tuple[str, int], ...] = COLUMNS) -> str:
     """One table line of *width* characters."""
     parts, used = [], 0
-    for (_title, w), text in zip(COLUMNS, cells):
+    for (_title, w), text in zip(columns, cells):
         if w:
             parts.append(_fit(text, w - 1) + " ")
             used += w
@@ -57,8 +63,11 @@ def format_row(cells: tuple[str, ...], width: int) -> str:
 class PacketHeader(Static):
     """The column titles above the list."""
 
+    columns: tuple[tuple[str, int], ...] = COLUMNS
+
     def render(self) -> str:
-        return format_row(tuple(t for t, _ in COLUMNS), self.size.width or 200)
+        return format_row(tuple(t for t, _ in self.columns), self.size.width or 200,
+                          self.columns)
 
 
 class PacketList(ScrollView, can_focus=True):
@@ -91,6 +100,7 @@ class PacketList(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.source = source
         self.row_count = 0
+        self.columns = COLUMNS
         self._cursor_style = Style(reverse=True, bold=True)
         self._styles: dict[str, Style] = {}
 
@@ -135,7 +145,8 @@ class PacketList(ScrollView, can_focus=True):
         style = self._style(style_text)
         if row == self.cursor_row:
             style = style + self._cursor_style
-        return Strip([Segment(format_row(cells, width).ljust(width), style)], width)
+        return Strip([Segment(format_row(cells, width, self.columns).ljust(width), style)],
+                     width)
 
     # ------------------------------------------------------------------ cursor
 

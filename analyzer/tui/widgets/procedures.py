@@ -39,15 +39,20 @@ class ProceduresPane(TimelineView, Vertical):
     def render_timeline(self, doc: dict[str, Any]) -> None:
         procs = self.query_one("#procedures", DataTable)
         procs.clear()
+        previous = None
         for n, p in enumerate(doc.get("procedures", [])):
-            procs.add_row(p["procedure"], p["ue"] or "-", f"{p['start']:.3f}", f"{p['end']:.3f}",
-                          p["outcome"], Text(" ".join(str(f[1]) for f in p["frames"][:12])),
-                          key=str(n))
+            procs.add_row(p["procedure"], p["ue"] or "-", self.when(p["start"], previous),
+                          self.when(p["end"], p["start"]), p["outcome"],
+                          Text(" ".join(str(f[1]) for f in p["frames"][:12])), key=str(n))
+            previous = p["start"]
         for ue in sorted({p["ue"] for p in doc.get("procedures", []) if p["ue"]}):
             mine = [p for p in doc["procedures"] if p["ue"] == ue]
-            procs.add_row(Text("all of this UE", style="bold"), ue, f"{mine[0]['start']:.3f}",
-                          f"{max(p['end'] for p in mine):.3f}", f"{len(mine)} procedures",
+            end = max(p["end"] for p in mine)
+            procs.add_row(Text("all of this UE", style="bold"), ue, self.when(mine[0]["start"]),
+                          self.when(end, mine[0]["start"]), f"{len(mine)} procedures",
                           Text(""), key=f"ue:{ue}")
+        if not doc.get("procedures"):
+            self.query_one("#ladder", Static).update("no procedure in these captures")
 
     @on(DataTable.RowHighlighted, "#procedures")
     def _show_ladder(self, event: DataTable.RowHighlighted) -> None:
