@@ -29,7 +29,7 @@ import socket
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import (
@@ -116,7 +116,7 @@ class Session:
                 self.rec.add_known_key("MTK", key_domain=kd.hex(), msk_id=msk.hex(),
                                        mtk_id=mtk.hex()).value = (key.value or b"").hex()
 
-    def add_captures(self, paths: list[str | Path],
+    def add_captures(self, paths: Sequence[str | Path],
                      follow: Callable[[], bool] | None = None) -> list[str]:
         """Read captures into the timeline, merged in time; returns their errors.
 

@@ -12,6 +12,7 @@ screen shows at once and the UI never waits for the end of a large capture.
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -416,7 +417,8 @@ class MbmsApp(App):
     @work(thread=True, group="decrypt", exit_on_error=False)
     def decrypt_worker(self, path: Path) -> None:
         try:
-            result = decrypt_captures(list(self.paths), self.store, str(path), self.profile)
+            result = decrypt_captures(list(self.paths), copy.deepcopy(self.store), str(path),
+                                      self.profile)
         except (OSError, ValueError) as exc:
             self.call_from_thread(self.notify, f"cannot decrypt: {exc}", severity="error")
             return

@@ -68,8 +68,31 @@ __all__ = [
     "MIKEY_PKE", "MIKEY_RAND", "MIKEY_RANDR", "MIKEY_SAKKE", "MIKEY_SIGN", "MIKEY_SP",
     "MIKEY_SPParam", "MIKEY_SRTP_ID", "MIKEY_T", "MIKEY_TICKET", "MIKEY_TP", "MIKEY_TR",
     "MIKEY_Trailing", "MIKEY_Unknown", "MIKEY_UnknownLength", "MIKEY_V", "Field_", "Issue",
-    "Node", "all_issues", "field_list", "iter_layers", "parse", "tree",
+    "Node", "PORTS", "all_issues", "bind_ports", "field_list", "iter_layers", "parse", "tree",
 ]
+
+
+#: UDP and TCP ports of MIKEY: 2269 (IANA's, the one TS 33.246 §6.4.1 names) and 4359
+#: (used by MBMS deployments too; the analyzer's default profile reads both)
+PORTS = (2269, 4359)
+
+
+def bind_ports(ports: tuple[int, ...] = PORTS) -> None:
+    """Bind MIKEY below Scapy's UDP and TCP on *ports*, in either direction, as Scapy's
+    own layers bind: ``rdpcap``, ``sniff`` and ``show()`` then give MIKEY layers with
+    their payload chain, and ``UDP(dport=2269) / MIKEY(...)`` builds. Done for
+    :data:`PORTS` when this package is imported."""
+    from scapy.layers.inet import TCP, UDP
+    from scapy.packet import bind_bottom_up, bind_layers
+
+    for transport in (UDP, TCP):
+        for port in ports:
+            bind_bottom_up(transport, MIKEY, dport=port)
+            bind_bottom_up(transport, MIKEY, sport=port)
+            bind_layers(transport, MIKEY, sport=port, dport=port)
+
+
+bind_ports()
 
 
 class MIKEY_Short(MIKEY_Malformed):
