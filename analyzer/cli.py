@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--keys-out", metavar="KEYS.toml",
                      help="write the UEs' MUKs and digest passwords (and KEYS.truth.json)")
     lab.add_argument("--speed", type=float, default=1.0, help="--send: times real time")
+    lab.add_argument("--m1", action="store_true",
+                     help="write the capture as an M1 tap sees it: every packet in a SYNC PDU "
+                          "(TS 25.446, both CRCs, type 0 PDUs between sequences) in GTP-U")
     return parser
 
 
@@ -304,6 +307,12 @@ def cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
             return 2
     world = run_scenario(args.scenario, args.seed, opts)
     frames = world.sorted_frames()
+    if args.m1:
+        if args.send:
+            sys.stderr.write(f"{PROG}: lab: --m1 writes a capture (-o), it is not sent\n")
+            return 2
+        from analyzer.lab.m1 import m1_frames
+        frames = m1_frames(frames)
     if args.send:
         from analyzer.lab.live import send
         sent = send(frames, args.send, args.speed, world)

@@ -202,3 +202,47 @@ def test_pcapng_interfaces_comments_unknown_blocks_and_secrets(original, tmp_pat
                                capture_output=True, text=True, cwd=ROOT)
         assert shown.returncode == 0 and shown.stdout
         assert "5ec2e7" not in shown.stdout + shown.stderr and "CLIENT_RANDOM" not in shown.stdout
+
+
+def test_an_m1_tap_gives_the_same_timeline(original, tmp_path):
+    """The traffic as an M1 tap sees it (issue #19): every IP packet in a SYNC type 1 PDU
+    (TS 25.446, both CRCs) in GTP-U, type 0 PDUs closing each synchronisation sequence.
+    tshark (told that GTP-U carries SYNC) finds the same MIKEY messages inside
+    gtp:sync; the timeline is the original's (frame numbers move: type 0 PDUs come
+    between)."""
+    from analyzer.capture.reading import Record
+    from analyzer.lab.m1 import m1_frames
+    from analyzer.lab.world import Frame
+    from analyzer.net.sync import crc6, crc10, sync_pdu
+
+    records, plain, want = original
+    frames = m1_frames([Frame(r.time, data) for r, data in records])
+    types = [sync_pdu(f.data, 42 + 8, len(f.data)) for f in frames]
+    assert all(t is not None for t in types)
+    assert sum(t[0] == 1 for t in types) == len(records)
+    assert sum(t[0] == 0 for t in types) >= 10
+    for f, (kind, inner) in zip(frames, types):  # both CRCs as TS 25.446 places them
+        pdu = f.data[50:]
+        if kind == 1:
+            word = struct.unpack_from("!H", pdu, 9)[0]
+            assert word >> 10 == crc6(pdu[:9]) and word & 0x3FF == crc10(pdu[11:])
+        else:
+            assert pdu[17] >> 2 == crc6(pdu[:17])
+    path = tmp_path / "m1.pcap"
+    _write_pcap(path, 1, [(Record(n, f.time, 1, f.data, len(f.data)), f.data)
+                          for n, f in enumerate(frames, 1)])
+    if shutil.which("tshark"):
+        out = subprocess.run(["tshark", "-n", "-r", str(path), "-o", "gtp.dissect_tpdu_as:sync",
+                              "-Y", "mikey", "-T", "fields", "-e", "frame.protocols"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out and all(":gtp:sync:ip:udp:mikey" in p for p in out)  # the setting took
+        assert len(out) == _mikey_frames(plain)
+    assert _shape(_timeline(path)) == _shape(want)
+    # the type 0 PDUs are recognised (the packet list's summary, tshark's field names)
+    from analyzer.views.frame import summarize_frame
+
+    zero = next(f for f, (kind, _i) in zip(frames, types) if kind == 0)
+    pkt, _spans = summarize_frame(0, 1, zero.time, 1, zero.data)
+    fields = dict(pkt.fields())
+    assert pkt.protocol.lower() == "sync" and fields["sync.type"] == 0
+    assert fields["sync.total_nr_of_packet"] >= fields["sync.packet_nr"] > 0

@@ -538,3 +538,32 @@ def test_the_first_keys():
             await until(pilot, lambda: not app.is_running)
         assert app.return_code == 0
     run(scenario())
+
+
+@pytest.mark.tshark
+def test_wireshark_view_of_a_dns_packet():
+    """w shows tshark's own dissection (through pyshark) of the selected packet, here a
+    DNS query the analyzer only summarises; w again goes back to the bytes."""
+    import shutil
+
+    async def scenario():
+        async with opened("lab-mixed.pcapng", with_keys=False, size=(160, 50)) as (app, pilot):
+            row = next(r for r in range(app.packet_table.row_count)
+                       if app.packet_at(r).dst.endswith(":53"))
+            app.packet_table.move_cursor(row)
+            await pilot.pause(0.2)
+            await pilot.press("w")
+            view = app.query_one("#wireshark")
+            assert view.display and not app.query_one("#hex").display
+            if shutil.which("tshark") is None:
+                await until(pilot, lambda: "not installed" in str(view.root.label))
+                return
+            await until(pilot, lambda: any("Domain Name System" in str(n.label)
+                                           for n in view.root.children), timeout=30)
+            dns = next(n for n in view.root.children if "Domain Name System" in str(n.label))
+            lines = [str(n.label) for n in dns.children]
+            assert any(line.startswith("Questions: 1") for line in lines), lines[:10]
+            assert str(app.packet_at(row).frame) in str(view.root.label)
+            await pilot.press("w")
+            assert not view.display and app.query_one("#hex").display
+    run(scenario())

@@ -317,9 +317,17 @@ def mixed(w: World, opts: Options) -> None:
         t = first + (last - first) * w.rng.random()
         a, b = w.rng.sample(hosts, 2)
         kind = n % 10
-        if kind < 6:  # DNS-like queries
-            w.emit(t, udp_frame(a, 30000 + n % 20000, b, 53, w.rng.randbytes(w.rng.randint(30, 90)),
-                                w.next_ident()), "noise dns")
+        if kind < 3:  # DNS queries (RFC 1035: a question for an A or AAAA record)
+            name = b"".join(bytes([len(label)]) + label for label in (
+                w.rng.choice([b"www", b"cdn", b"api", b"mail", b"time"]),
+                w.rng.choice([b"example", b"operator", b"video"]), b"net")) + b"\0"
+            query = (w.rng.randbytes(2) + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + name
+                     + w.rng.choice([b"\x00\x01", b"\x00\x1c"]) + b"\x00\x01")
+            w.emit(t, udp_frame(a, 30000 + n % 20000, b, 53, query, w.next_ident()), "noise dns")
+        elif kind < 6:  # UDP of no known protocol (it must not be taken for MIKEY)
+            w.emit(t, udp_frame(a, 30000 + n % 20000, b, 40000 + n % 1000,
+                                w.rng.randbytes(w.rng.randint(30, 90)), w.next_ident()),
+                   "noise udp")
         elif kind < 9:  # plain RTP on another port
             rtp = bytes([0x80, 8]) + (n & 0xFFFF).to_bytes(2, "big") + w.rng.randbytes(168)
             w.emit(t, udp_frame(a, 6000, b, 6000, rtp, w.next_ident()), "noise rtp")

@@ -12,6 +12,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from analyzer.net.sync import sync_pdu
+
 ETH_VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
 GTPU_PORT = 2152  # GTP-U (TS 29.281): user-plane tunnels of Gn/S1-U/N3 taps
 MAX_TUNNELS = 2
@@ -147,8 +149,8 @@ def _decode(linktype: int, data: bytes) -> Transport | None:
     return tp
 
 
-def gtpu_inner(data: bytes, pos: int, end: int) -> int | None:
-    """Offset of the IP packet a GTP-U G-PDU carries (TS 29.281 §5.1), or None.
+def gtpu_payload(data: bytes, pos: int, end: int) -> int | None:
+    """Offset of the T-PDU a GTP-U G-PDU carries (TS 29.281 §5.1), or None.
 
     Version 1, protocol type GTP, message type 255 (G-PDU); with any of the E, S
     or PN flags the optional 4 bytes follow, then the extension headers (each
@@ -175,9 +177,19 @@ def gtpu_inner(data: bytes, pos: int, end: int) -> int | None:
                 return None
             nxt = data[off + length - 1]
             off += length
-    if off >= end or data[off] >> 4 not in (4, 6):
+    return off if off < end else None
+
+
+def gtpu_inner(data: bytes, pos: int, end: int) -> int | None:
+    """Offset of the IP packet a GTP-U G-PDU carries, or None: the T-PDU itself, or at
+    an M1 tap the IP packet of the SYNC type 1 PDU it is (:mod:`analyzer.net.sync`)."""
+    off = gtpu_payload(data, pos, end)
+    if off is None:
         return None
-    return off
+    if data[off] >> 4 in (4, 6):
+        return off
+    sync = sync_pdu(data, off, end)
+    return sync[1] if sync is not None else None
 
 
 def _ipv4(data: bytes, off: int) -> Transport | None:

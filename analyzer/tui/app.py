@@ -68,6 +68,10 @@ from analyzer.tui.widgets.plots import PlotsPane
 from analyzer.tui.widgets.procedures import ProceduresPane
 from analyzer.tui.widgets.status import StatusBar
 from analyzer.tui.widgets.timeline_view import TimelineView
+from analyzer.tui.widgets.wireshark import WiresharkTree
+from analyzer.tui.wireshark import WiresharkUnavailable
+from analyzer.tui.wireshark import available as wireshark_available
+from analyzer.tui.wireshark import dissect as wireshark_dissect
 from analyzer.views.result import Dissected
 
 #: typed first in the filter bar, the rest is a Wireshark display filter run by tshark
@@ -84,7 +88,7 @@ VIEW_FOCUS = {"tab-packets": "#packets", "tab-keys": "#keys", "tab-timeline": "#
               "tab-procedures": "#procedures", "tab-findings": "#findings", "tab-plots": "#plots"}
 #: actions of printable keys: typed into the filter while it has the focus
 TYPED_ACTIONS = {"quit", "help", "focus_filter", "next_finding", "previous_finding",
-                 "time_format", "view", "pause"}
+                 "time_format", "view", "pause", "wireshark"}
 #: packet list styles of rows with a finding (by severity), apart from the protocol colours
 FINDING_STYLES = {"error": "bold white on dark_red", "warning": "black on dark_orange"}
 
@@ -113,6 +117,7 @@ class MbmsApp(App):
         Binding("n", "next_finding", "Next finding"),
         Binding("N", "previous_finding", "Prev finding", key_display="N"),
         Binding("t", "time_format", "Time format"),
+        Binding("w", "wireshark", "Wireshark view"),
         *(Binding(str(n), f"view('{tab}')", "Views" if n == 1 else title, show=n == 1,
                   key_display="1-6" if n == 1 else str(n))
           for n, (tab, title) in enumerate(VIEWS, 1)),
@@ -193,6 +198,7 @@ class MbmsApp(App):
                     with Horizontal(id="lower"):
                         yield DetailsTree(id="details")
                         yield HexView(id="hex")
+                        yield WiresharkTree(id="wireshark")
             with TabPane("Keys", id="tab-keys"):
                 yield KeysPane(id="keys-pane")
             with TabPane("Timeline", id="tab-timeline"):
@@ -514,6 +520,8 @@ class MbmsApp(App):
             self._items, self._spans, self._span_source = pkt.items, spans, None
             details.show_packet(pkt)
         hexview.show_bytes(data)
+        if self.query_one("#wireshark", WiresharkTree).display:
+            self._wireshark(capture, frame)
 
     @on(Tree.NodeHighlighted, "#details")
     def highlight_field(self, event: Tree.NodeHighlighted) -> None:
@@ -712,6 +720,37 @@ class MbmsApp(App):
         target = self.query(VIEW_FOCUS[tab])
         if target:
             target.first().focus()
+
+    def action_wireshark(self) -> None:
+        """``w``: tshark's own dissection of the selected packet, in place of the bytes
+        (again: back to the bytes)."""
+        view = self.query_one("#wireshark", WiresharkTree)
+        view.display = not view.display
+        self.query_one("#hex", HexView).display = not view.display
+        if view.display and len(self.index) and self._count():
+            position = self.position_of(min(self.packet_table.cursor_row, self._count() - 1))
+            self._wireshark(*self.index.locate(position))
+
+    def _wireshark(self, capture: int, frame: int) -> None:
+        view = self.query_one("#wireshark", WiresharkTree)
+        why = wireshark_available()
+        if why is not None:
+            view.unavailable(why)
+            return
+        view.waiting(frame)
+        self.wireshark_worker(self.paths[capture], frame)
+
+    @work(thread=True, exclusive=True, group="wireshark", exit_on_error=False)
+    def wireshark_worker(self, path: str, frame: int) -> None:
+        try:
+            layers = wireshark_dissect(path, frame)
+        except (LookupError, WiresharkUnavailable, OSError) as exc:
+            self.call_from_thread(self.query_one("#wireshark", WiresharkTree).unavailable,
+                                  str(exc))
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self.query_one("#wireshark", WiresharkTree).show_layers,
+                                  frame, layers)
 
     def action_time_format(self) -> None:
         """``t``: relative -> absolute (UTC) -> delta, in every view."""

@@ -27,7 +27,7 @@ from analyzer.views.result import Dissected
 PROTOCOLS = {"mikey", "bmsc", "srtp", "srtcp"}
 #: protocols of packets that carry nothing MBMS (:mod:`analyzer.views.frame`)
 LIGHT_PROTOCOLS = {"udp", "tcp", "icmp", "icmpv6", "igmp", "arp", "ipv4", "ipv6", "ethernet", "sctp",
-                   "gre", "esp"}
+                   "gre", "esp", "sync"}
 _MBMS_PREFIXES = ("mikey.", "bmsc.", "srtp.", "srtcp.", "rtp.", "rtcp.", "http.", "digest.")
 OPS = {"==", "!=", "contains", ">", "<", ">=", "<="}
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")

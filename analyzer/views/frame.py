@@ -12,7 +12,8 @@ import socket
 import struct
 from typing import Any
 
-from analyzer.net.decode import ETH_VLAN_TYPES, MAX_VLAN_TAGS
+from analyzer.net.decode import ETH_VLAN_TYPES, GTPU_PORT, MAX_VLAN_TAGS, gtpu_payload
+from analyzer.net.sync import TYPE_NAMES, sync_pdu
 from analyzer.views.result import Dissected, endpoint
 from dissectors.mikey.base import Field_, Node
 
@@ -47,6 +48,34 @@ class _Tree:
 
 def _mac(b: bytes) -> str:
     return ":".join(f"{x:02x}" for x in b)
+
+
+def _sync(t: _Tree, data: bytes, pos: int, end: int) -> str | None:
+    """A GTP-U G-PDU whose T-PDU is a SYNC PDU without an IP packet (types 0, 3; TS 25.446
+    §5.3.3): its fields under tshark's names, and the Info text (None: not one)."""
+    at = gtpu_payload(data, pos, end)
+    found = sync_pdu(data, at, end) if at is not None else None
+    if found is None or found[1] is not None:
+        return None
+    kind = found[0]
+    stamp, number, octets = struct.unpack_from("!HHI", data, at + 1)
+    t.node(f"GPRS Tunneling Protocol, TEID: 0x{struct.unpack_from('!I', data, pos + 4)[0]:08x}",
+           0, (pos, at))
+    t.node(f"MBMS synchronisation protocol, type {kind} ({TYPE_NAMES[kind]})", 0, (at, end))
+    t.field("sync.type", kind, "PDU Type", (at, at + 1), 1)
+    t.field("sync.timestamp", stamp * 10, "Timestamp (ms)", (at + 1, at + 3), 1)
+    t.field("sync.packet_nr", number, "Packet Number", (at + 3, at + 5), 1)
+    t.field("sync.elapsed_octet_ctr", octets, "Elapsed Octet Counter", (at + 5, at + 9), 1)
+    info = f"SYNC type {kind} ({TYPE_NAMES[kind]}), {number} packets, {octets} octets"
+    if kind in (0, 3):
+        packets = int.from_bytes(data[at + 9:at + 12], "big")
+        total = int.from_bytes(data[at + 12:at + 17], "big")
+        t.field("sync.total_nr_of_packet", packets, "Total Number of Packet", (at + 9, at + 12), 1)
+        t.field("sync.total_nr_of_octet", total, "Total Number of Octet", (at + 12, at + 17), 1)
+        t.field("sync.header_crc", data[at + 17] >> 2, "Header CRC", (at + 17, at + 18), 1,
+                f"0x{data[at + 17] >> 2:02x} [correct]")
+        info += f"; period so far: {packets} packets, {total} octets"
+    return info
 
 
 def summarize_frame(capture: int, number: int, time: float, linktype: int,
@@ -134,10 +163,13 @@ def summarize_frame(capture: int, number: int, time: float, linktype: int,
             t.field("udp.srcport", sport, "Source Port", (pos, pos + 2), 1)
             t.field("udp.dstport", dport, "Destination Port", (pos + 2, pos + 4), 1)
             t.field("udp.length", ulen, "Length", (pos + 4, pos + 6), 1)
-            if n:
-                t.node(f"Data ({n} bytes)", 0, (pos + 8, pos + 8 + n))
             src, dst = endpoint(src, sport), endpoint(dst, dport)
             info = f"{sport} \u2192 {dport} Len={n}"
+            sync = _sync(t, data, pos + 8, pos + 8 + n) if GTPU_PORT in (sport, dport) else None
+            if sync is not None:
+                proto, info = "SYNC", sync
+            elif n:
+                t.node(f"Data ({n} bytes)", 0, (pos + 8, pos + 8 + n))
         elif kind == 6 and len(data) >= pos + 20:
             sport, dport, seq, ack = struct.unpack_from("!HHII", data, pos)
             doff, flags = (data[pos + 12] >> 4) * 4, data[pos + 13]

@@ -13,7 +13,7 @@ ABOUT = """Views (keys 1-6):
    grey; a packet with a finding: white on red for an error, black on orange for a warning).
    Below: the selected packet's fields (decrypted ones in green) and its bytes; selecting a
    field highlights its bytes. Arrows, Page Up/Down, Home/End move; n / N: next / previous
-   finding.
+   finding; w: Wireshark's own dissection of the packet (tshark) in place of the bytes.
  2 Keys: MUKs and each MSK with its MTKs; a key's events on the right; Enter lists its packets.
  3 Timeline: each MSK and MTK as a lane over time (delivered, valid, in use, superseded,
    rejected or failed, findings), with a legend; up/down choose a key, Enter lists its
