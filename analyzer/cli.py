@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from analyzer import version
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--workers", type=int, default=None, metavar="N",
                      help="processes that read large captures (default: the usable cores; "
                           "1 = serial)")
+    for cmd in (exp, dis):
+        cmd.add_argument("--dask", nargs="?", const="local", metavar="SCHEDULER",
+                         help="read the captures on a Dask cluster (tcp://host:8786; without "
+                              "an address a local one sized to this machine); the output is "
+                              "the one of the single-machine run. Captures may be globs")
     ext = sub.add_parser("extract", help="write every file the captures' FLUTE downloads "
                                          "delivered (DCF decrypted with the MTK) and index.json")
     ext.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
@@ -221,7 +226,10 @@ def cmd_sniff(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Stream the captures through the reconstructor and write the timeline."""
+    from analyzer.pipeline.fleet import expand
+
     store = load_keys(args.keys) if args.keys else None
+    args.captures = expand(args.captures)
     progress = None
     if sys.stderr.isatty():
         def progress(path: str, packets: int) -> None:
@@ -232,7 +240,14 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     run = Session(store, profile=_profile(args), reveal_keys=args.reveal_keys, progress=progress,
                   workers=args.workers)
     status = 0
-    for error in run.add_captures(args.captures):
+    if args.dask:
+        prepared = _on_dask(args, srtp=store is not None)
+        if isinstance(prepared, int):
+            return prepared
+        errors = run.add_prepared(prepared)
+    else:
+        errors = run.add_captures(args.captures)
+    for error in errors:
         sys.stderr.write(f"{PROG}: {error}\n")
         status = 1
     doc = timeline(run)
@@ -246,6 +261,31 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{len(doc['keys'])} keys, {len(doc['procedures'])} procedures, "
               f"{len(doc['findings'])} findings -> {args.output}\n")
     return status
+
+
+def _on_dask(args: argparse.Namespace, srtp: bool) -> Any:
+    """The per-capture part of ``--dask`` runs: the prepared captures, or an exit code
+    after one line on stderr."""
+    from analyzer.pipeline.fleet import DaskMissing, run_on_dask
+
+    def told(done: int, total: int, received: int) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{done}/{total} captures read on Dask, "
+                             f"{received / 1e6:.1f} MB of MBMS records received")
+            sys.stderr.flush()
+    try:
+        prepared = run_on_dask(args.captures, _profile(args),
+                               None if args.dask == "local" else args.dask, srtp=srtp,
+                               progress=told)
+    except DaskMissing as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 2
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: Dask scheduler {args.dask}: {exc}\n")
+        return 1
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    return prepared
 
 
 def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
@@ -385,7 +425,10 @@ def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     """Dissect the captures through the one pipeline (merged in time, keys learned as
     ``export`` learns them); an unreadable capture is reported, the others go on."""
+    from analyzer.pipeline.fleet import expand
+
     store = load_keys(args.keys) if args.keys else None
+    args.captures = expand(args.captures)
 
     def show(pkt: Dissected, _data: bytes) -> None:
         if args.json:
@@ -404,7 +447,13 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
                  on_candidate=renderer.push if renderer is not None else None)
     status = 0
     try:
-        errors = run.add_captures(args.captures)
+        if args.dask:
+            prepared = _on_dask(args, srtp=True)
+            if isinstance(prepared, int):
+                return prepared
+            errors = run.add_prepared(prepared)
+        else:
+            errors = run.add_captures(args.captures)
     finally:
         if renderer is not None:
             renderer.close()

@@ -78,6 +78,9 @@ class CaptureFeed:
     profile: Profile = DEFAULT_PROFILE
     offset: float = 0.0
     record_index: RecordIndex | None = None
+    #: the records, read already where the file lives (a Dask worker's
+    #: :class:`analyzer.pipeline.fleet.Prepared`): taken from here, not from the file
+    source: Any = None
     info: CaptureInfo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +120,9 @@ class CaptureFeed:
                 # taken again (and the same) when the record is handed on
                 return True if plain else keep(linktype, buf, start, end)
         try:
-            if follow is not None or self.record_index is not None or reader_keep is not keep:
+            if self.source is not None:
+                records = self._prepared(keep, tally)
+            elif follow is not None or self.record_index is not None or reader_keep is not keep:
                 records = read_capture(self.path, reader_keep, tally, index=self.record_index,
                                        follow=follow)
             else:
@@ -156,9 +161,22 @@ class CaptureFeed:
             if errors is not None:
                 errors.append(str(exc))
         finally:
+            source = self.source
+            if source is not None:  # every record was counted where the file is
+                tally.packets, tally.start, tally.end = source.packets, source.start, source.end
             info.packets = tally.packets
             if tally.start is not None:
                 info.start, info.end = tally.start + offset, tally.end + offset
+
+    def _prepared(self, keep: Prefilter, tally: Tally) -> Iterator[Record]:
+        """The records read elsewhere, through this feed's prefilter (its decisions
+        depend on what the run learned so far, as when reading the file), then the
+        read error there was, at the same place."""
+        for record in self.source.records:
+            if keep(record.linktype, record.data, 0, len(record.data)):
+                yield record
+        if self.source.error is not None:
+            raise CaptureError(self.source.error)
 
 
 def fingerprints(path: str | Path, profile: Profile = DEFAULT_PROFILE) -> dict[bytes, float]:
@@ -166,13 +184,17 @@ def fingerprints(path: str | Path, profile: Profile = DEFAULT_PROFILE) -> dict[b
     out: dict[bytes, float] = {}
     try:
         for record in read_capture(path, Prefilter()):
-            tp = decode_transport(record.linktype, record.data)
-            if tp is None:
-                continue
-            for _carrier, data, _issue in mikey_payloads(tp, profile):
-                out.setdefault(hashlib.sha1(data).digest()[:12], record.time)
+            add_fingerprints(record, profile, out)
             if len(out) >= MAX_FINGERPRINTS:
                 break
     except CaptureError:
         pass
     return out
+
+
+def add_fingerprints(record: Record, profile: Profile, into: dict[bytes, float]) -> None:
+    """The first time of each MIKEY message *record* carries, into *into*."""
+    tp = decode_transport(record.linktype, record.data)
+    if tp is not None:
+        for _carrier, data, _issue in mikey_payloads(tp, profile):
+            into.setdefault(hashlib.sha1(data).digest()[:12], record.time)

@@ -126,7 +126,17 @@ class Session:
         is counted once. With *follow*, captures still being written are read
         until ``follow()`` turns false (``sniff --headless``).
         """
-        feeds = self._feeds([Path(p) for p in paths])
+        return self._run(self._feeds([Path(p) for p in paths]), follow)
+
+    def add_prepared(self, prepared: Sequence[Any]) -> list[str]:
+        """The global part over captures whose per-capture part ran elsewhere
+        (:class:`analyzer.pipeline.fleet.Prepared`, e.g. on Dask workers): the same
+        merge, prefilter decisions, alignment, keys and reconstruction as
+        :meth:`add_captures` on the files themselves; returns their errors."""
+        return self._run(self._feeds([Path(p.file) for p in prepared], prepared), None)
+
+    def _run(self, feeds: list[CaptureFeed], follow: Callable[[], bool] | None) -> list[str]:
+        """The merge of *feeds* in time, and everything after it."""
         errors: list[str] = []
         rows = self.on_packet is not None
         # the decryptor's key count changes only when a candidate is fed (keys are
@@ -157,17 +167,20 @@ class Session:
                 self._feed(cand)
         return errors
 
-    def _feeds(self, paths: list[Path]) -> list[CaptureFeed]:
-        """The per-capture parts for *paths*: their prefilters and finders, their
-        clock offsets (from the MIKEY messages they share with the first)."""
+    def _feeds(self, paths: list[Path], prepared: Sequence[Any] | None = None
+               ) -> list[CaptureFeed]:
+        """The per-capture parts for *paths* (read already when *prepared*): their
+        prefilters and finders, their clock offsets (from the MIKEY messages they
+        share with the first)."""
         first = len(self.captures)
         rows = self.on_packet is not None
         offsets = [0.0] * len(paths)
         if len(paths) > 1:
-            reference = fingerprints(paths[0], self.profile)
+            prints = ([p.fingerprints for p in prepared] if prepared is not None
+                      else [fingerprints(path, self.profile) for path in paths])
+            reference = prints[0]
             for k in range(1, len(paths)):
-                diffs = sorted(reference[fp] - t
-                               for fp, t in fingerprints(paths[k], self.profile).items()
+                diffs = sorted(reference[fp] - t for fp, t in prints[k].items()
                                if fp in reference)
                 if diffs:
                     offsets[k] = diffs[len(diffs) // 2]
@@ -185,6 +198,8 @@ class Session:
             feed = CaptureFeed(path, first + k, keep, finder, self.profile, offsets[k],
                                self.indexes[k + len(self.indexes) - len(paths)]
                                if self.indexes is not None else None)
+            if prepared is not None:
+                feed.source = prepared[k]
             if k and offsets[k]:
                 feed.info.offset = round(offsets[k], 6)
             feeds.append(feed)

@@ -1,0 +1,163 @@
+"""Fleets of captures on Dask (issue #20): many taps of one network, each with its own
+clock, read where they are and merged into the timeline of the single-machine run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+
+import pytest
+
+from analyzer.capture.profile import DEFAULT_PROFILE
+from analyzer.capture.reading import read_capture
+from analyzer.keys.store import load_keys
+from analyzer.output.timeline import timeline
+from analyzer.pipeline.fleet import expand, prepare_capture
+from analyzer.pipeline.session import Session
+from tests.conftest import CAPTURES
+
+SOURCE = CAPTURES / "lab-interop.pcapng"
+KEYS = CAPTURES / "lab-interop.keys.toml"
+TAPS = 8
+
+
+def _write_pcap(path, records) -> None:
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
+        for time, data in records:
+            sec = int(time)
+            nsec = round((time - sec) * 1e9)
+            if nsec >= 10**9:
+                sec, nsec = sec + 1, nsec - 10**9
+            fh.write(struct.pack("<IIII", sec, nsec, len(data), len(data)) + data)
+
+
+@pytest.fixture(scope="module")
+def taps(tmp_path_factory):
+    """The interop capture as 8 taps: each sees the group traffic (so the taps share
+    MIKEY messages to align on and duplicates to drop) and the unicast traffic of
+    the UEs it serves; tap k's clock is k x 0.37 s ahead."""
+    folder = tmp_path_factory.mktemp("taps")
+    lanes: list[list[tuple[float, bytes]]] = [[] for _ in range(TAPS)]
+    for rec in read_capture(SOURCE):
+        dst = rec.data[30:34]
+        src = rec.data[26:30]
+        if 224 <= dst[0] <= 239:
+            seen = range(TAPS)
+        else:
+            ue = src if src[:2] == bytes([10, 1]) else dst
+            seen = [ue[3] % TAPS, (ue[3] + 3) % TAPS]  # two taps see each UE
+        for k in seen:
+            lanes[k].append((rec.time + 0.37 * k, rec.data))
+    paths = []
+    for k, lane in enumerate(lanes):
+        path = folder / f"tap{k}.pcap"
+        _write_pcap(path, lane)
+        paths.append(str(path))
+    return paths
+
+
+def _doc(run: Session) -> str:
+    return json.dumps(timeline(run), indent=1, ensure_ascii=False)
+
+
+def _serial(paths) -> str:
+    run = Session(load_keys(KEYS))
+    run.add_captures(paths)
+    return _doc(run)
+
+
+def test_the_per_capture_part_elsewhere_gives_the_same_timeline(taps):
+    want = _serial(taps)
+    doc = json.loads(want)
+    assert [c.get("offset") for c in doc["captures"]][1:3] == [-0.37, -0.74]
+    prepared = [prepare_capture(p, DEFAULT_PROFILE, srtp=True) for p in taps]
+    run = Session(load_keys(KEYS))
+    run.add_prepared(list(reversed(prepared))[::-1])  # order of completion does not matter
+    assert _doc(run) == want
+
+
+def test_unrelated_traffic_never_leaves_the_worker():
+    """The reduce's input: MBMS records (and, with keys, RTP-like UDP to try them on),
+    never the DNS queries and random UDP of the mixed capture."""
+    mixed = CAPTURES / "lab-mixed.pcapng"
+    without = prepare_capture(str(mixed), DEFAULT_PROFILE, srtp=False)
+
+    def noise(records):  # DNS queries and random UDP (ports 40000-40999)
+        return [r for r in records if r.data[23] == 17
+                and (struct.unpack_from("!H", r.data, 36)[0] == 53
+                     or 40000 <= struct.unpack_from("!H", r.data, 36)[0] < 41000)]
+    everything = noise(read_capture(mixed))
+    kept = noise(without.records)
+    # only what starts like MIKEY (first byte 1: the strict heuristic decides later)
+    assert len(everything) > 2000 and len(kept) <= len(everything) // 100
+    assert all(r.data[42] == 1 for r in kept)
+    assert len(without.records) < without.packets * 0.2, (len(without.records), without.packets)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:
+        yield local
+
+
+def test_on_a_local_dask_cluster_with_a_worker_killed(taps, cluster):
+    from dask.distributed import Client
+
+    from analyzer.pipeline.fleet import run_on_dask
+
+    want = _serial(taps)
+    with Client(cluster.scheduler_address) as client:
+        pids = list(client.run(os.getpid).values())
+    killed = []
+
+    def progress(done, total, received):
+        if not killed:  # the first task has ended: kill a worker while the others run
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+        assert total == TAPS and received > 0
+
+    prepared = run_on_dask(taps, DEFAULT_PROFILE, cluster.scheduler_address, srtp=True,
+                           progress=progress)
+    assert killed and [p.file for p in prepared] == taps
+    run = Session(load_keys(KEYS))
+    run.add_prepared(prepared)
+    assert _doc(run) == want
+
+
+def test_globs_expand_in_order(taps):
+    folder = os.path.dirname(taps[0])
+    assert expand([os.path.join(folder, "tap*.pcap")]) == sorted(taps)
+    assert expand(["no/such/*.pcap"]) == ["no/such/*.pcap"]  # reported by name later
+
+
+def test_the_command_line_on_dask_gives_the_single_machine_output(taps, tmp_path):
+    """export and dissect --json with --dask (a local cluster): byte-identical outputs;
+    a capture the workers cannot read is named in one line, the rest completes."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("dask.distributed")
+    from tests.conftest import ROOT
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "analyzer", *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=300)
+
+    folder = os.path.dirname(taps[0])
+    pattern = os.path.join(folder, "tap[0-3].pcap")
+    missing = str(tmp_path / "not-shared.pcap")
+    serial = cli("export", pattern, missing, "--keys", str(KEYS), "-o", str(tmp_path / "s.json"))
+    dask = cli("export", pattern, missing, "--keys", str(KEYS), "--dask", "-o",
+               str(tmp_path / "d.json"))
+    assert serial.returncode == dask.returncode == 1
+    assert dask.stderr.count("\n") == 1 and "not-shared.pcap" in dask.stderr
+    assert "Traceback" not in dask.stderr
+    assert (tmp_path / "s.json").read_bytes() == (tmp_path / "d.json").read_bytes()
+    one = cli("dissect", "--json", pattern, "--keys", str(KEYS))
+    two = cli("dissect", "--json", pattern, "--keys", str(KEYS), "--dask")
+    assert one.returncode == two.returncode == 0 and one.stdout == two.stdout and one.stdout
