@@ -45,10 +45,13 @@ class HelpScreen(ModalScreen[None]):
         self.lines = bindings
 
     def compose(self) -> ComposeResult:
-        keys = "\n".join(f"  {key:<10} {what}" for key, what in self.lines)
+        cells = [f"{key:<8} {what}" for key, what in [*self.lines, ("Tab", "next pane")]]
+        half = (len(cells) + 1) // 2  # two columns: the whole help fits a 40-row terminal
+        keys = "\n".join(f"  {left:<42}{right}" for left, right in
+                          zip(cells[:half], cells[half:] + [""]))
         with VerticalScroll():
-            yield Static(Text(f"Keys\n{keys}\n  Tab        next pane\n\n{ABOUT}\n\n"
-                              "(Escape or any key closes)"), id="help-text")
+            yield Static(Text(f"Keys\n{keys}\n\n{ABOUT}\n\n(Escape or any key closes)"),
+                         id="help-text")
 
     def on_key(self) -> None:
         self.dismiss(None)

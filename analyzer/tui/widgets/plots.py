@@ -99,8 +99,9 @@ class PlotsPane(TimelineView, VerticalScroll):
             "^ where the MTK changed", style="bold"), classes="plot-title")]
         series = streams(self._packets())
         if not series:
-            widgets.append(Static("  no SRTP stream was opened with the keys (load a key file "
-                                  "with F2: SRTP under learned MTKs shows here)"))
+            widgets.append(Static("  no SRTP stream opened: none in these captures, or no key "
+                                  "opens them (F2 loads a key file; SRTP under learned MTKs "
+                                  "shows here)"))
         for s in series:
             widgets.append(Static(Text(
                 f"SSRC 0x{s.ssrc:08x} -> {s.dst}: {s.total} packets over "
