@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import CaptureError, Record, Tally, read_capture
+from analyzer.net.decode import udp4_fields
 from analyzer.net.prefilter import Prefilter
 from analyzer.pipeline.find import CandidateFinder
 from analyzer.pipeline.local import MAX_FINGERPRINTS, add_fingerprints
@@ -72,9 +73,9 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
         for record in read_capture(path, keep, tally):
             out.records.append(record)
             data = record.data
-            udp4 = record.linktype == 1 and data[12:14] == b"\x08\x00" and len(data) > 23 \
-                and data[23] == 17
-            if not udp4:  # BM-SCs are learned from TCP (HTTP) only
+            # BM-SCs are learned from HTTP: plain UDP frames are left out (the common
+            # case decode reads at once); GTP-U tunnels, which may carry TCP, are not
+            if record.linktype != 1 or udp4_fields(data) is None:
                 finder.record(record)
             if len(out.fingerprints) < MAX_FINGERPRINTS \
                     and aligning(record.linktype, data, 0, len(data)):

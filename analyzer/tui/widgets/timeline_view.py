@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.reactive import reactive
 
-from analyzer.tui.timefmt import TimeFormat
+from analyzer.tui.timefmt import TimeFormat, format_time
 
 
 class TimelineView:
@@ -38,6 +38,4 @@ class TimelineView:
 
     def when(self, t: float, previous: float | None = None) -> str:
         """*t* in the chosen time format (*previous*: the item before, for delta)."""
-        from analyzer.tui.timefmt import format_time
-
         return format_time(t, self.time_format, self.origin, previous)
