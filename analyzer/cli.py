@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from analyzer import version
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--workers", type=int, default=None, metavar="N",
                      help="processes that read large captures (default: the usable cores; "
                           "1 = serial)")
-    for cmd in (exp, dis):
+    for cmd in (exp, dis, dec):
         cmd.add_argument("--dask", nargs="?", const="local", metavar="SCHEDULER",
                          help="read the captures on a Dask cluster (tcp://host:8786; without "
                               "an address a local one sized to this machine); the output is "
@@ -241,10 +241,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
                   workers=args.workers)
     status = 0
     if args.dask:
-        prepared = _on_dask(args, srtp=store is not None)
-        if isinstance(prepared, int):
-            return prepared
-        errors = run.add_prepared(prepared)
+        from analyzer.pipeline.fleet import export_on_dask
+
+        done = _on_dask(args, lambda told: export_on_dask(
+            args.captures, run, None if args.dask == "local" else args.dask, progress=told))
+        if isinstance(done, int):
+            return done
+        errors = done
     else:
         errors = run.add_captures(args.captures)
     for error in errors:
@@ -263,10 +266,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-def _on_dask(args: argparse.Namespace, srtp: bool) -> Any:
-    """The per-capture part of ``--dask`` runs: the prepared captures, or an exit code
+def _on_dask(args: argparse.Namespace, work: Callable[[Any], Any]) -> Any:
+    """Run *work* (given a progress callback) on Dask: its result, or an exit code
     after one line on stderr."""
-    from analyzer.pipeline.fleet import DaskMissing, run_on_dask
+    from analyzer.pipeline.fleet import DaskMissing
 
     def told(done: int, total: int, received: int) -> None:
         if sys.stderr.isatty():
@@ -274,9 +277,7 @@ def _on_dask(args: argparse.Namespace, srtp: bool) -> Any:
                              f"{received / 1e6:.1f} MB of MBMS records received")
             sys.stderr.flush()
     try:
-        prepared = run_on_dask(args.captures, _profile(args),
-                               None if args.dask == "local" else args.dask, srtp=srtp,
-                               progress=told)
+        result = work(told)
     except DaskMissing as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 2
@@ -285,7 +286,7 @@ def _on_dask(args: argparse.Namespace, srtp: bool) -> Any:
         return 1
     if sys.stderr.isatty():
         sys.stderr.write("\n")
-    return prepared
+    return result
 
 
 def cmd_extract(args: argparse.Namespace, out: TextIO) -> int:
@@ -403,11 +404,23 @@ def _local_address(host: str) -> str | None:
 
 def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
     """Decrypt SRTP/SRTCP with known and learned keys into one output pcap."""
+    from analyzer.pipeline.fleet import expand
+
     store = load_keys(args.keys)
+    args.captures = expand(args.captures)
     if not _readable(args.captures) or not _writable(args.output):
         return 1  # nothing could be read: no output file, no summary
+    prepared = None
+    if args.dask:  # (the output holds every record: they all come here)
+        from analyzer.pipeline.fleet import prepare_on_dask
+
+        prepared = _on_dask(args, lambda told: prepare_on_dask(
+            args.captures, _profile(args), None if args.dask == "local" else args.dask,
+            srtp=True, every=True, progress=told))
+        if isinstance(prepared, int):
+            return prepared
     try:
-        result = decrypt_captures(args.captures, store, args.output, _profile(args))
+        result = decrypt_captures(args.captures, store, args.output, _profile(args), prepared)
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
         return 1
@@ -448,7 +461,11 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     try:
         if args.dask:
-            prepared = _on_dask(args, srtp=True)
+            from analyzer.pipeline.fleet import prepare_on_dask
+
+            prepared = _on_dask(args, lambda told: prepare_on_dask(
+                args.captures, profile, None if args.dask == "local" else args.dask,
+                srtp=True, progress=told))
             if isinstance(prepared, int):
                 return prepared
             errors = run.add_prepared(prepared)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import struct
 
@@ -14,7 +15,13 @@ from analyzer.capture.profile import DEFAULT_PROFILE
 from analyzer.capture.reading import read_capture
 from analyzer.keys.store import load_keys
 from analyzer.output.timeline import timeline
-from analyzer.pipeline.fleet import expand, prepare_capture
+from analyzer.pipeline.fleet import (
+    FleetReport,
+    expand,
+    export_here,
+    export_on_dask,
+    prepare_capture,
+)
 from analyzer.pipeline.session import Session
 from tests.conftest import CAPTURES
 
@@ -70,12 +77,75 @@ def _serial(paths) -> str:
 
 
 def test_the_per_capture_part_elsewhere_gives_the_same_timeline(taps):
+    """Map, reduce, SRTP opened per group beside the captures, final merge (in this
+    process, task by task): the single-machine bytes; so too when every record kept
+    goes to the reduce (the fallback)."""
     want = _serial(taps)
     doc = json.loads(want)
     assert [c.get("offset") for c in doc["captures"]][1:3] == [-0.37, -0.74]
-    prepared = [prepare_capture(p, DEFAULT_PROFILE, srtp=True) for p in taps]
+    assert any(e["event"] == "first_use" for k in doc["keys"] for e in k["events"])
+    report = FleetReport()
     run = Session(load_keys(KEYS))
-    run.add_prepared(list(reversed(prepared))[::-1])  # order of completion does not matter
+    export_here(taps, run, report)
+    assert _doc(run) == want
+    assert report.groups and not report.fallback and report.srtp_sent > 0
+    prepared = [prepare_capture(p, DEFAULT_PROFILE, srtp=True).everything() for p in taps]
+    run = Session(load_keys(KEYS))
+    run.add_prepared(prepared)
+    assert _doc(run) == want
+
+
+def _lossy_taps(source, folder, taps, seed, swap=False):
+    """*taps* views of *source*, each losing 30 % of the packets (different ones), with
+    its own clock and jitter; *swap*: the second tap's clock goes back once."""
+    rng = random.Random(seed)
+    lanes = [[] for _ in range(taps)]
+    for rec in read_capture(source):
+        for k in range(taps):
+            if rng.random() < 0.7:
+                lanes[k].append((rec.time + 0.3 * k + rng.uniform(0, 0.001), rec.data))
+    paths = []
+    for k, lane in enumerate(lanes):
+        lane.sort(key=lambda item: item[0])
+        if swap and k == 1:
+            lane[10], lane[200] = lane[200], lane[10]
+        paths.append(str(folder / f"{source.stem}-{k}.pcap"))
+        _write_pcap(paths[-1], lane)
+    return paths
+
+
+@pytest.mark.parametrize("name, taps", [("lab-mixed", 3), ("lab-attacks", 2),
+                                        ("lab-missed-update", 4), ("lab-basic", 1)])
+def test_srtp_opened_in_groups_beside_lossy_taps(tmp_path, name, taps):
+    """Taps that each miss other packets (so which tap's copy of an SRTP packet counts,
+    and which keys are known at it, depend on the merge), noise flows written off, the
+    attack capture's replays and wrong keys: the same timeline. SRTP packet bytes do
+    not reach the reduce."""
+    paths = _lossy_taps(CAPTURES / f"{name}.pcapng", tmp_path, taps, seed=taps)
+    keys = CAPTURES / f"{name}.keys.toml"
+    run = Session(load_keys(keys))
+    run.add_captures(paths)
+    want = _doc(run)
+    report = FleetReport()
+    run = Session(load_keys(keys))
+    export_here(paths, run, report)
+    assert _doc(run) == want
+    assert report.groups and not report.fallback
+    everything = sum(p.everything().kept_bytes for p in
+                     (prepare_capture(x, DEFAULT_PROFILE, srtp=True) for x in paths))
+    assert report.received + report.srtp_sent < everything / 2, (report, everything)
+
+
+def test_a_tap_whose_clock_goes_back_falls_back_to_srtp_at_the_reduce(tmp_path):
+    paths = _lossy_taps(CAPTURES / "lab-attacks.pcapng", tmp_path, 2, seed=3, swap=True)
+    keys = CAPTURES / "lab-attacks.keys.toml"
+    run = Session(load_keys(keys))
+    run.add_captures(paths)
+    want = _doc(run)
+    report = FleetReport()
+    run = Session(load_keys(keys))
+    export_here(paths, run, report)
+    assert report.fallback and report.groups is None
     assert _doc(run) == want
 
 
@@ -108,8 +178,6 @@ def cluster():
 def test_on_a_local_dask_cluster_with_a_worker_killed(taps, cluster):
     from dask.distributed import Client
 
-    from analyzer.pipeline.fleet import run_on_dask
-
     want = _serial(taps)
     with Client(cluster.scheduler_address) as client:
         pids = list(client.run(os.getpid).values())
@@ -121,11 +189,11 @@ def test_on_a_local_dask_cluster_with_a_worker_killed(taps, cluster):
             killed.append(pids[0])
         assert total == TAPS and received > 0
 
-    prepared = run_on_dask(taps, DEFAULT_PROFILE, cluster.scheduler_address, srtp=True,
-                           progress=progress)
-    assert killed and [p.file for p in prepared] == taps
+    report = FleetReport()
     run = Session(load_keys(KEYS))
-    run.add_prepared(prepared)
+    errors = export_on_dask(taps, run, cluster.scheduler_address, progress=progress,
+                            report=report)
+    assert killed and not errors and report.groups
     assert _doc(run) == want
 
 
@@ -136,7 +204,7 @@ def test_globs_expand_in_order(taps):
 
 
 def test_the_command_line_on_dask_gives_the_single_machine_output(taps, tmp_path):
-    """export and dissect --json with --dask (a local cluster): byte-identical outputs;
+    """export, dissect --json and decrypt with --dask (a local cluster): byte-identical outputs;
     a capture the workers cannot read is named in one line, the rest completes."""
     import subprocess
     import sys
@@ -161,6 +229,11 @@ def test_the_command_line_on_dask_gives_the_single_machine_output(taps, tmp_path
     one = cli("dissect", "--json", pattern, "--keys", str(KEYS))
     two = cli("dissect", "--json", pattern, "--keys", str(KEYS), "--dask")
     assert one.returncode == two.returncode == 0 and one.stdout == two.stdout and one.stdout
+    one = cli("decrypt", pattern, "--keys", str(KEYS), "-o", str(tmp_path / "s.pcap"))
+    two = cli("decrypt", pattern, "--keys", str(KEYS), "--dask", "-o", str(tmp_path / "d.pcap"))
+    assert one.returncode == two.returncode == 0
+    assert one.stdout.replace("s.pcap", "d.pcap") == two.stdout and " 0 of " not in one.stdout
+    assert (tmp_path / "s.pcap").read_bytes() == (tmp_path / "d.pcap").read_bytes()
 
 
 def test_a_damaged_tap_is_reported_and_the_rest_completes(taps, tmp_path):
@@ -179,6 +252,6 @@ def test_a_damaged_tap_is_reported_and_the_rest_completes(taps, tmp_path):
     assert doc["captures"][1].get("error") and not doc["captures"][0].get("error")
     assert doc["captures"][1]["packets"] > 0
     run = Session(load_keys(KEYS))
-    errors = run.add_prepared([prepare_capture(p, DEFAULT_PROFILE, srtp=True) for p in paths])
+    errors = export_here(paths, run)
     assert errors == [doc["captures"][1]["error"]]
     assert _doc(run) == want

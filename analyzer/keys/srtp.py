@@ -104,6 +104,8 @@ class SrtpDecryptor:
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
+        #: the MTKs taken up, in order (their contexts are tried in this order)
+        self.taken: list[tuple[bytes, bytes, bytes]] = []
         self._by_stream: dict[tuple[int, str], _Candidate] = {}
         #: the rollover state of each stream (SSRC, destination), whatever key opens it
         self._state: dict[tuple[int, str], StreamState] = {}
@@ -130,6 +132,7 @@ class SrtpDecryptor:
             if ids in self._mtk_seen or not key.ready:
                 continue
             self._mtk_seen.add(ids)
+            self.taken.append(ids)
             for cand in self._mtk_candidates(ids, key):
                 cand.order = len(self._cands)
                 self._cands.append(cand)

@@ -16,7 +16,7 @@ known BM-SC addresses or with MBMS content, SRTP flows learned"):
   (:func:`dissectors.flute.lct.looks_like_alc`) when it is on (FLUTE downloads);
 * with ``srtp``, UDP that starts like RTP/RTCP version 2, except on flows the
   pipeline has found to carry nothing any key opens (:meth:`srtp_miss`), until
-  keys are learned that were not tried on them;
+  keys are learned that were not tried on them (never on a FLUTE port);
 * TCP to or from a host known to be a BM-SC (:meth:`learn_bmsc`), or on a
   connection one of whose segments has named MBMS, MIKEY, 3GPP or key-mgmt
   (from that segment on: a UE's first request or a BM-SC's first message
@@ -218,7 +218,9 @@ class Prefilter:
         if first in _RTP_V2:
             if not self.srtp:
                 return False
-            return not self.dead or self.alive((addr[at:at + size], dport))
+            # (a FLUTE port's datagrams concern the FLUTE finder too: never written off)
+            return not self.dead or dport in self.flute_ports \
+                or self.alive((addr[at:at + size], dport))
         if first in _LETTERS and self.text and MARKERS.search(buf, pos, end) is not None:
             return True
         return dport in self.flute_ports

@@ -15,7 +15,6 @@ from analyzer.pipeline.session import Session
 
 
 @dataclass
-@dataclass
 class DecryptResult:
     """What :func:`decrypt_captures` did."""
 
@@ -26,13 +25,17 @@ class DecryptResult:
 
 
 def decrypt_captures(paths: list[str], store: KeyStore, output: str,
-                     profile: Profile | None = None) -> DecryptResult:
+                     profile: Profile | None = None,
+                     prepared: list[Any] | None = None) -> DecryptResult:
     """Write *paths* to one pcap with every SRTP/SRTCP packet that decrypts and
     authenticates replaced by plain RTP/RTCP (keys learned from MIKEY in order).
 
     The captures run through the one pipeline (:class:`analyzer.pipeline.session.Session`),
     merged in time, so the keys learned are those of ``export``; every record is
     written, the SRTP ones decrypted.
+
+    *prepared*: the captures were read elsewhere, every record
+    (:func:`analyzer.pipeline.fleet.prepare_on_dask` with ``every``).
 
     Raises OSError when *output* cannot be written and ValueError for captures
     of different link types; capture damage is returned in ``errors``.
@@ -46,7 +49,8 @@ def decrypt_captures(paths: list[str], store: KeyStore, output: str,
             writer.write(record, data)
 
         run = Session(store, profile=profile or DEFAULT_PROFILE, on_record=write, workers=1)
-        errors = run.add_captures(list(paths))
+        errors = run.add_captures(list(paths)) if prepared is None else \
+            run.add_prepared(prepared)
     decryptor = run.decryptor
     assert decryptor is not None
     return DecryptResult(list(decryptor.stats.values()), counts["replaced"], counts["total"],

@@ -1,49 +1,101 @@
-"""Many captures on a Dask cluster (``export --dask``): the per-capture part where the
+"""Many captures on a Dask cluster (``export --dask``): the per-capture work where the
 files are, the global part here, with the result of the single-machine run.
 
-*Map* (:func:`prepare_capture`, on a worker, one task per capture): read the file,
-count its records and time span, take the first time of each MIKEY message (for
-the clock alignment), and keep the records a prefilter that never writes an SRTP
-flow off would keep: MBMS, BM-SC TCP, FLUTE and RTP-like UDP. Unrelated traffic
-(DNS, web, anything the prefilter rejects from its headers) never leaves the
-worker. The BM-SCs the worker's own finder meets widen its prefilter as they do
-at home, so the records kept are a superset of those the single-machine run reads.
+1. *Map* (:func:`prepare_capture`, one task per capture, on a worker): read the file,
+   count its records and time span, take the first time of each MIKEY message
+   (for the clock alignment), and sort what a prefilter that never writes an SRTP
+   flow off keeps into the records the global part needs (MBMS, BM-SC TCP,
+   FLUTE, IP fragments: sent here) and the RTP-like datagrams (kept on the
+   worker, summarised: which flows and SSRCs they have, how many). Unrelated
+   traffic (DNS, web, anything the prefilter rejects from its headers) never
+   leaves the worker.
+2. *Reduce* (:meth:`Session.learn_prepared`, here): the one pipeline over the records
+   sent, merged in time with the same prefilter decisions, clock offsets,
+   de-duplication and key learning as at home; the observations are held with
+   their places in the merge, and each MTK the decryptor takes up is noted with
+   the place after which it was known (:class:`~analyzer.pipeline.srtp_step.KeyTimeline`).
+3. *Second map* (:func:`open_srtp_group`, on the workers): the RTP-like datagrams are
+   opened where they are, with the keys replayed at their places. A payload names
+   its SSRC, so flows and SSRCs fall into groups that share no SRTP state (stream
+   rollover, write-offs, a payload two taps carry): a group seen by one capture
+   is opened beside it; a group several taps saw is gathered from their workers
+   into one task (worker to worker). What comes back is one small record per
+   packet a key opened (or whose known stream failed), not its bytes.
+4. *Final merge* (:meth:`Session.finish_prepared`): those observations and the held
+   ones, fed to the reconstructor in the order of the single-machine run.
 
-*Reduce* (:meth:`analyzer.pipeline.session.Session.add_prepared`, here): the one
-pipeline over those records, merged in time, with the same prefilter decisions
-(now with the keys learned so far), clock offsets, de-duplication, key learning,
-SRTP, observation and reconstruction - so the timeline is byte-identical to
-``export`` without Dask, whatever order the tasks finish in.
-
-What crosses the network per capture is :class:`Prepared`: plain data.
+So the timeline is byte-identical to ``export`` without Dask, whatever order the
+tasks finish in. That rests on each capture's records being in time order (then
+the merge is a sort by (time, capture, frame)); a capture whose clock goes back
+makes the run fall back to sending every record kept here and opening SRTP here,
+as does a run with more SRTP flows than the groups are bounded for.
 """
 
 from __future__ import annotations
 
 import glob
+import heapq
 import logging
+import operator
 import os
+import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from array import array
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Sequence
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import CaptureError, Record, Tally, read_capture
+from analyzer.capture.where import Where
+from analyzer.flows.observe import SrtpObs
 from analyzer.net.decode import udp4_fields
+from analyzer.net.ipfrag import Defragmenter, fragment_of
 from analyzer.net.prefilter import Prefilter
 from analyzer.pipeline.find import CandidateFinder
-from analyzer.pipeline.local import MAX_FINGERPRINTS, add_fingerprints
+from analyzer.pipeline.local import MAX_FINGERPRINTS, add_fingerprints, fingerprints_of
+from analyzer.pipeline.srtp_step import (
+    KeyTimeline,
+    Place,
+    SrtpStep,
+    srtp_target,
+    stream_ssrc,
+)
+
+#: Most (SSRC, flow) pairs a capture's summary names; beyond, one group opens all
+#: SRTP (the decryptor's and prefilter's tables are bounded at 65,536 entries, and
+#: a group must see all of a capture's entries to clear them when the run would)
+MAX_STREAMS = 60_000
+
+Flow = tuple[bytes, int]
+
+
+@dataclass
+class SrtpSummary:
+    """The RTP-like datagrams of one capture, as groups of flows and SSRCs that
+    share nothing with each other (union of flows that carry a common SSRC)."""
+
+    #: (flows, SSRCs, packets) per group
+    groups: list[tuple[frozenset[Flow], frozenset[int], int]] = field(default_factory=list)
+    #: distinct (SSRC, flow) pairs, and whether there were more than :data:`MAX_STREAMS`
+    streams: int = 0
+    overflow: bool = False
 
 
 @dataclass
 class Prepared:
-    """What a worker sends back for one capture (plain, picklable).
+    """What the map makes of one capture (plain, picklable); :meth:`shipped` is what
+    crosses the network to the reduce.
 
     Attributes:
         file: the path as given. packets, start, end: every record counted.
         error: why the file could not be read to its end (None: it was).
         fingerprints: first time of each MIKEY message (clock alignment).
-        records: the records kept, in file order.
+        records: the records the reduce needs, in file order.
+        in_order: the records' times never go back.
+        srtp: what the RTP-like datagrams are (summary).
+        held: RTP-like datagrams for SRTP only (kept on the worker).
+        dual: RTP-like datagrams also among *records* (a FLUTE port's) and those
+            made whole from fragments (kept on the worker).
     """
 
     file: str
@@ -53,26 +105,140 @@ class Prepared:
     error: str | None = None
     fingerprints: dict[bytes, float] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)
+    in_order: bool = True
+    srtp: SrtpSummary = field(default_factory=SrtpSummary)
+    held: list[Record] = field(default_factory=list, repr=False)
+    dual: list[Record] = field(default_factory=list, repr=False)
 
     @property
     def kept_bytes(self) -> int:
         """Bytes of records sent to the reduce."""
         return sum(len(r.data) for r in self.records)
 
+    def shipped(self) -> "Prepared":
+        """What the reduce gets: all but the RTP-like datagrams held here."""
+        return replace(self, held=[], dual=[])
+
+    def everything(self) -> "Prepared":
+        """Every record kept, RTP-like included (the fallback: SRTP opened at the reduce)."""
+        merged = list(heapq.merge(self.records, self.held, key=lambda r: r.number))
+        return replace(self, records=merged, held=[], dual=[])
+
+    def split(self, shares: Sequence[frozenset[Flow] | None],
+              profile: Profile = DEFAULT_PROFILE) -> list[list[Record]]:
+        """The RTP-like datagrams held here, per share (a task's flows in this
+        capture), each in file order."""
+        where: dict[Flow, int] = {}
+        for n, flows in enumerate(shares):
+            for flow in flows or ():
+                where[flow] = n
+        out: list[list[Record]] = [[] for _ in shares]
+        for rec in heapq.merge(self.held, self.dual, key=lambda r: r.number):
+            target = srtp_target(rec, profile)
+            if target is not None:
+                n = where.get((target.flow, target.dport))
+                if n is not None:
+                    out[n].append(rec)
+        return out
+
+
+class _Groups:
+    """Union-find over a capture's flows and SSRCs (bounded)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+        self.packets: dict[Any, int] = {}
+        self.pairs: set[tuple[int, Flow]] = set()
+        self.overflow = False
+
+    def _root(self, node: Any) -> Any:
+        parent = self.parent
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def add(self, flow: Flow, ssrc: int) -> None:
+        if (ssrc, flow) not in self.pairs:
+            if len(self.pairs) >= MAX_STREAMS:
+                self.overflow = True  # (the run opens SRTP at the reduce)
+                return
+            self.pairs.add((ssrc, flow))
+        a, b = ("f", flow), ("s", ssrc)
+        for node in (a, b):
+            if node not in self.parent:
+                self.parent[node] = node
+        ra, rb = self._root(a), self._root(b)
+        if ra != rb:
+            self.parent[rb] = ra
+            self.packets[ra] = self.packets.get(ra, 0) + self.packets.pop(rb, 0)
+        self.packets[ra] = self.packets.get(ra, 0) + 1
+
+    def summary(self) -> SrtpSummary:
+        flows: dict[Any, set[Flow]] = {}
+        ssrcs: dict[Any, set[int]] = {}
+        for node in self.parent:
+            root = self._root(node)
+            if node[0] == "f":
+                flows.setdefault(root, set()).add(node[1])
+            else:
+                ssrcs.setdefault(root, set()).add(node[1])
+        groups = [(frozenset(flows.get(r, ())), frozenset(ssrcs.get(r, ())),
+                   self.packets.get(r, 0)) for r in self.packets]
+        return SrtpSummary(groups, len(self.pairs), self.overflow)
+
 
 def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
-                    srtp: bool = True) -> Prepared:
+                    srtp: bool = True, every: bool = False) -> Prepared:
     """The map: one capture read where it lives (see the module docstring); *srtp*: keep
-    RTP-like UDP (the run has keys to try on it)."""
+    RTP-like UDP (the run has keys to try on it); *every*: keep every record, all
+    in :attr:`Prepared.records` (``decrypt``, whose output holds them all)."""
     out = Prepared(str(path))
     keep = Prefilter(profile, srtp=srtp)  # no decryptor here: no SRTP flow is written off
+    if every:
+        tally = Tally()
+        try:
+            out.records.extend(read_capture(path, None, tally))
+        except CaptureError as exc:
+            out.error = str(exc)
+        out.packets, out.start, out.end = tally.packets, tally.start, tally.end
+        out.fingerprints = fingerprints_of(out.records, profile)
+        out.in_order = False  # (nothing held: SRTP is opened at the reduce)
+        return out
     finder = CandidateFinder(0, profile, prefilter=keep)  # learns the BM-SCs, as at home
     aligning = Prefilter()  # what fingerprints() reads: a subset of what *keep* keeps
+    defrag = Defragmenter()
+    groups = _Groups()
+    flute = profile.flute_ports
     tally = Tally()
+    last = float("-inf")
+    records, held, dual = out.records, out.held, out.dual
     try:
         for record in read_capture(path, keep, tally):
-            out.records.append(record)
             data = record.data
+            if record.time < last:
+                out.in_order = False
+            last = record.time
+            frag = fragment_of(record.linktype, data)
+            if frag is not None:
+                records.append(record)
+                whole = defrag.add(record, frag)
+                target = srtp_target(whole, profile) if whole is not None and srtp else None
+                if target is not None:  # (its fragments go to the reduce, which makes it too)
+                    dual.append(whole)
+                    groups.add((target.flow, target.dport), stream_ssrc(target.payload))
+            else:
+                target = srtp_target(record, profile) if srtp else None
+                if target is None:
+                    records.append(record)
+                else:
+                    groups.add((target.flow, target.dport), stream_ssrc(target.payload))
+                    if target.dport in flute:
+                        records.append(record)
+                        dual.append(record)
+                    else:
+                        held.append(record)
+                        continue
             # BM-SCs are learned from HTTP: plain UDP frames are left out (the common
             # case decode reads at once); GTP-U tunnels, which may carry TCP, are not
             if record.linktype != 1 or udp4_fields(data) is None:
@@ -83,6 +249,159 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
     except CaptureError as exc:
         out.error = str(exc)
     out.packets, out.start, out.end = tally.packets, tally.start, tally.end
+    out.srtp = groups.summary()
+    return out
+
+
+# ---------------------------------------------------------------------- SRTP groups
+
+
+@dataclass
+class SrtpGroupResult:
+    """What opening one group of SRTP flows sends back: per packet a key opened (or
+    whose known stream failed) its capture, frame, time and a kind (the rest of its
+    observation, shared by many packets); per capture its last SRTP-only datagram
+    that came out of the merge."""
+
+    merged: bool
+    kinds: list[tuple[str, str, int, Any, Any, str]] = field(default_factory=list)
+    captures: array = field(default_factory=lambda: array("I"))
+    frames: array = field(default_factory=lambda: array("Q"))
+    times: array = field(default_factory=lambda: array("d"))
+    which: array = field(default_factory=lambda: array("I"))
+    last: dict[int, tuple[int, float]] = field(default_factory=dict)
+    #: datagrams looked at
+    packets: int = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes of the per-packet arrays."""
+        return sum(a.itemsize * len(a) for a in (self.captures, self.frames, self.times,
+                                                   self.which))
+
+    def observations(self) -> Iterator[tuple[Place, int, SrtpObs]]:
+        """``(place, n, observation)`` in merge order."""
+        kinds = self.kinds
+        merged = self.merged
+        for n, (capture, frame, when, k) in enumerate(zip(self.captures, self.frames,
+                                                            self.times, self.which)):
+            src, dst, ssrc, mtk, label, result = kinds[k]
+            place = (when, capture, frame) if merged else (0.0, 0, frame)
+            yield place, n, SrtpObs(Where(capture, frame, when, src, dst), ssrc, mtk, label,
+                                    result)
+
+
+def open_srtp_group(parts: Sequence[tuple[int, float, list[Record]]], keys: KeyTimeline,
+                    profile: Profile = DEFAULT_PROFILE, merged: bool = True
+                    ) -> SrtpGroupResult:
+    """The second map: one group's RTP-like datagrams, ``(capture index, clock offset,
+    records in file order)`` per capture, opened in merge order with the keys of
+    *keys* as known at each place, as :meth:`Session._run` does at home."""
+    replay = keys.replay()
+    decryptor = replay.decryptor
+    step = SrtpStep(decryptor, profile, merged=merged)
+    out = SrtpGroupResult(merged)
+    kinds: dict[tuple, int] = {}
+    flows: dict[int, Prefilter] = {}
+    streams = []
+    for index, offset, records in parts:
+        flows[index] = Prefilter(profile, srtp=True)
+        flows[index].key_source = lambda: decryptor.key_count
+        streams.append(_placed(index, offset, records, merged))
+    flute = profile.flute_ports
+    for place, index, record in heapq.merge(*streams, key=lambda item: item[0]):
+        replay.at(place)
+        target = srtp_target(record, profile)
+        if target is None:
+            continue
+        out.packets += 1
+        wo = flows[index]
+        if wo.dead and target.dport not in flute and not wo.alive((target.flow, target.dport)):
+            continue
+        srtp_only, _plain, obs = step(record, index, wo, target)
+        if srtp_only:
+            out.last[index] = (record.number, record.time)
+        if obs is not None:
+            at = obs.at
+            kind = (at.src, at.dst, obs.ssrc, obs.mtk, obs.key_label, obs.result)
+            k = kinds.get(kind)
+            if k is None:
+                k = kinds[kind] = len(out.kinds)
+                out.kinds.append(kind)
+            out.captures.append(index)
+            out.frames.append(record.number)
+            out.times.append(record.time)
+            out.which.append(k)
+    return out
+
+
+def _placed(index: int, offset: float, records: list[Record], merged: bool
+            ) -> Iterator[tuple[Place, int, Record]]:
+    for rec in records:
+        if offset:
+            rec = Record(rec.number, rec.time + offset, rec.linktype, rec.data, rec.orig_len)
+        yield ((rec.time, index, rec.number) if merged else (0.0, 0, rec.number)), index, rec
+
+
+def plan_groups(prepared: Sequence[Prepared], tasks: int = 8
+                ) -> list[dict[int, frozenset[Flow]]] | None:
+    """The SRTP tasks of a run: per task, capture (position) -> its flows in it.
+    Groups of two captures are joined when they share an SSRC; groups are packed
+    into about *tasks* tasks. None: open SRTP at the reduce (a capture out of time
+    order, or more flows than bounded)."""
+    if len(prepared) > 1 and not all(p.in_order for p in prepared) \
+            or any(p.srtp.overflow for p in prepared):
+        return None
+    if sum(p.srtp.streams for p in prepared) > MAX_STREAMS:
+        # one group opens them all, with every table as at home
+        return [{k: frozenset().union(*(g[0] for g in p.srtp.groups))
+                 for k, p in enumerate(prepared) if p.srtp.groups}] \
+            if any(p.srtp.groups for p in prepared) else []
+    nodes = [(k, g) for k, p in enumerate(prepared) for g in range(len(p.srtp.groups))]
+    parent = {n: n for n in nodes}
+
+    def root(n: tuple[int, int]) -> tuple[int, int]:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    by_ssrc: dict[int, tuple[int, int]] = {}
+    for k, p in enumerate(prepared):
+        for g, (_flows, ssrcs, _n) in enumerate(p.srtp.groups):
+            for ssrc in ssrcs:
+                other = by_ssrc.setdefault(ssrc, (k, g))
+                ra, rb = root(other), root((k, g))
+                if ra != rb:
+                    parent[rb] = ra
+    plan: dict[tuple[int, int], dict[int, frozenset[Flow]]] = {}
+    size: dict[tuple[int, int], int] = {}
+    for k, g in nodes:
+        r = root((k, g))
+        share = plan.setdefault(r, {})
+        share[k] = share.get(k, frozenset()) | prepared[k].srtp.groups[g][0]
+        size[r] = size.get(r, 0) + prepared[k].srtp.groups[g][2]
+    return _bins([(plan[r], size[r]) for r in plan], tasks)
+
+
+def _bins(groups: list[tuple[dict[int, frozenset[Flow]], int]], tasks: int
+          ) -> list[dict[int, frozenset[Flow]]]:
+    """Groups packed into about *tasks* tasks of similar packet counts (groups that
+    share nothing may be opened by one decryptor: the result is the same), groups
+    of the same captures together (each task reads fewer captures' shares)."""
+    total = sum(n for _, n in groups) or 1
+    target = total / max(1, tasks)
+    groups = sorted(groups, key=lambda g: (sorted(g[0]), -g[1]))
+    out: list[dict[int, frozenset[Flow]]] = []
+    filled = 0
+    for share, n in groups:
+        if not out or filled and filled + n > target:
+            out.append({})
+            filled = 0
+        bin_ = out[-1]
+        for k, flows in share.items():
+            bin_[k] = bin_.get(k, frozenset()) | flows
+        filled += n
     return out
 
 
@@ -100,44 +419,193 @@ class DaskMissing(Exception):
     """Dask is not installed: the message says how."""
 
 
-def run_on_dask(paths: Sequence[str], profile: Profile, scheduler: str | None,
-                srtp: bool = True,
-                progress: Callable[[int, int, int], None] | None = None) -> list[Prepared]:
-    """Map :func:`prepare_capture` over *paths* on a Dask cluster (a ``LocalCluster``
-    sized to this machine when *scheduler* is None); results in the order of *paths*.
-    *progress* gets (tasks done, tasks, bytes of records received) as tasks end."""
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise DaskMissing('Dask is not installed: pip install "mbms-analyzer[dask]"') from None
-    cluster = None
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # our stderr: one line a problem
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. "port 8787 in use": no dashboard is asked for
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=max(1, min(len(paths), os.cpu_count() or 1)),
-                                   threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler)
-    try:
-        futures = {client.submit(prepare_capture, p, profile, srtp, pure=False, retries=3): n
-                   for n, p in enumerate(paths)}
-        results: list[Any] = [None] * len(paths)
-        done = received = 0
+@dataclass
+class FleetReport:
+    """What a fleet run moved: bytes of records the reduce received, bytes of SRTP
+    observations, the SRTP groups opened on workers (None: opened at the reduce)."""
+
+    captures: int = 0
+    packets: int = 0
+    received: int = 0
+    srtp_sent: int = 0
+    groups: int | None = None
+    fallback: str = ""
+    #: seconds: until the maps' results are in, the reduce's first pass, the SRTP
+    #: groups (from their start to their results in), the final merge
+    times: dict[str, float] = field(default_factory=dict)
+
+
+def _reduce(session: Any, shipped: Sequence[Prepared],
+            open_groups: Callable[[list[dict[int, frozenset[Flow]]], dict[int, float], bool],
+                                  list[SrtpGroupResult]],
+            everything: Callable[[], list[Prepared]], report: FleetReport,
+            tasks: int = 8) -> list[str]:
+    """The global part of a fleet run over the maps' results (see the module docstring)."""
+    report.captures = len(shipped)
+    report.packets = sum(p.packets for p in shipped)
+    report.received = sum(p.kept_bytes for p in shipped)
+    plan = plan_groups(shipped, tasks) if session.decryptor is not None else []
+    if plan is None or (plan and session.captures):
+        # (SRTP state from captures read before this run is at the reduce)
+        report.fallback = "captures out of time order, or too many flows" if plan is None \
+            else "captures read before"
+        full = everything()
+        report.received = sum(p.kept_bytes for p in full)
+        return session.add_prepared(full)
+    if not plan:
+        return session.add_prepared(shipped)
+    clock = time.perf_counter()
+    errors = session.learn_prepared(shipped)
+    offsets = dict(session.held_offsets())
+    report.times["reduce"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    results = open_groups(plan, offsets, len(shipped) > 1)
+    report.times["srtp"] = time.perf_counter() - clock
+    report.groups = len(results)
+    report.srtp_sent = sum(r.size + 64 * len(r.kinds) for r in results)
+    clock = time.perf_counter()
+    session.finish_prepared(results)
+    report.times["merge"] = time.perf_counter() - clock
+    return errors
+
+
+def export_here(paths: Sequence[str], session: Any,
+                report: FleetReport | None = None) -> list[str]:
+    """The fleet run in this process (what the cluster runs, task by task): for
+    tests, and to measure the split without Dask."""
+    srtp = session.store is not None
+    clock = time.perf_counter()
+    preps = [prepare_capture(p, session.profile, srtp=srtp) for p in paths]
+
+    def open_groups(plan: list[dict[int, frozenset[Flow]]], offsets: dict[int, float],
+                    merged: bool) -> list[SrtpGroupResult]:
+        splits = {k: p.split([share.get(k) for share in plan], session.profile)
+                  for k, p in enumerate(preps)}
+        return [open_srtp_group([(k, offsets[k], splits[k][b]) for k in share],
+                                session.keys_timeline, session.profile, merged)
+                for b, share in enumerate(plan)]
+
+    report = report or FleetReport()
+    report.times["map"] = time.perf_counter() - clock
+    return _reduce(session, [p.shipped() for p in preps], open_groups,
+                   lambda: [p.everything() for p in preps], report)
+
+
+class _Cluster:
+    """A Dask client: on *scheduler*, or on a ``LocalCluster`` sized to this machine."""
+
+    def __init__(self, scheduler: str | None, captures: int) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise DaskMissing('Dask is not installed: pip install "mbms-analyzer[dask]"') \
+                from None
+        self.cluster = None
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # our stderr: one line
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "port 8787 in use": no dashboard is asked
+            if scheduler is None:
+                self.cluster = LocalCluster(
+                    n_workers=max(1, min(captures, os.cpu_count() or 1)), threads_per_worker=1,
+                    processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(scheduler)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False, retries=3)
+
+    def gather(self, futures: list[Any],
+               each: Callable[[int, Any], None] | None = None) -> list[Any]:
+        """Results in the order of *futures*; *each* told (position, result) as they end."""
+        from dask.distributed import as_completed
+
+        place = {f: n for n, f in enumerate(futures)}
+        out: list[Any] = [None] * len(futures)
         for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            done += 1
-            received += result.kept_bytes
+            out[place[future]] = result = future.result()
+            if each is not None:
+                each(place[future], result)
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _mapped(cluster: _Cluster, paths: Sequence[str], profile: Profile, srtp: bool,
+            progress: Callable[[int, int, int], None] | None) -> tuple[list[Any], list[Prepared]]:
+    maps = [cluster.submit(prepare_capture, p, profile, srtp) for p in paths]
+    done = [0, 0]
+
+    def each(_n: int, result: Prepared) -> None:
+        done[0] += 1
+        done[1] += result.kept_bytes
+        if progress is not None:
+            progress(done[0], len(paths), done[1])
+
+    return maps, cluster.gather([cluster.submit(Prepared.shipped, m) for m in maps], each)
+
+
+def prepare_on_dask(paths: Sequence[str], profile: Profile, scheduler: str | None,
+                    srtp: bool = True, every: bool = False,
+                    progress: Callable[[int, int, int], None] | None = None) -> list[Prepared]:
+    """Every record kept of each capture (*every*: every record), read on a Dask
+    cluster, for the runs whose output shows every packet (``dissect --dask``,
+    ``decrypt --dask``): the reduce opens SRTP itself. Results in the order of
+    *paths*; *progress* gets (tasks done, tasks, bytes of records received) as
+    tasks end."""
+    cluster = _Cluster(scheduler, len(paths))
+    try:
+        maps = [cluster.submit(prepare_capture, p, profile, srtp, every) for p in paths]
+        done = [0, 0]
+
+        def each(_n: int, result: Prepared) -> None:
+            done[0] += 1
+            done[1] += result.kept_bytes
             if progress is not None:
-                progress(done, len(paths), received)
-        return results
+                progress(done[0], len(paths), done[1])
+
+        return cluster.gather([cluster.submit(Prepared.everything, m) for m in maps], each)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        cluster.close()
 
 
-__all__ = ["DaskMissing", "Prepared", "expand", "prepare_capture", "run_on_dask"]
+def export_on_dask(paths: Sequence[str], session: Any, scheduler: str | None,
+                   progress: Callable[[int, int, int], None] | None = None,
+                   report: FleetReport | None = None) -> list[str]:
+    """*session* over *paths* with the per-capture work on a Dask cluster (see the
+    module docstring); returns the captures' errors, as :meth:`Session.add_captures`."""
+    cluster = _Cluster(scheduler, len(paths))
+    profile = session.profile
+    report = report or FleetReport()
+    try:
+        clock = time.perf_counter()
+        maps, shipped = _mapped(cluster, paths, profile, session.store is not None, progress)
+        report.times["map"] = time.perf_counter() - clock
+
+        def open_groups(plan: list[dict[int, frozenset[Flow]]], offsets: dict[int, float],
+                        merged: bool) -> list[SrtpGroupResult]:
+            splits = {k: cluster.submit(Prepared.split, m, [share.get(k) for share in plan],
+                                        profile)
+                      for k, m in enumerate(maps) if any(k in share for share in plan)}
+            keys = cluster.client.scatter(session.keys_timeline, broadcast=True)
+            tasks = []
+            for b, share in enumerate(plan):
+                parts = [(k, offsets[k], cluster.submit(operator.getitem, splits[k], b))
+                         for k in share]
+                tasks.append(cluster.submit(open_srtp_group, parts, keys, profile, merged))
+            return cluster.gather(tasks)
+
+        return _reduce(session, shipped, open_groups,
+                       lambda: cluster.gather([cluster.submit(Prepared.everything, m)
+                                               for m in maps]), report,
+                       tasks=2 * max(1, len(cluster.client.scheduler_info()["workers"])))
+    finally:
+        cluster.close()
+
+
+__all__ = ["DaskMissing", "FleetReport", "Prepared", "SrtpGroupResult", "SrtpSummary",
+           "expand", "export_here", "export_on_dask", "open_srtp_group", "plan_groups",
+           "prepare_capture", "prepare_on_dask"]

@@ -44,7 +44,7 @@ PROGRESS_EVERY = 50_000
 
 #: (record, capture index, prefilter, plaintext wanted) -> (nothing but SRTP?, the frame
 #: with its payload decrypted or None): the global part's SRTP step
-SrtpStep = Callable[[Record, int, Prefilter, bool], tuple[bool, bytes | None]]
+SrtpStep = Callable[..., tuple[bool, bytes | None]]
 
 
 @dataclass
@@ -81,10 +81,15 @@ class CaptureFeed:
     #: the records, read already where the file lives (a Dask worker's
     #: :class:`analyzer.pipeline.fleet.Prepared`): taken from here, not from the file
     source: Any = None
+    #: where its SRTP flows' write-offs are kept (the prefilter itself when the
+    #: capture is read alone: the reader then skips those flows)
+    flows: Prefilter = None  # type: ignore[assignment]
     info: CaptureInfo = field(init=False)
 
     def __post_init__(self) -> None:
         self.info = CaptureInfo(str(self.path))
+        if self.flows is None:
+            self.flows = self.keep
 
     def records(self, *, srtp: SrtpStep | None = None,
                 on_record: Callable[[int, Record, bytes | None], None] | None = None,
@@ -92,16 +97,19 @@ class CaptureFeed:
                 progress: Callable[[str, int], None] | None = None,
                 follow: Callable[[], bool] | None = None, workers: int | None = None,
                 rows: bool = False, merged: bool = False,
-                errors: list[str] | None = None) -> Iterator[tuple[float, int, Record]]:
-        """The records of this capture for the merge, ``(time, index, record)``.
+                errors: list[str] | None = None
+                ) -> Iterator[tuple[float, int, Record, Record]]:
+        """The records of this capture for the merge, ``(time, index, record, as read)``.
 
-        *srtp* (the global part's decryptor) is asked about RTP-like packets as they
-        are read: alone (not *merged*), a packet that is SRTP only is not handed on
-        (unless *rows*: ``dissect`` and the TUI show it); merged, every record still
-        paces the merge, as the captures' order of events depends on it. With
-        *on_record* (``decrypt``) every record read is told, with its plaintext when
-        it decrypts. *tick* is called every 4,096 records, *progress* every
-        :data:`PROGRESS_EVERY`; damage ends the capture and lands in *errors*.
+        Alone (not *merged*), *srtp* (the global part's decryptor) is asked about
+        RTP-like packets as they are read, and a packet that is SRTP only is not
+        handed on (unless *rows*: ``dissect`` and the TUI show it); with *on_record*
+        (``decrypt``) every record read is told, with its plaintext when it
+        decrypts. Merged, every record kept is handed on, and the merge's consumer
+        takes the SRTP step and tells *on_record* when the record's turn comes
+        (records the prefilter drops are told here, in their file order). *tick* is
+        called every 4,096 records, *progress* every :data:`PROGRESS_EVERY`; damage
+        ends the capture and lands in *errors*.
         """
         index, keep, finder, offset, info = self.index, self.keep, self.finder, self.offset, \
             self.info
@@ -121,7 +129,7 @@ class CaptureFeed:
                 return True if plain else keep(linktype, buf, start, end)
         try:
             if self.source is not None:
-                records = self._prepared(keep, tally)
+                records = self._prepared(reader_keep if plain else keep, tally)
             elif follow is not None or self.record_index is not None or reader_keep is not keep:
                 records = read_capture(self.path, reader_keep, tally, index=self.record_index,
                                        follow=follow)
@@ -129,8 +137,8 @@ class CaptureFeed:
                 records = scan_capture(self.path, keep, tally, self.profile, srtp=keep.srtp,
                                        workers=workers)
             for record in records:
+                original = record
                 if plain:
-                    original = record
                     if not keep(record.linktype, record.data, 0, len(record.data)):
                         on_record(index, original, None)
                         continue
@@ -145,17 +153,19 @@ class CaptureFeed:
                 if progress is not None and record.number >= next_report:
                     progress(str(self.path), record.number)
                     next_report = record.number + PROGRESS_EVERY
+                if merged:  # the merge's consumer takes the SRTP step and tells on_record
+                    yield record.time, index, record, original
+                    continue
                 if plain:
                     replaced = srtp(record, index, keep, True)[1] if srtp is not None else None
                     on_record(index, original, replaced)
-                    if replaced is not None and not merged:
+                    if replaced is not None:
                         finder.passed(record)
                         continue
-                elif srtp is not None and not rows and srtp(record, index, keep, False)[0] \
-                        and not merged:
+                elif srtp is not None and not rows and srtp(record, index, keep, False)[0]:
                     finder.passed(record)  # SRTP only: nothing for the MIKEY/HTTP/FLUTE finder
                     continue
-                yield record.time, index, record
+                yield record.time, index, record, original
         except CaptureError as exc:
             info.error = str(exc)
             if errors is not None:
@@ -189,6 +199,19 @@ def fingerprints(path: str | Path, profile: Profile = DEFAULT_PROFILE) -> dict[b
                 break
     except CaptureError:
         pass
+    return out
+
+
+def fingerprints_of(records: list[Record], profile: Profile = DEFAULT_PROFILE
+                    ) -> dict[bytes, float]:
+    """:func:`fingerprints` of records already read."""
+    out: dict[bytes, float] = {}
+    aligning = Prefilter()
+    for record in records:
+        if aligning(record.linktype, record.data, 0, len(record.data)):
+            add_fingerprints(record, profile, out)
+            if len(out) >= MAX_FINGERPRINTS:
+                break
     return out
 
 

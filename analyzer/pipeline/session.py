@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import socket
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -37,25 +35,28 @@ from analyzer.capture.reading import (
     Record,
     RecordIndex,
 )
-from analyzer.capture.where import Where
-from analyzer.flows.observe import SrtpObs, observe
+from analyzer.flows.observe import observe
 from analyzer.flows.reconstructor import Reconstructor
 from analyzer.keys.hierarchy import KeyHierarchy
 from analyzer.keys.srtp import SrtpDecryptor
 from analyzer.keys.store import KeyStore
-from analyzer.net.decode import decode_transport, replace_udp_payload, udp4_fields
-from analyzer.net.prefilter import Prefilter, packed
+from analyzer.net.prefilter import Prefilter
 from analyzer.pipeline.build import build
 from analyzer.pipeline.find import CandidateFinder
 from analyzer.pipeline.local import CaptureFeed, CaptureInfo, fingerprints
+from analyzer.pipeline.srtp_step import (
+    AFTER_ALL,
+    BEFORE_ALL,
+    KeyTimeline,
+    Place,
+    SameWindow,
+    SrtpStep,
+    Target,
+    srtp_target,
+)
 from analyzer.views.alc import open_fdt_dcf
-from analyzer.views.result import Dissected, endpoint
+from analyzer.views.result import Dissected
 from analyzer.views.srtp import SrtpFinder
-from dissectors.srtp import rtp_fields
-
-#: Seconds within which the same message in two captures is one message.
-SAME_WINDOW = 2.0
-
 
 
 @dataclass
@@ -97,13 +98,17 @@ class Session:
     captures: list[CaptureInfo] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._seen: dict[bytes, tuple[int, float]] = {}
-        #: (packed address, port) -> "ip:port" of SRTP destinations
-        self._endpoints: dict[tuple[bytes, int], str] = {}
-        self._recent: deque[tuple[bytes, float]] = deque()
+        #: MIKEY messages, HTTP exchanges and FLUTE packets two captures carry
+        self._same = SameWindow()
         self.rec = Reconstructor(with_keys=self.store is not None)
         self.hierarchy = KeyHierarchy(self.store) if self.store is not None else None
         self.decryptor = SrtpDecryptor(self.store) if self.store is not None else None
+        self.step: SrtpStep | None = None
+        #: the fleet's first pass (:meth:`learn_prepared`): observations held with
+        #: their merge places, and the keys' timeline, instead of reconstructing
+        self._hold: list[tuple[Place, int, Any]] | None = None
+        self.keys_timeline = KeyTimeline()
+        self._place: Place = BEFORE_ALL
         if self.store is not None:
             for muk in self.store.muks:
                 rec = self.rec.add_known_key("MUK", idr=muk.ident.get("idr"),
@@ -135,37 +140,129 @@ class Session:
         :meth:`add_captures` on the files themselves; returns their errors."""
         return self._run(self._feeds([Path(p.file) for p in prepared], prepared), None)
 
+    def learn_prepared(self, prepared: Sequence[Any]) -> list[str]:
+        """The fleet's first pass (:mod:`analyzer.pipeline.fleet`): the global part
+        over captures whose SRTP flows stay where they are. Keys are learned and
+        their take-up by the decryptor noted with its merge place
+        (:attr:`keys_timeline`); observations are held with their places until
+        :meth:`finish_prepared` merges them with the SRTP observations made
+        elsewhere. Returns the captures' errors."""
+        self._hold = []
+        return self._run(self._feeds([Path(p.file) for p in prepared], prepared), None)
+
+    def held_offsets(self) -> list[tuple[int, float]]:
+        """(capture index, clock offset) of the captures of :meth:`learn_prepared`."""
+        return [(feed.index, feed.offset) for feed in self._held_feeds]
+
+    def finish_prepared(self, srtp: Sequence[Any]) -> None:
+        """The fleet's second pass: the held observations and those of the SRTP
+        groups opened elsewhere (each an iterable of ``(place, n, SrtpObs)`` in merge
+        order, with ``last``: capture index -> the last SRTP-only record of it that
+        came out of the merge, as (frame, time)), fed to the reconstructor in the
+        order the single-machine run feeds them; then the captures end."""
+        hold, self._hold = self._hold or [], None
+        streams = [((place, 1, n, obs) for place, n, obs in hold)]
+        streams += [((place, 0, n, obs) for place, n, obs in group.observations())
+                    for group in srtp]
+        feed = self.rec.feed
+        for _place, _kind, _n, obs in heapq.merge(*streams, key=lambda item: item[:3]):
+            feed(obs)
+        finders = {f.index: f.finder for f in self._held_feeds}
+        for group in srtp:
+            for index, (frame, time) in group.last.items():
+                finder = finders[index]
+                if frame > finder.last[1]:
+                    finder.passed(Record(frame, time, 0, b"", 0))
+        self._finish_feeds(self._held_feeds)
+
     def _run(self, feeds: list[CaptureFeed], follow: Callable[[], bool] | None) -> list[str]:
-        """The merge of *feeds* in time, and everything after it."""
+        """The merge of *feeds* in time, and everything after it.
+
+        Merged captures: each record's SRTP step, its flow's write-off and the
+        finders see it as it comes out of the merge, so what a packet makes of the
+        keys depends on its own place only (keys learned from MIKEY in any capture
+        before it), which is what lets a cluster open SRTP flows apart
+        (:mod:`analyzer.pipeline.fleet`). One capture: the same, done as it is read.
+        """
         errors: list[str] = []
         rows = self.on_packet is not None
+        merged = len(feeds) > 1
         # the decryptor's key count changes only when a candidate is fed (keys are
         # learned from MIKEY there): the prefilters read it from here, not recount it
         known = [self.decryptor.key_count if self.decryptor is not None else 0]
+        holding = self._hold is not None
+        if holding and self.decryptor is not None:
+            self.keys_timeline.note(BEFORE_ALL, self.decryptor, 0)
+        taken = len(self.decryptor.taken) if self.decryptor is not None else 0
         for feed in feeds:
             feed.keep.key_source = lambda: known[0]
+            feed.flows.key_source = lambda: known[0]
         self._frames: dict[tuple[int, int], bytes] = {}
-        srtp = self._srtp if self.decryptor is not None else None
-        streams = [feed.records(srtp=srtp, on_record=self.on_record, tick=self.tick,
+        step = self.step if self.step is not None and not rows and not holding else None
+        # merged, the SRTP step and write-offs wait for the record's turn (below)
+        streams = [feed.records(srtp=None if merged or holding else self._srtp,
+                                on_record=self.on_record, tick=self.tick,
                                 progress=self.progress, follow=follow, workers=self.workers,
-                                rows=rows, merged=len(feeds) > 1, errors=errors)
+                                rows=rows, merged=merged, errors=errors)
                    for feed in feeds]
-        finders = {feed.index: feed.finder for feed in feeds}
-        for _, index, record in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        by_index = {feed.index: feed for feed in feeds}
+        on_record = self.on_record
+        profile = self.profile
+        place: Place = BEFORE_ALL
+        for _, index, record, original in heapq.merge(*streams, key=lambda i: (i[0], i[1])):
+            feed = by_index[index]
+            if holding:  # (the fleet's first pass: SRTP is opened elsewhere)
+                place = (record.time, index, record.number) if merged else \
+                    (0.0, 0, record.number)
+                target = srtp_target(record, profile)
+                if target is not None and target.dport not in profile.flute_ports:
+                    continue
+            elif merged and step is not None:
+                target = srtp_target(record, profile)
+                if target is not None:
+                    flows = feed.flows
+                    if flows.dead and target.dport not in profile.flute_ports \
+                            and not flows.alive((target.flow, target.dport)):
+                        if on_record is not None:  # written off: not tried now
+                            on_record(index, original, None)
+                        continue
+                    srtp_only, replaced = self._srtp(record, index, flows,
+                                                     on_record is not None, target)
+                    if on_record is not None:
+                        on_record(index, original, replaced)
+                    if srtp_only:
+                        feed.finder.passed(record)
+                        continue
+                elif on_record is not None:
+                    on_record(index, original, None)
+            elif merged and on_record is not None:
+                on_record(index, original, None)
             if rows:  # the frames that candidates may show (an HTTP message ends later)
                 self._frames[(index, record.number)] = record.data
                 if len(self._frames) > 4096:
                     self._frames.pop(next(iter(self._frames)))
-            cands = finders[index].record(record, whole=True)
+            cands = feed.finder.record(record, whole=True)
             if cands:
+                self._place = place
                 for cand in cands:
                     self._feed(cand)
                 if self.decryptor is not None:
                     known[0] = self.decryptor.key_count
+                    if holding and len(self.decryptor.taken) > taken:
+                        self.keys_timeline.note(place, self.decryptor, taken)
+                        taken = len(self.decryptor.taken)
+        self._place = AFTER_ALL
+        if not holding:
+            self._finish_feeds(feeds)
+        else:
+            self._held_feeds = feeds
+        return errors
+
+    def _finish_feeds(self, feeds: list[CaptureFeed]) -> None:
+        """The end of the captures: what the finders still hold."""
         for feed in feeds:
             for cand in feed.finder.finish(self.end_objects):
                 self._feed(cand)
-        return errors
 
     def _feeds(self, paths: list[Path], prepared: Sequence[Any] | None = None
                ) -> list[CaptureFeed]:
@@ -185,6 +282,10 @@ class Session:
                 if diffs:
                     offsets[k] = diffs[len(diffs) // 2]
         feeds = []
+        if self.decryptor is not None:
+            if self.step is None:
+                self.step = SrtpStep(self.decryptor, self.profile)
+            self.step.merged = len(self.captures) + len(paths) > 1
         for k, path in enumerate(paths):
             keep = Prefilter(self.profile, srtp=self.decryptor is not None or rows)
             # dissected SRTP rows: found (by key or announced MKI) as candidates by an
@@ -200,6 +301,8 @@ class Session:
                                if self.indexes is not None else None)
             if prepared is not None:
                 feed.source = prepared[k]
+            if len(paths) > 1 and not rows:  # write-offs at the record's turn in the merge
+                feed.flows = Prefilter(self.profile, srtp=True)
             if k and offsets[k]:
                 feed.info.offset = round(offsets[k], 6)
             feeds.append(feed)
@@ -213,11 +316,12 @@ class Session:
             raise CaptureError(errors[0])
 
     def _feed(self, cand: Any) -> None:
+        same = self._same.duplicate
         if self.on_candidate is not None and self.hierarchy is None and not self.reconstruct:
-            self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time)
+            same(_cand_fingerprint(cand), cand.capture, cand.time)
             self.on_candidate(cand)
             return
-        if self._duplicate(_cand_fingerprint(cand), cand.capture, cand.time):
+        if same(_cand_fingerprint(cand), cand.capture, cand.time):
             if self.on_packet is not None:
                 self.on_packet(build(cand, None, self.profile), self._frame(cand))
             return
@@ -226,85 +330,32 @@ class Session:
             for opened in pkt.downloads:
                 self.on_download(opened)
         if self.reconstruct:
+            hold = self._hold
             for obs in observe(pkt):
-                self.rec.feed(obs)
+                if hold is None:
+                    self.rec.feed(obs)
+                else:
+                    hold.append((self._place, len(hold), obs))
         if self.on_packet is not None:
             self.on_packet(pkt, self._frame(cand))
 
     def _frame(self, cand: Any) -> bytes:
         return self._frames.get((cand.capture, cand.frame), b"")
 
-    def _duplicate(self, fp: bytes, capture: int, time: float) -> bool:
-        """Seen in another capture within :data:`SAME_WINDOW` seconds (aligned)?"""
-        while self._recent and time - self._recent[0][1] > 5 * SAME_WINDOW:
-            old, _ = self._recent.popleft()
-            if self._seen.get(old, (None, 0.0))[1] <= time - 5 * SAME_WINDOW:
-                self._seen.pop(old, None)
-        seen = self._seen.get(fp)
-        if seen is not None and seen[0] != capture and abs(time - seen[1]) <= SAME_WINDOW:
-            return True
-        self._seen[fp] = (capture, time)
-        self._recent.append((fp, time))
-        return False
-
-    def _srtp(self, record: Record, index: int, keep: Prefilter,
-              plaintext: bool = False) -> tuple[bool, bytes | None]:
-        """Try the keys on an RTP-like UDP packet: (True when the packet can concern
-        nothing but SRTP - no MIKEY, HTTP or FLUTE finder would take it -, with
-        *plaintext* the record's bytes with the payload decrypted, else None)."""
-        fields = udp4_fields(record.data) if record.linktype == 1 else None
-        tp = None
-        if fields is not None:  # the common frame, without a Transport
-            src_ip, sport, flow, dport, payload = fields
-        else:
-            tp = decode_transport(record.linktype, record.data)
-            if tp is None or tp.proto != "udp":
+    def _srtp(self, record: Record, index: int, flows: Prefilter, plaintext: bool = False,
+              target: Target | None = None) -> tuple[bool, bytes | None]:
+        """Try the keys on an RTP-like UDP packet (:class:`SrtpStep`): (True when the
+        packet can concern nothing but SRTP, with *plaintext* the record's bytes with
+        the payload decrypted, else None); its observation goes to the reconstructor."""
+        if target is None:
+            target = srtp_target(record, self.profile)
+            if target is None:
                 return False, None
-            src_ip, sport, dport, payload = packed(tp.src), tp.sport, tp.dport, tp.payload
-            flow = packed(tp.dst)
-        if not payload or payload[0] >> 6 != 2:
-            return False, None
-        profile = self.profile
-        ports = profile.mikey_udp_ports
-        if sport in ports or dport in ports:
-            return False, None
-        # RTP version 2 in the first byte: no MIKEY (version 1), no text, no LCT header
-        srtp_only = dport not in profile.flute_ports
-        dst = self._endpoints.get((flow, dport))
-        if dst is None:
-            if len(self._endpoints) >= 65536:
-                self._endpoints.clear()
-            dst = self._endpoints[(flow, dport)] = endpoint(_ntop(flow), dport)
-        decryptor = self.decryptor
-        if len(self.captures) > 1 and self._duplicate(
-                b"s" + hashlib.sha1(payload).digest()[:12], index, record.time):
-            # seen by another tap: counted there; decrypt still writes its plaintext
-            return srtp_only, self._replace(record, tp, decryptor.decrypt(payload, dst)) \
-                if plaintext else None
-        # a flow written off is tried only with the keys learned since
-        opened = decryptor.decrypt(payload, dst, plaintext=plaintext,
-                                   since=keep.tried(flow, dport))
-        result, label, mtk = decryptor.last
-        if not result:
-            if not decryptor.last_mki_match:  # nothing names this flow's packets
-                keep.srtp_miss(flow, dport, decryptor.key_count)
-            return srtp_only, None
-        keep.srtp_hit(flow, dport)
-        rtp = rtp_fields(payload)
-        ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
-        src = endpoint(_ntop(src_ip), sport)
-        self.rec.feed(SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk,
-                              label, result))
-        return srtp_only, self._replace(record, tp, opened) if plaintext else None
-
-    @staticmethod
-    def _replace(record: Record, tp: Any, plain: bytes | None) -> bytes | None:
-        """The frame with its UDP payload replaced by *plain* (checksums fixed)."""
-        if plain is None:
-            return None
-        if tp is None:
-            tp = decode_transport(record.linktype, record.data)
-        return replace_udp_payload(record.data, tp, plain)
+        assert self.step is not None
+        srtp_only, replaced, obs = self.step(record, index, flows, target, plaintext)
+        if obs is not None:
+            self.rec.feed(obs)
+        return srtp_only, replaced
 
     def finish(self) -> None:
         """The captures ended: open procedures close, last uses are recorded
@@ -326,7 +377,4 @@ def _cand_fingerprint(cand: Any) -> bytes:
     return b"m" + hashlib.sha1(b"".join(d for _c, d, _i in cand.found)).digest()[:12]
 
 
-def _ntop(packed_ip: bytes) -> str:
-    """A packed IPv4 or IPv6 address as text."""
-    return socket.inet_ntop(socket.AF_INET6 if len(packed_ip) == 16 else socket.AF_INET,
-                            packed_ip)
+
