@@ -15,12 +15,12 @@ files are, the global part here, with the result of the single-machine run.
    their places in the merge, and each MTK the decryptor takes up is noted with
    the place after which it was known (:class:`~analyzer.pipeline.srtp_step.KeyTimeline`).
 3. *Second map* (:func:`open_srtp_group`, on the workers): the RTP-like datagrams are
-   opened where they are, with the keys replayed at their places. A payload names
-   its SSRC, so flows and SSRCs fall into groups that share no SRTP state (stream
-   rollover, write-offs, a payload two taps carry): a group seen by one capture
-   is opened beside it; a group several taps saw is gathered from their workers
-   into one task (worker to worker). What comes back is one small record per
-   packet a key opened (or whose known stream failed), not its bytes.
+   opened on the workers, with the keys replayed at their places. Everything SRTP
+   keeps (stream rollover, write-offs, a payload two taps carry to the same
+   destination) belongs to a flow, so the flows are spread over a few tasks, each
+   with every capture's packets of its flows (moved worker to worker, not
+   through the client). What comes back is one small record per packet a key
+   opened (or whose known stream failed), not its bytes.
 4. *Final merge* (:meth:`Session.finish_prepared`): those observations and the held
    ones, fed to the reconstructor in the order of the single-machine run.
 
@@ -28,7 +28,7 @@ So the timeline is byte-identical to ``export`` without Dask, whatever order the
 tasks finish in. That rests on each capture's records being in time order (then
 the merge is a sort by (time, capture, frame)); a capture whose clock goes back
 makes the run fall back to sending every record kept here and opening SRTP here,
-as does a run with more SRTP flows than the groups are bounded for.
+as does a capture with more than :data:`MAX_FLOWS` RTP-like flows.
 """
 
 from __future__ import annotations
@@ -58,27 +58,14 @@ from analyzer.pipeline.srtp_step import (
     Place,
     SrtpStep,
     srtp_target,
-    stream_ssrc,
 )
 
-#: Most (SSRC, flow) pairs a capture's summary names; beyond, one group opens all
-#: SRTP (the decryptor's and prefilter's tables are bounded at 65,536 entries, and
-#: a group must see all of a capture's entries to clear them when the run would)
-MAX_STREAMS = 60_000
+#: Most SRTP flows (destination address and port) a capture's summary names; beyond,
+#: SRTP is opened at the reduce (the prefilter's tables are bounded at 65,536 flows,
+#: and a task must see all of a capture's flows to clear them when the run would)
+MAX_FLOWS = 60_000
 
 Flow = tuple[bytes, int]
-
-
-@dataclass
-class SrtpSummary:
-    """The RTP-like datagrams of one capture, as groups of flows and SSRCs that
-    share nothing with each other (union of flows that carry a common SSRC)."""
-
-    #: (flows, SSRCs, packets) per group
-    groups: list[tuple[frozenset[Flow], frozenset[int], int]] = field(default_factory=list)
-    #: distinct (SSRC, flow) pairs, and whether there were more than :data:`MAX_STREAMS`
-    streams: int = 0
-    overflow: bool = False
 
 
 @dataclass
@@ -92,10 +79,11 @@ class Prepared:
         fingerprints: first time of each MIKEY message (clock alignment).
         records: the records the reduce needs, in file order.
         in_order: the records' times never go back.
-        srtp: what the RTP-like datagrams are (summary).
-        held: RTP-like datagrams for SRTP only (kept on the worker).
+        flows: RTP-like datagrams per flow (destination address, port); *overflow*:
+            more flows than :data:`MAX_FLOWS`.
+        held: RTP-like datagrams for SRTP only (kept on the worker), with their flows.
         dual: RTP-like datagrams also among *records* (a FLUTE port's) and those
-            made whole from fragments (kept on the worker).
+            made whole from fragments (kept on the worker), with their flows.
     """
 
     file: str
@@ -106,9 +94,10 @@ class Prepared:
     fingerprints: dict[bytes, float] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)
     in_order: bool = True
-    srtp: SrtpSummary = field(default_factory=SrtpSummary)
-    held: list[Record] = field(default_factory=list, repr=False)
-    dual: list[Record] = field(default_factory=list, repr=False)
+    flows: dict[Flow, int] = field(default_factory=dict)
+    overflow: bool = False
+    held: list[tuple[Record, Flow]] = field(default_factory=list, repr=False)
+    dual: list[tuple[Record, Flow]] = field(default_factory=list, repr=False)
 
     @property
     def kept_bytes(self) -> int:
@@ -121,71 +110,78 @@ class Prepared:
 
     def everything(self) -> "Prepared":
         """Every record kept, RTP-like included (the fallback: SRTP opened at the reduce)."""
-        merged = list(heapq.merge(self.records, self.held, key=lambda r: r.number))
+        merged = list(heapq.merge(self.records, (r for r, _ in self.held),
+                                  key=lambda r: r.number))
         return replace(self, records=merged, held=[], dual=[])
 
-    def split(self, shares: Sequence[frozenset[Flow] | None],
-              profile: Profile = DEFAULT_PROFILE) -> list[list[Record]]:
-        """The RTP-like datagrams held here, per share (a task's flows in this
-        capture), each in file order."""
+    def split(self, shares: Sequence[frozenset[Flow] | None]) -> list["Packed"]:
+        """The RTP-like datagrams held here per share (a task's flows in this capture),
+        each in file order, with their flows, packed to cross the network."""
         where: dict[Flow, int] = {}
         for n, flows in enumerate(shares):
             for flow in flows or ():
                 where[flow] = n
-        out: list[list[Record]] = [[] for _ in shares]
-        for rec in heapq.merge(self.held, self.dual, key=lambda r: r.number):
-            target = srtp_target(rec, profile)
-            if target is not None:
-                n = where.get((target.flow, target.dport))
-                if n is not None:
-                    out[n].append(rec)
+        out = [Packed() for _ in shares]
+        items = heapq.merge(self.held, self.dual, key=lambda item: item[0].number) \
+            if self.dual else self.held
+        for rec, flow in items:
+            n = where.get(flow)
+            if n is not None:
+                out[n].add(rec, flow)
         return out
 
 
-class _Groups:
-    """Union-find over a capture's flows and SSRCs (bounded)."""
+class Packed:
+    """Records and their flows as a few arrays and one byte string: what moves from
+    worker to worker (pickling as many objects as packets would cost more than the
+    work they carry)."""
 
     def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
-        self.packets: dict[Any, int] = {}
-        self.pairs: set[tuple[int, Flow]] = set()
-        self.overflow = False
+        self.data = bytearray()
+        self.ends = array("Q")
+        self.numbers = array("Q")
+        self.times = array("d")
+        self.linktypes = array("I")
+        self.orig = array("Q")
+        self.flow = array("I")
+        self.flows: list[Flow] = []
+        self._flow_at: dict[Flow, int] = {}
 
-    def _root(self, node: Any) -> Any:
-        parent = self.parent
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
+    def add(self, rec: Record, flow: Flow) -> None:
+        self.data += rec.data
+        self.ends.append(len(self.data))
+        self.numbers.append(rec.number)
+        self.times.append(rec.time)
+        self.linktypes.append(rec.linktype)
+        self.orig.append(rec.orig_len)
+        at = self._flow_at.get(flow)
+        if at is None:
+            at = self._flow_at[flow] = len(self.flows)
+            self.flows.append(flow)
+        self.flow.append(at)
 
-    def add(self, flow: Flow, ssrc: int) -> None:
-        if (ssrc, flow) not in self.pairs:
-            if len(self.pairs) >= MAX_STREAMS:
-                self.overflow = True  # (the run opens SRTP at the reduce)
-                return
-            self.pairs.add((ssrc, flow))
-        a, b = ("f", flow), ("s", ssrc)
-        for node in (a, b):
-            if node not in self.parent:
-                self.parent[node] = node
-        ra, rb = self._root(a), self._root(b)
-        if ra != rb:
-            self.parent[rb] = ra
-            self.packets[ra] = self.packets.get(ra, 0) + self.packets.pop(rb, 0)
-        self.packets[ra] = self.packets.get(ra, 0) + 1
+    def __len__(self) -> int:
+        return len(self.numbers)
 
-    def summary(self) -> SrtpSummary:
-        flows: dict[Any, set[Flow]] = {}
-        ssrcs: dict[Any, set[int]] = {}
-        for node in self.parent:
-            root = self._root(node)
-            if node[0] == "f":
-                flows.setdefault(root, set()).add(node[1])
-            else:
-                ssrcs.setdefault(root, set()).add(node[1])
-        groups = [(frozenset(flows.get(r, ())), frozenset(ssrcs.get(r, ())),
-                   self.packets.get(r, 0)) for r in self.packets]
-        return SrtpSummary(groups, len(self.pairs), self.overflow)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_flow_at")
+        state["data"] = bytes(self.data)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._flow_at = {}
+
+    def items(self, offset: float = 0.0) -> Iterator[tuple[Record, Flow]]:
+        """The records (times moved by *offset*) and their flows, in order."""
+        data, flows = bytes(self.data), self.flows
+        start = 0
+        for end, number, time_, linktype, orig, at in zip(self.ends, self.numbers, self.times,
+                                                         self.linktypes, self.orig, self.flow):
+            yield Record(number, time_ + offset if offset else time_, linktype,
+                         data[start:end], orig), flows[at]
+            start = end
 
 
 def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
@@ -208,36 +204,45 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
     finder = CandidateFinder(0, profile, prefilter=keep)  # learns the BM-SCs, as at home
     aligning = Prefilter()  # what fingerprints() reads: a subset of what *keep* keeps
     defrag = Defragmenter()
-    groups = _Groups()
     flute = profile.flute_ports
     tally = Tally()
     last = float("-inf")
-    records, held, dual = out.records, out.held, out.dual
+    records, held, dual, flows = out.records, out.held, out.dual, out.flows
     try:
         for record in read_capture(path, keep, tally):
             data = record.data
             if record.time < last:
                 out.in_order = False
             last = record.time
-            frag = fragment_of(record.linktype, data)
+            # (Ethernet, IPv4, neither MF nor an offset: no fragment, the common case)
+            frag = None if record.linktype == 1 and data[12:14] == b"\x08\x00" \
+                and len(data) > 21 and not (data[20] & 0x3F or data[21]) \
+                else fragment_of(record.linktype, data)
             if frag is not None:
                 records.append(record)
                 whole = defrag.add(record, frag)
                 target = srtp_target(whole, profile) if whole is not None and srtp else None
                 if target is not None:  # (its fragments go to the reduce, which makes it too)
-                    dual.append(whole)
-                    groups.add((target.flow, target.dport), stream_ssrc(target.payload))
+                    flow = (target.flow, target.dport)
+                    dual.append((whole, flow))
+                    flows[flow] = flows.get(flow, 0) + 1
             else:
                 target = srtp_target(record, profile) if srtp else None
                 if target is None:
                     records.append(record)
                 else:
-                    groups.add((target.flow, target.dport), stream_ssrc(target.payload))
+                    flow = (target.flow, target.dport)
+                    if flow in flows:
+                        flows[flow] += 1
+                    elif len(flows) < MAX_FLOWS:
+                        flows[flow] = 1
+                    else:
+                        out.overflow = True
                     if target.dport in flute:
                         records.append(record)
-                        dual.append(record)
+                        dual.append((record, flow))
                     else:
-                        held.append(record)
+                        held.append((record, flow))
                         continue
             # BM-SCs are learned from HTTP: plain UDP frames are left out (the common
             # case decode reads at once); GTP-U tunnels, which may carry TCP, are not
@@ -249,7 +254,6 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
     except CaptureError as exc:
         out.error = str(exc)
     out.packets, out.start, out.end = tally.packets, tally.start, tally.end
-    out.srtp = groups.summary()
     return out
 
 
@@ -291,39 +295,40 @@ class SrtpGroupResult:
                                     result)
 
 
-def open_srtp_group(parts: Sequence[tuple[int, float, list[Record]]], keys: KeyTimeline,
-                    profile: Profile = DEFAULT_PROFILE, merged: bool = True
+def open_srtp_group(parts: Sequence[tuple[int, float, "Packed"]],
+                    keys: KeyTimeline, profile: Profile = DEFAULT_PROFILE, merged: bool = True
                     ) -> SrtpGroupResult:
-    """The second map: one group's RTP-like datagrams, ``(capture index, clock offset,
-    records in file order)`` per capture, opened in merge order with the keys of
-    *keys* as known at each place, as :meth:`Session._run` does at home."""
+    """The second map: some flows' RTP-like datagrams, ``(capture index, clock offset,
+    records in file order with their flows)`` per capture, opened in merge order with
+    the keys of *keys* as known at each place, as :meth:`Session._run` does at home."""
     replay = keys.replay()
     decryptor = replay.decryptor
     step = SrtpStep(decryptor, profile, merged=merged)
     out = SrtpGroupResult(merged)
     kinds: dict[tuple, int] = {}
-    flows: dict[int, Prefilter] = {}
+    written_off: dict[int, Prefilter] = {}
     streams = []
-    for index, offset, records in parts:
-        flows[index] = Prefilter(profile, srtp=True)
-        flows[index].key_source = lambda: decryptor.key_count
-        streams.append(_placed(index, offset, records, merged))
+    for index, offset, packed in parts:
+        written_off[index] = Prefilter(profile, srtp=True)
+        written_off[index].key_source = lambda: decryptor.key_count
+        streams.append(_placed(index, packed.items(offset), merged))
     flute = profile.flute_ports
-    for place, index, record in heapq.merge(*streams, key=lambda item: item[0]):
-        replay.at(place)
+    at = replay.at
+    for place, index, record, flow in heapq.merge(*streams, key=lambda item: item[0]):
+        at(place)
+        out.packets += 1
+        wo = written_off[index]
+        if wo.dead and flow[1] not in flute and not wo.alive(flow):
+            continue
         target = srtp_target(record, profile)
         if target is None:
-            continue
-        out.packets += 1
-        wo = flows[index]
-        if wo.dead and target.dport not in flute and not wo.alive((target.flow, target.dport)):
             continue
         srtp_only, _plain, obs = step(record, index, wo, target)
         if srtp_only:
             out.last[index] = (record.number, record.time)
         if obs is not None:
-            at = obs.at
-            kind = (at.src, at.dst, obs.ssrc, obs.mtk, obs.key_label, obs.result)
+            where = obs.at
+            kind = (where.src, where.dst, obs.ssrc, obs.mtk, obs.key_label, obs.result)
             k = kinds.get(kind)
             if k is None:
                 k = kinds[kind] = len(out.kinds)
@@ -335,74 +340,39 @@ def open_srtp_group(parts: Sequence[tuple[int, float, list[Record]]], keys: KeyT
     return out
 
 
-def _placed(index: int, offset: float, records: list[Record], merged: bool
-            ) -> Iterator[tuple[Place, int, Record]]:
-    for rec in records:
-        if offset:
-            rec = Record(rec.number, rec.time + offset, rec.linktype, rec.data, rec.orig_len)
-        yield ((rec.time, index, rec.number) if merged else (0.0, 0, rec.number)), index, rec
+def _placed(index: int, items: Iterator[tuple[Record, Flow]], merged: bool
+            ) -> Iterator[tuple[Place, int, Record, Flow]]:
+    for rec, flow in items:
+        yield ((rec.time, index, rec.number) if merged else (0.0, 0, rec.number)), index, \
+            rec, flow
 
 
 def plan_groups(prepared: Sequence[Prepared], tasks: int = 8
                 ) -> list[dict[int, frozenset[Flow]]] | None:
-    """The SRTP tasks of a run: per task, capture (position) -> its flows in it.
-    Groups of two captures are joined when they share an SSRC; groups are packed
-    into about *tasks* tasks. None: open SRTP at the reduce (a capture out of time
-    order, or more flows than bounded)."""
+    """The SRTP tasks of a run: per task, capture (position) -> its flows in it. A
+    flow's packets of every capture go to one task; flows are spread over about
+    *tasks* tasks by packet count (largest first, to the least loaded). None: open
+    SRTP at the reduce (a capture out of time order, or more flows than bounded)."""
     if len(prepared) > 1 and not all(p.in_order for p in prepared) \
-            or any(p.srtp.overflow for p in prepared):
+            or any(p.overflow for p in prepared):
         return None
-    if sum(p.srtp.streams for p in prepared) > MAX_STREAMS:
-        # one group opens them all, with every table as at home
-        return [{k: frozenset().union(*(g[0] for g in p.srtp.groups))
-                 for k, p in enumerate(prepared) if p.srtp.groups}] \
-            if any(p.srtp.groups for p in prepared) else []
-    nodes = [(k, g) for k, p in enumerate(prepared) for g in range(len(p.srtp.groups))]
-    parent = {n: n for n in nodes}
-
-    def root(n: tuple[int, int]) -> tuple[int, int]:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    by_ssrc: dict[int, tuple[int, int]] = {}
+    total: dict[Flow, int] = {}
+    for p in prepared:
+        for flow, n in p.flows.items():
+            total[flow] = total.get(flow, 0) + n
+    if not total:
+        return []
+    bins = [(0, b) for b in range(max(1, min(tasks, len(total))))]
+    home: dict[Flow, int] = {}
+    for flow, n in sorted(total.items(), key=lambda item: (-item[1], item[0])):
+        load, b = heapq.heappop(bins)
+        home[flow] = b
+        heapq.heappush(bins, (load + n, b))
+    plan: list[dict[int, set[Flow]]] = [{} for _ in bins]
     for k, p in enumerate(prepared):
-        for g, (_flows, ssrcs, _n) in enumerate(p.srtp.groups):
-            for ssrc in ssrcs:
-                other = by_ssrc.setdefault(ssrc, (k, g))
-                ra, rb = root(other), root((k, g))
-                if ra != rb:
-                    parent[rb] = ra
-    plan: dict[tuple[int, int], dict[int, frozenset[Flow]]] = {}
-    size: dict[tuple[int, int], int] = {}
-    for k, g in nodes:
-        r = root((k, g))
-        share = plan.setdefault(r, {})
-        share[k] = share.get(k, frozenset()) | prepared[k].srtp.groups[g][0]
-        size[r] = size.get(r, 0) + prepared[k].srtp.groups[g][2]
-    return _bins([(plan[r], size[r]) for r in plan], tasks)
-
-
-def _bins(groups: list[tuple[dict[int, frozenset[Flow]], int]], tasks: int
-          ) -> list[dict[int, frozenset[Flow]]]:
-    """Groups packed into about *tasks* tasks of similar packet counts (groups that
-    share nothing may be opened by one decryptor: the result is the same), groups
-    of the same captures together (each task reads fewer captures' shares)."""
-    total = sum(n for _, n in groups) or 1
-    target = total / max(1, tasks)
-    groups = sorted(groups, key=lambda g: (sorted(g[0]), -g[1]))
-    out: list[dict[int, frozenset[Flow]]] = []
-    filled = 0
-    for share, n in groups:
-        if not out or filled and filled + n > target:
-            out.append({})
-            filled = 0
-        bin_ = out[-1]
-        for k, flows in share.items():
-            bin_[k] = bin_.get(k, frozenset()) | flows
-        filled += n
-    return out
+        for flow in p.flows:
+            plan[home[flow]].setdefault(k, set()).add(flow)
+    return [{k: frozenset(flows) for k, flows in share.items()} for share in plan if share]
 
 
 def expand(patterns: Sequence[str]) -> list[str]:
@@ -479,7 +449,7 @@ def export_here(paths: Sequence[str], session: Any,
 
     def open_groups(plan: list[dict[int, frozenset[Flow]]], offsets: dict[int, float],
                     merged: bool) -> list[SrtpGroupResult]:
-        splits = {k: p.split([share.get(k) for share in plan], session.profile)
+        splits = {k: p.split([share.get(k) for share in plan])
                   for k, p in enumerate(preps)}
         return [open_srtp_group([(k, offsets[k], splits[k][b]) for k in share],
                                 session.keys_timeline, session.profile, merged)
@@ -587,8 +557,7 @@ def export_on_dask(paths: Sequence[str], session: Any, scheduler: str | None,
 
         def open_groups(plan: list[dict[int, frozenset[Flow]]], offsets: dict[int, float],
                         merged: bool) -> list[SrtpGroupResult]:
-            splits = {k: cluster.submit(Prepared.split, m, [share.get(k) for share in plan],
-                                        profile)
+            splits = {k: cluster.submit(Prepared.split, m, [share.get(k) for share in plan])
                       for k, m in enumerate(maps) if any(k in share for share in plan)}
             keys = cluster.client.scatter(session.keys_timeline, broadcast=True)
             tasks = []
@@ -606,6 +575,6 @@ def export_on_dask(paths: Sequence[str], session: Any, scheduler: str | None,
         cluster.close()
 
 
-__all__ = ["DaskMissing", "FleetReport", "Prepared", "SrtpGroupResult", "SrtpSummary",
+__all__ = ["DaskMissing", "FleetReport", "Prepared", "SrtpGroupResult",
            "expand", "export_here", "export_on_dask", "open_srtp_group", "plan_groups",
            "prepare_capture", "prepare_on_dask"]

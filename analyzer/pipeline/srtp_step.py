@@ -11,10 +11,10 @@ What a packet's result depends on, and nothing else: the keys known at its place
 in the merge; the rollover and replay state of its stream (SSRC, destination);
 the write-offs of its flow (destination address and port) in its capture
 (:class:`~analyzer.net.prefilter.Prefilter`); and, when several captures are
-merged, whether another capture had the same payload within
-:data:`SAME_WINDOW` seconds (counted there). A payload names its SSRC, so the
-flows and SSRCs of the captures fall into groups that share none of this state:
-each group can be opened on its own.
+merged, whether another capture had the same payload to the same destination
+within :data:`SAME_WINDOW` seconds (counted there). All of it belongs to the
+packet's flow: the flows of a run can be opened apart, each with every
+capture's packets of it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from analyzer.keys.store import Key, KeyStore
 from analyzer.net.decode import decode_transport, replace_udp_payload, udp4_fields
 from analyzer.net.prefilter import Prefilter, packed
 from analyzer.views.result import endpoint
-from dissectors.srtp import is_rtcp, rtp_fields
+from dissectors.srtp import rtp_fields
 
 #: Seconds within which the same message (or SRTP payload) in two captures is one.
 SAME_WINDOW = 2.0
@@ -71,15 +71,6 @@ def srtp_target(record: Record, profile: Profile = DEFAULT_PROFILE) -> Target | 
     if sport in ports or dport in ports:
         return None
     return Target(flow, dport, src, sport, payload, tp)
-
-
-def stream_ssrc(payload: bytes) -> int:
-    """The SSRC the decryptor files a packet under (the sender's for SRTCP); identical
-    payloads give the same number."""
-    if is_rtcp(payload):
-        return int.from_bytes(payload[4:8], "big")
-    fields = rtp_fields(payload)
-    return fields[0] if fields is not None else int.from_bytes(payload[8:12], "big")
 
 
 class SameWindow:
@@ -137,8 +128,9 @@ class SrtpStep:
                 self._endpoints.clear()
             dst = self._endpoints[(flow, dport)] = endpoint(_ntop(flow), dport)
         decryptor = self.decryptor
-        if self.merged and self.same.duplicate(b"s" + hashlib.sha1(payload).digest()[:12],
-                                               index, record.time):
+        if self.merged and self.same.duplicate(
+                hashlib.sha1(flow + dport.to_bytes(2, "big") + payload).digest()[:13],
+                index, record.time):
             # seen by another tap: counted there; decrypt still writes its plaintext
             return srtp_only, self._replace(record, target.tp, decryptor.decrypt(payload, dst)) \
                 if plaintext else None, None
@@ -235,4 +227,4 @@ def _ntop(packed_ip: bytes) -> str:
 
 
 __all__ = ["AFTER_ALL", "BEFORE_ALL", "KeyTimeline", "Place", "SAME_WINDOW", "SameWindow",
-           "SrtpStep", "Target", "TimelineReplay", "srtp_target", "stream_ssrc"]
+           "SrtpStep", "Target", "TimelineReplay", "srtp_target"]
