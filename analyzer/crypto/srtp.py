@@ -171,10 +171,6 @@ class SrtpContext:
     _keys: dict[tuple[int, int], _SessionKeys] = field(default_factory=dict)
     _rtp_keys: _SessionKeys | None = None  # the SRTP session keys when kdr = 0
 
-    def __post_init__(self) -> None:
-        if not self.kdr:
-            self._rtp_keys = self._session(False, 0)
-
     def _session(self, rtcp: bool, index: int) -> _SessionKeys:
         r = index // self.kdr if self.kdr else 0
         cached = self._keys.get((rtcp, r))
@@ -190,6 +186,8 @@ class SrtpContext:
         if len(self._keys) > 64:  # kdr > 0 over a long stream: keep the cache bounded
             self._keys.clear()
         self._keys[(rtcp, r)] = keys
+        if not self.kdr and not rtcp:  # derived on first use: most keys tried never open one
+            self._rtp_keys = keys
         return keys
 
     # ------------------------------------------------------------------ SRTP

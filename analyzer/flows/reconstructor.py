@@ -42,6 +42,7 @@ from analyzer.flows.observe import DownloadObs, HttpObs, IssueObs, MikeyObs, Srt
 from analyzer.vocab import (
     DownloadResult,
     Event,
+    KeyKind,
     MacStatus,
     Outcome,
     ProcedureName,
@@ -80,6 +81,11 @@ class Reconstructor:
     #: the MSK (kd, msk_id) under which each SRTP stream was last protected
     _stream_msk: dict[tuple, tuple[str, str]] = field(default_factory=dict)
     _changes: list[tuple[str, Any]] = field(default_factory=list)
+    #: indexes over :attr:`keys` (in its order): every MSK record, and per MSK the
+    #: MTK records delivered or active (what a new MTK supersedes), by place in keys
+    _msk_records: list[KeyRecord] = field(default_factory=list)
+    _live_mtks: dict[tuple, dict[int, KeyRecord]] = field(default_factory=dict)
+    _place: dict[int, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
 
@@ -95,6 +101,9 @@ class Reconstructor:
         rec = self.keys.get(key)
         if rec is None:
             rec = self.keys[key] = KeyRecord(kind, **ident)
+            self._place[id(rec)] = len(self._place)
+            if rec.kind == KeyKind.MSK:
+                self._msk_records.append(rec)
         return rec
 
     def _event(self, rec: KeyRecord, at: Where, event: Event, ue: str | None = None,
@@ -105,6 +114,12 @@ class Reconstructor:
                           f"{rec.kind} {_label(rec)}: {event} while {rec.state.value}")
             return
         rec.state = state
+        if rec.kind == KeyKind.MTK:
+            live = self._live_mtks.setdefault((rec.key_domain, rec.msk_id), {})
+            if state in (KeyState.DELIVERED, KeyState.ACTIVE):
+                live[self._place[id(rec)]] = rec
+            else:
+                live.pop(self._place[id(rec)], None)
         ev = KeyEvent(at.time, at.capture, at.frame, event, ue, dict(detail))
         if event == "first_use":
             rec.first_use = ev
@@ -386,8 +401,8 @@ class Reconstructor:
 
     def _supersede_older_msks(self, msk: KeyRecord, at: Where) -> None:
         group = (msk.msk_id or "")[:4]
-        for rec in self.keys.values():
-            if (rec.kind == "MSK" and rec is not msk and rec.key_domain == msk.key_domain
+        for rec in list(self._msk_records):
+            if (rec is not msk and rec.key_domain == msk.key_domain
                     and (rec.msk_id or "")[:4] == group and (rec.msk_id or "") < (msk.msk_id or "")
                     and rec.state in (KeyState.DELIVERED, KeyState.ACKNOWLEDGED, KeyState.ACTIVE)
                     and rec.events and rec.events[-1].time < at.time):
@@ -492,14 +507,12 @@ class Reconstructor:
             mtk.salt = obs.key_salt
         self._event(mtk, at, Event.DELIVERED, None, mac=obs.mac_status or MacStatus.NOT_CHECKED,
                     **({"refused_by": "mtk_window"} if label in self._window_refused else {}))
-        for rec in self.keys.values():  # older MTKs of this MSK are superseded
-            if (rec.kind == "MTK" and rec is not mtk and rec.key_domain == obs.kd
-                    and rec.msk_id == obs.msk_id and rec.state in
-                    (KeyState.DELIVERED, KeyState.ACTIVE)):
+        live = self._live_mtks.get((obs.kd, obs.msk_id), {})
+        for place in sorted(live):  # older MTKs of this MSK are superseded
+            rec = live[place]
+            if rec is not mtk and rec.state in (KeyState.DELIVERED, KeyState.ACTIVE):
                 self._event(rec, at, Event.SUPERSEDED, None, by=obs.mtk_id)
-        for rec in self.keys.values():  # an MTK under a newer MSK supersedes older MSKs
-            if rec.kind == "MSK" and rec is msk:
-                self._supersede_older_msks(rec, at)
+        self._supersede_older_msks(msk, at)  # an MTK under a newer MSK supersedes older MSKs
         self._changes.append(("procedure", proc))
 
     def _window(self, msk: KeyRecord, obs: MikeyObs, label: str) -> None:

@@ -23,6 +23,7 @@ packet counts as an authentication failure, and the statistics say which held.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from analyzer.crypto.srtp import SUITES, SrtpContext, StreamState
@@ -116,8 +117,17 @@ class SrtpDecryptor:
         #: how that packet was framed: (tag length, MKI length, RFC 4771 mode or 0, the
         #: ROC its RCC tag carried or None)
         self.last_framing: tuple[int, int, int, int | None] | None = None
-        self._index_size = -1
+        self._index_size = 0
         self._mki_found = 0
+        self._by_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
+        self._by_rtcp_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
+        self._shapes: list[tuple[int, int]] = []
+        self._rtcp_shapes: list[tuple[int, int]] = []
+        self._plain: list[_Candidate] = []
+        self._trials: list[_Candidate] = []
+        #: store MTKs looked at so far, and those not ready then (looked at again)
+        self._store_seen = 0
+        self._unready: list[tuple[bytes, bytes, bytes]] = []
         for n, key in enumerate(store.srtp):
             ex = key.extra
             ctx = SrtpContext(SUITES[ex["suite"]], key.value or b"", key.salt or b"",
@@ -126,10 +136,22 @@ class SrtpDecryptor:
                                           order=len(self._cands)))
 
     def _refresh_mtks(self) -> None:
-        if len(self.store.mtks) == len(self._mtk_seen):
+        """Take up the MTKs of the store that are ready, in the store's order (those
+        added since the last call, and those that were not ready then)."""
+        mtks = self.store.mtks
+        if len(mtks) == self._store_seen and not self._unready:
             return
-        for ids, key in self.store.mtks.items():
-            if ids in self._mtk_seen or not key.ready:
+        fresh = list(itertools.islice(mtks, self._store_seen, None)) \
+            if len(mtks) > self._store_seen else []
+        self._store_seen = len(mtks)
+        waiting = self._unready + fresh
+        self._unready = []
+        for ids in waiting:
+            key = mtks.get(ids)
+            if key is None or ids in self._mtk_seen:
+                continue
+            if not key.ready:
+                self._unready.append(ids)
                 continue
             self._mtk_seen.add(ids)
             self.taken.append(ids)
@@ -165,21 +187,23 @@ class SrtpDecryptor:
         """Candidates whose MKI is the packet's (looked up, not tried one by one),
         then those without MKI: key-file entries and the newest MTKs on trial.
         For SRTCP the MKI sits before the SRTCP tag (RFC 3711 §3.4)."""
-        if self._index_size != len(self._cands):
-            self._by_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
-            self._by_rtcp_mki: dict[tuple[int, int, bytes], list[_Candidate]] = {}
-            for cand in self._cands:
+        if self._index_size != len(self._cands):  # index the keys taken up since
+            new = self._cands[self._index_size:]
+            for cand in new:
                 mki, suite = cand.ctx.mki, cand.ctx.suite
                 if mki:
                     # RFC 4771: the tag length follows the packet (ROC || MAC, plain, none)
                     for tag_len in ({0, 4, suite.tag_len} if cand.ctx.rcc else {suite.tag_len}):
                         self._by_mki.setdefault((tag_len, len(mki), mki), []).append(cand)
+                        if (tag_len, len(mki)) not in self._shapes:
+                            self._shapes = sorted(self._shapes + [(tag_len, len(mki))])
                     self._by_rtcp_mki.setdefault((suite.rtcp_tag_len, len(mki), mki),
                                                  []).append(cand)
-            self._shapes = sorted({k[:2] for k in self._by_mki})
-            self._rtcp_shapes = sorted({k[:2] for k in self._by_rtcp_mki})
-            self._plain = [c for c in self._cands if not c.ctx.mki and not c.trial]
-            self._trials = [c for c in self._cands if c.trial][-MAX_TRIAL_KEYS:]
+                    if (suite.rtcp_tag_len, len(mki)) not in self._rtcp_shapes:
+                        self._rtcp_shapes = sorted(self._rtcp_shapes
+                                                   + [(suite.rtcp_tag_len, len(mki))])
+            self._plain = self._plain + [c for c in new if not c.ctx.mki and not c.trial]
+            self._trials = (self._trials + [c for c in new if c.trial])[-MAX_TRIAL_KEYS:]
             self._index_size = len(self._cands)
         found: list[_Candidate] = []
         n = len(payload)

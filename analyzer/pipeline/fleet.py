@@ -81,9 +81,10 @@ class Prepared:
         in_order: the records' times never go back.
         flows: RTP-like datagrams per flow (destination address, port); *overflow*:
             more flows than :data:`MAX_FLOWS`.
-        held: RTP-like datagrams for SRTP only (kept on the worker), with their flows.
-        dual: RTP-like datagrams also among *records* (a FLUTE port's) and those
-            made whole from fragments (kept on the worker), with their flows.
+        held: the RTP-like datagrams, with their flows, in file order (kept on the
+            worker, packed).
+        dual: the frame numbers of those also among *records* (a FLUTE port's) or
+            made whole from fragments (whose pieces are).
     """
 
     file: str
@@ -96,23 +97,29 @@ class Prepared:
     in_order: bool = True
     flows: dict[Flow, int] = field(default_factory=dict)
     overflow: bool = False
-    held: list[tuple[Record, Flow]] = field(default_factory=list, repr=False)
-    dual: list[tuple[Record, Flow]] = field(default_factory=list, repr=False)
+    held: "Packed" = field(default_factory=lambda: Packed(), repr=False)
+    dual: set[int] = field(default_factory=set, repr=False)
 
     @property
     def kept_bytes(self) -> int:
         """Bytes of records sent to the reduce."""
         return sum(len(r.data) for r in self.records)
 
+    def __sizeof__(self) -> int:  # (what Dask counts, moves and spills by)
+        return self.kept_bytes + 100 * len(self.records) + 40 * len(self.fingerprints) \
+            + self.held.__sizeof__() + 200
+
     def shipped(self) -> "Prepared":
         """What the reduce gets: all but the RTP-like datagrams held here."""
-        return replace(self, held=[], dual=[])
+        return replace(self, held=Packed(), dual=set())
 
     def everything(self) -> "Prepared":
         """Every record kept, RTP-like included (the fallback: SRTP opened at the reduce)."""
-        merged = list(heapq.merge(self.records, (r for r, _ in self.held),
+        dual = self.dual
+        merged = list(heapq.merge(self.records, (r for r, _ in self.held.items()
+                                                 if r.number not in dual),
                                   key=lambda r: r.number))
-        return replace(self, records=merged, held=[], dual=[])
+        return replace(self, records=merged, held=Packed(), dual=set())
 
     def split(self, shares: Sequence[frozenset[Flow] | None]) -> list["Packed"]:
         """The RTP-like datagrams held here per share (a task's flows in this capture),
@@ -121,13 +128,9 @@ class Prepared:
         for n, flows in enumerate(shares):
             for flow in flows or ():
                 where[flow] = n
-        out = [Packed() for _ in shares]
-        items = heapq.merge(self.held, self.dual, key=lambda item: item[0].number) \
-            if self.dual else self.held
-        for rec, flow in items:
-            n = where.get(flow)
-            if n is not None:
-                out[n].add(rec, flow)
+        out = self.held.split(where, len(shares))
+        for part in out:
+            part.data = bytes(part.data)  # type: ignore[assignment]
         return out
 
 
@@ -163,6 +166,9 @@ class Packed:
     def __len__(self) -> int:
         return len(self.numbers)
 
+    def __sizeof__(self) -> int:  # (what Dask counts, moves and spills by)
+        return len(self.data) + 40 * len(self.numbers) + 64 * len(self.flows) + 200
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_flow_at")
@@ -172,6 +178,32 @@ class Packed:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._flow_at = {}
+
+    def split(self, where: dict[Flow, int], parts: int) -> list["Packed"]:
+        """The records whose flow *where* sends to part n, per part, in order."""
+        out = [Packed() for _ in range(parts)]
+        data, flows = self.data, self.flows
+        part_of = [where.get(flow) for flow in flows]
+        start = 0
+        for end, number, time_, linktype, orig, at in zip(self.ends, self.numbers, self.times,
+                                                         self.linktypes, self.orig, self.flow):
+            n = part_of[at]
+            if n is not None:
+                dest = out[n]
+                dest.data += data[start:end]
+                dest.ends.append(len(dest.data))
+                dest.numbers.append(number)
+                dest.times.append(time_)
+                dest.linktypes.append(linktype)
+                dest.orig.append(orig)
+                flow = flows[at]
+                k = dest._flow_at.get(flow)
+                if k is None:
+                    k = dest._flow_at[flow] = len(dest.flows)
+                    dest.flows.append(flow)
+                dest.flow.append(k)
+            start = end
+        return out
 
     def items(self, offset: float = 0.0) -> Iterator[tuple[Record, Flow]]:
         """The records (times moved by *offset*) and their flows, in order."""
@@ -208,6 +240,7 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
     tally = Tally()
     last = float("-inf")
     records, held, dual, flows = out.records, out.held, out.dual, out.flows
+    hold = held.add
     try:
         for record in read_capture(path, keep, tally):
             data = record.data
@@ -224,7 +257,8 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
                 target = srtp_target(whole, profile) if whole is not None and srtp else None
                 if target is not None:  # (its fragments go to the reduce, which makes it too)
                     flow = (target.flow, target.dport)
-                    dual.append((whole, flow))
+                    hold(whole, flow)
+                    dual.add(whole.number)
                     flows[flow] = flows.get(flow, 0) + 1
             else:
                 target = srtp_target(record, profile) if srtp else None
@@ -238,11 +272,11 @@ def prepare_capture(path: str, profile: Profile = DEFAULT_PROFILE,
                         flows[flow] = 1
                     else:
                         out.overflow = True
+                    hold(record, flow)
                     if target.dport in flute:
                         records.append(record)
-                        dual.append((record, flow))
+                        dual.add(record.number)
                     else:
-                        held.append((record, flow))
                         continue
             # BM-SCs are learned from HTTP: plain UDP frames are left out (the common
             # case decode reads at once); GTP-U tunnels, which may carry TCP, are not
@@ -308,18 +342,22 @@ def open_srtp_group(parts: Sequence[tuple[int, float, "Packed"]],
     kinds: dict[tuple, int] = {}
     written_off: dict[int, Prefilter] = {}
     streams = []
+    datas: dict[int, bytes] = {}
     for index, offset, packed in parts:
         written_off[index] = Prefilter(profile, srtp=True)
         written_off[index].key_source = lambda: decryptor.key_count
-        streams.append(_placed(index, packed.items(offset), merged))
+        datas[index] = packed.data if isinstance(packed.data, bytes) else bytes(packed.data)
+        streams.append(_placed(index, packed, offset, merged))
     flute = profile.flute_ports
     at = replay.at
-    for place, index, record, flow in heapq.merge(*streams, key=lambda item: item[0]):
+    for place, index, time_, number, linktype, start, end, orig, flow in \
+            heapq.merge(*streams, key=lambda item: item[0]):
         at(place)
         out.packets += 1
         wo = written_off[index]
         if wo.dead and flow[1] not in flute and not wo.alive(flow):
-            continue
+            continue  # written off: not tried now (its bytes are not even sliced)
+        record = Record(number, time_, linktype, datas[index][start:end], orig)
         target = srtp_target(record, profile)
         if target is None:
             continue
@@ -340,11 +378,19 @@ def open_srtp_group(parts: Sequence[tuple[int, float, "Packed"]],
     return out
 
 
-def _placed(index: int, items: Iterator[tuple[Record, Flow]], merged: bool
-            ) -> Iterator[tuple[Place, int, Record, Flow]]:
-    for rec, flow in items:
-        yield ((rec.time, index, rec.number) if merged else (0.0, 0, rec.number)), index, \
-            rec, flow
+def _placed(index: int, packed: "Packed", offset: float, merged: bool) -> Iterator[tuple]:
+    """(place, capture, time, frame, link type, start, end, original length, flow) of
+    each record of *packed*, its time moved by *offset*."""
+    flows = packed.flows
+    start = 0
+    for end, number, time_, linktype, orig, at in zip(packed.ends, packed.numbers,
+                                                     packed.times, packed.linktypes,
+                                                     packed.orig, packed.flow):
+        if offset:
+            time_ = time_ + offset
+        yield ((time_, index, number) if merged else (0.0, 0, number)), index, time_, number, \
+            linktype, start, end, orig, flows[at]
+        start = end
 
 
 def plan_groups(prepared: Sequence[Prepared], tasks: int = 8
@@ -559,6 +605,7 @@ def export_on_dask(paths: Sequence[str], session: Any, scheduler: str | None,
                         merged: bool) -> list[SrtpGroupResult]:
             splits = {k: cluster.submit(Prepared.split, m, [share.get(k) for share in plan])
                       for k, m in enumerate(maps) if any(k in share for share in plan)}
+            maps.clear()  # (the splits hold what the SRTP tasks need; Dask frees the rest)
             keys = cluster.client.scatter(session.keys_timeline, broadcast=True)
             tasks = []
             for b, share in enumerate(plan):
