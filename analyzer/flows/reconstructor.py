@@ -545,7 +545,8 @@ class Reconstructor:
         stream = (obs.ssrc, at.dst)
         if obs.result == DownloadResult.OK and obs.mtk is not None:
             kd, msk_id, mtk_id = obs.mtk
-            mtk = self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
+            mtk = self.keys.get(("MTK", kd, msk_id, mtk_id, None, None)) \
+                or self._key("MTK", key_domain=kd, msk_id=msk_id, mtk_id=mtk_id)
             self._use(mtk, at)
             msk = self.keys.get(("MSK", kd, msk_id, None, None, None))
             before = self._stream_msk.get(stream)

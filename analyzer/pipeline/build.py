@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 
 
 def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
-          profile: Profile = DEFAULT_PROFILE) -> Dissected:
+          profile: Profile = DEFAULT_PROFILE, display: bool = True) -> Dissected:
     """Dissect the MIKEY messages of a candidate with the Scapy layers.
 
     With a key *hierarchy* (``--keys``), each message is also checked and
     decrypted, and the keys it carries are learned for the packets after it;
     the DCF files an ALC packet completes are decrypted with those keys.
+    Without *display* (``export``: nothing shows the packet), MIKEY trees and
+    Info texts are not made; issues and facts are the same.
     """
     if cand.alc is not None:
         return build_alc_packet(cand, hierarchy.store if hierarchy is not None else None,
@@ -49,7 +51,7 @@ def build(cand: Candidate, hierarchy: "KeyHierarchy | None" = None,
             errors.append(issue)
             continue
         view = mikey_view(data, f"Multimedia Internet KEYing{_via(carrier)}", cand, hierarchy,
-                          carrier=carrier)
+                          carrier=carrier, display=display)
         items.extend(view.items)
         errors.extend(view.errors)
         if view.fact is not None:

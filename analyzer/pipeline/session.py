@@ -325,7 +325,7 @@ class Session:
             if self.on_packet is not None:
                 self.on_packet(build(cand, None, self.profile), self._frame(cand))
             return
-        pkt = build(cand, self.hierarchy, self.profile)
+        pkt = build(cand, self.hierarchy, self.profile, display=self.on_packet is not None)
         if self.on_download is not None:
             for opened in pkt.downloads:
                 self.on_download(opened)

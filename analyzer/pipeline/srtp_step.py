@@ -145,7 +145,12 @@ class SrtpStep:
         flows.srtp_hit(flow, dport)
         rtp = rtp_fields(payload)
         ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
-        src = endpoint(_ntop(target.src), target.sport)
+        src = self._endpoints.get((target.src, target.sport))
+        if src is None:
+            if len(self._endpoints) >= 65536:
+                self._endpoints.clear()
+            src = self._endpoints[(target.src, target.sport)] = endpoint(_ntop(target.src),
+                                                                         target.sport)
         obs = SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk, label,
                       result)
         return srtp_only, self._replace(record, target.tp, opened) if plaintext else None, obs

@@ -47,22 +47,26 @@ class MikeyView:
 
 
 def mikey_view(data: bytes, title: str, cand: Any, hierarchy: Any = None,
-               depth: int = -1, carrier: str = "udp") -> MikeyView:
+               depth: int = -1, carrier: str = "udp", display: bool = True) -> MikeyView:
     """Dissect MIKEY message *data* of candidate *cand* (come by *carrier*) under the
     title *title* (at *depth*); with a key *hierarchy* check it and learn what it
-    carries (in capture order: the caller's)."""
+    carries (in capture order: the caller's). Without *display* (nothing shows the
+    packet: ``export``), the tree and Info text are left out; issues and facts are
+    the same."""
     msg = parse(data)
     out = MikeyView()
-    kind = DATA_TYPES.get(getattr(msg, "data_type", -1), "Malformed")
-    out.items.append(Node(f"{title}: {kind}", depth))
-    out.items.extend(tree(msg))
+    if display:
+        kind = DATA_TYPES.get(getattr(msg, "data_type", -1), "Malformed")
+        out.items.append(Node(f"{title}: {kind}", depth))
+        out.items.extend(tree(msg))
+        out.summary = summarize(msg)
     out.errors.extend(all_issues(msg))
-    out.summary = summarize(msg)
     outcome = None
     if hierarchy is not None:
         outcome = hierarchy.process(msg, data, f"mikey:{cand.capture}:{cand.frame}", cand.src,
                                     cand.dst, (cand.capture, cand.frame))
-        out.items.extend(outcome.tree())
+        if display:
+            out.items.extend(outcome.tree())
         if outcome.mac_status == "bad":
             out.errors.append(Issue("mikey.mac_bad", f"{outcome.kind} message: MAC does not "
                                     "verify with the known key (wrong key or forged message)"))
