@@ -223,6 +223,8 @@ class MbmsApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(0.2, self._tick)
+        # the first rows as soon as the loader has some (then the 0.2 s tick takes over)
+        self._first = self.set_interval(0.02, self._first_rows)
         self._apply_time_format()
         self.packet_table.focus()  # keys work at once, as in Wireshark and termshark
         self._load_started = time.monotonic()
@@ -263,6 +265,13 @@ class MbmsApp(App):
         starts = [self.index.start(c) for c in range(len(self.index.records))
                   if len(self.index.records[c])]
         return min(starts) if starts else 0.0
+
+    def _first_rows(self) -> None:
+        if not self.is_running or not self.query("#packets"):
+            return
+        if len(self.index) or self.loaded is not None:
+            self._first.stop()
+            self.packet_table.sync()
 
     def _tick(self) -> None:
         """Take in what the loader (or a filter worker) has added since last time."""
