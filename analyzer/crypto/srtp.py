@@ -274,6 +274,26 @@ class SrtpContext:
         self.last_tag_len, self.last_rcc_roc = tag_len, None
         return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
 
+    def tag_matches(self, packet: bytes, header_len: int, roc: int) -> bool:
+        """Does *packet*'s tag verify under this key with *roc* (a stream's first packet,
+        no MKI, no RFC 4771 mode)? No state changes: what :meth:`_authenticate` would
+        answer for a new stream whose ROC is *roc*, before it keeps anything."""
+        tag_len = self.suite.tag_len
+        end = len(packet) - tag_len - len(self.mki)
+        if end < header_len or self.rcc:
+            return False
+        if not tag_len:
+            return True
+        seq = (packet[2] << 8) | packet[3]
+        keys = self._rtp_keys if self._rtp_keys is not None else \
+            self._session(False, (roc << 16) | seq)
+        inner = keys.auth._inner.copy()
+        inner.update(packet[:end])
+        inner.update(roc.to_bytes(4, "big"))
+        outer = keys.auth._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:tag_len] == packet[end + len(self.mki):]
+
     def rcc_tag_len(self, seq: int) -> tuple[bool, int]:
         """(is it an RCC packet, its tag length) for sequence number *seq* (RFC 4771 §3)."""
         if seq % self.rcc_r == 0:

@@ -266,9 +266,14 @@ class SrtpDecryptor:
             waiting = reason == "roc"
         matching = self._matching(payload)
         self.last_mki_match = self._mki_found > 0
+        fresh = key not in self._state
         for cand in matching:
             if cand is cached or cand.order < since:
                 continue
+            if cand.trial and fresh and not cand.ctx.rcc and cand.ssrc is None \
+                    and cand.dst is None and not cand.ctx.tag_matches(
+                        payload, header_len, cand.srtp_ids.get(ssrc, cand.ctx.roc)):
+                continue  # (what _try would find, without its bookkeeping: most tries fail)
             plain, reason = self._try(cand, payload, ssrc, header_len, dst, plaintext)
             if plain is not None:
                 return plain

@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import (
@@ -213,6 +213,7 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
     with open(path, "rb") if pool is not None else nullcontext() as fh, \
             pool if pool is not None else nullcontext():
         window: deque[Future[_Chunk]] = deque()
+        pread = _Pread(fh, path)
         ahead = iter(range(len(cuts) - 1))
 
         def submit() -> None:
@@ -254,11 +255,11 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
                     tried = dead.get(flow)
                     if tried is None or tried < keys():
                         yield Record(base + item[0], item[1], item[2],
-                                     _pread(fh, path, item[6], item[3]), item[4])
+                                     pread(item[6], item[3]), item[4])
                 elif keep.tcp_wanted(flow[0], flow[1], flow[2], flow[3],
                                      flow[4].__bool__):  # a TCP segment (Prefilter._tcp)
                     yield Record(base + item[0], item[1], item[2],
-                                 _pread(fh, path, item[6], item[3]), item[4])
+                                 pread(item[6], item[3]), item[4])
             _merge(tally, chunk.tally)
             state = replace(chunk.end, number=base + chunk.end.number)
             k += 1
@@ -274,12 +275,33 @@ def _merge(tally: Tally, part: Tally) -> None:
     tally.end = part.end if tally.end is None else max(tally.end, part.end)
 
 
-def _pread(fh, path: str | Path, length: int, offset: int) -> bytes:
-    """*length* bytes of the capture at *offset* (a record a worker found there)."""
-    try:
-        data = os.pread(fh.fileno(), length, offset)
-    except OSError as exc:
-        raise CaptureError(f"{path}: {exc.strerror or exc}") from None
-    if len(data) != length:
-        raise CaptureError(f"{path}: record truncated at offset {offset} (the file shrank)")
-    return data
+#: bytes read at once for the records a worker found (they come in file order: one
+#: read serves the many small records that follow it)
+READ_AHEAD = 256 * 1024
+
+
+class _Pread:
+    """Records a worker found, read from the file by place through one bounded window
+    (``pread``: no memory map, whose pages would count in this process's memory)."""
+
+    __slots__ = ("fd", "path", "start", "buf")
+
+    def __init__(self, fh: Any, path: str | Path) -> None:
+        self.fd = fh.fileno() if fh is not None else -1
+        self.path = path
+        self.start = 0
+        self.buf = b""
+
+    def __call__(self, length: int, offset: int) -> bytes:
+        """*length* bytes of the capture at *offset*."""
+        at = offset - self.start
+        if at < 0 or at + length > len(self.buf):
+            try:
+                self.buf = os.pread(self.fd, max(length, READ_AHEAD), offset)
+            except OSError as exc:
+                raise CaptureError(f"{self.path}: {exc.strerror or exc}") from None
+            self.start, at = offset, 0
+            if len(self.buf) < length:
+                raise CaptureError(f"{self.path}: record truncated at offset {offset} "
+                                   "(the file shrank)")
+        return self.buf[at:at + length]
