@@ -11,7 +11,8 @@ given, opens it in the app headless (Textual's ``run_test``) and prints:
   per Page Down end to end through Textual's pilot;
 * tshark: ``tshark -r FILE -T fields -e frame.number`` (one read of the file).
 
-Issue #7's targets: first screen under 1 s, the index within tshark's read time.
+Issue #21's targets: first rows under 0.3 s at 1,000,000 packets, the whole index in at
+most half of tshark's read time (issue #7's were 1 s and 1x).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def main() -> None:
         print(f"TUI on {Path(capture).name}: {got['packets']:.0f} packets, "
               f"{os.path.getsize(capture) / 1e6:.0f} MB")
         print(f"  first screen       {got['first_screen']:7.2f} s  "
-              f"({got['rows_at_first_screen']:.0f} rows indexed by then; target < 1 s)")
+              f"({got['rows_at_first_screen']:.0f} rows indexed by then; target < 0.3 s)")
         print(f"  whole index        {got['index']:7.2f} s  (timeline done too)")
         print(f"  a screen of rows   {got['screen_ms']:7.1f} ms ({got['screen_rows']:.0f} rows, "
               "at random places)")
@@ -107,7 +108,7 @@ def main() -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
             tshark = time.perf_counter() - t
             print(f"  tshark -r (one read) {tshark:5.2f} s")
-            print(f"  ratio index/tshark: {got['index'] / tshark:.2f}x (target <= 1x)")
+            print(f"  ratio index/tshark: {got['index'] / tshark:.2f}x (target <= 0.5x)")
 
 
 if __name__ == "__main__":
