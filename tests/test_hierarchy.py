@@ -161,3 +161,29 @@ def test_mtk_selected_by_rule_mki_by_key_data_spi_or_by_trial():
         assert dec.last == ("ok", "MTK 02f810/00010002/0009", ("02f810", "00010002", "0009"))
     other = SrtpContext(suite, bytes(16), salt, mki=msk + b"\xff\xff").protect(rtp, 12)
     assert dec.decrypt(other, "232.0.0.6:5004") is None and dec.last[0] == "unknown"
+
+
+def test_the_decryptor_takes_up_mtks_in_store_order_once_they_are_ready():
+    """MTKs are taken up as they become ready, in the store's order, each once; one
+    learned without a value yet (its message not opened) is taken up when it gets one,
+    and an MTK's contexts are indexed by their MKI as soon as they are taken up."""
+    from analyzer.keys.srtp import SrtpDecryptor
+    from analyzer.keys.store import KeyStore
+
+    store = KeyStore()
+    decryptor = SrtpDecryptor(store)
+    kd, msk = bytes.fromhex("02f810"), bytes.fromhex("00010001")
+    late = store.learn_mtk(kd, msk, b"\x00\x01", None, None, "test")
+    store.learn_mtk(kd, msk, b"\x00\x02", bytes(16), bytes(14), "test")
+    # (two contexts an MTK: MKI MSK ID || MTK ID, and none - a trial by tag)
+    assert decryptor.key_count == 2 and decryptor.taken == [(kd, msk, b"\x00\x02")]
+    assert decryptor.key_count == 2  # nothing twice
+    late.value, late.salt = bytes(range(16)), bytes(14)
+    store.learn_mtk(kd, msk, b"\x00\x03", bytes(16), bytes(14), "test")
+    assert decryptor.key_count == 6
+    assert decryptor.taken == [(kd, msk, b"\x00\x02"), (kd, msk, b"\x00\x01"),
+                               (kd, msk, b"\x00\x03")]
+    # a packet whose MKI (MSK ID || MTK ID) names the late key finds its context first
+    packet = bytes([0x80, 96]) + bytes(10) + bytes(20) + msk + b"\x00\x01" + bytes(10)
+    first = decryptor._matching(packet)[0]
+    assert first.mtk == (kd.hex(), msk.hex(), "0001") and first.ctx.mki == msk + b"\x00\x01"

@@ -344,3 +344,29 @@ def test_an_rcc_tag_with_a_wrong_mac_is_not_trusted_for_its_roc():
     assert state.s_l is None and state.roc == 0  # nothing adopted from it
     got, reason = rx.unprotect(wire, 12, state)
     assert reason == "ok" and got == plain and state.roc == 1
+
+
+@pytest.mark.parametrize("suite", sorted(PROFILES))
+def test_the_tag_check_of_a_trial_key_agrees_with_authenticate(suite):
+    """``tag_matches`` (what the decryptor checks before trying a key without MKI on a
+    new stream) says yes exactly when a fresh context authenticates the packet: on
+    libsrtp's packets, at ROC 0 and 1, and on copies with one byte flipped."""
+    rng = random.Random(4771)
+    master = rng.randbytes(30)
+    tx = _session(master, suite, outbound=True)
+    checked = 0
+    for n in range(200):
+        wire = tx.protect(_rtp(n, n * 160, 0x5EED0000 + n % 3, rng.randbytes(rng.randint(0, 40))))
+        variants = [wire]
+        flip = bytearray(wire)
+        flip[rng.randrange(len(flip))] ^= 1 << rng.randrange(8)
+        variants.append(bytes(flip))
+        for packet in variants:
+            for roc in (0, 1):
+                fresh = SrtpContext(SUITES[suite], master[:16], master[16:], roc=roc)
+                want = fresh.authenticate(packet, 12) == "ok"
+                probe = SrtpContext(SUITES[suite], master[:16], master[16:])
+                assert probe.tag_matches(packet, 12, roc) == want
+                assert not probe.streams  # nothing kept
+                checked += want
+    assert checked >= 200  # every genuine packet at ROC 0
