@@ -4,7 +4,9 @@ Usage: ``python bench/bench_export.py [--duration S | --capture FILE --keys FILE
 
 Default: lab ``mixed``, 900 s of stream, seed 8: about 1,000,000 packets, 3 % of them
 MBMS. Each command runs ``--runs`` times as a child process (best wall time kept, this
-VM's speed wanders), and the peak RSS of each is printed with the ratio to tshark:
+VM's speed wanders), and printed with the ratio to tshark: its peak RSS, and the peak
+memory of it with the processes it reads large captures with (PSS: the pages they share
+after the fork count once):
 
 * ``export`` without keys (MIKEY, HTTP, procedures: no cryptography);
 * ``export --keys`` (also every MIKEY message decrypted and every SRTP packet
@@ -27,16 +29,22 @@ import time
 from pathlib import Path
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants now (kB, from /proc)."""
+def _tree_kb(pid: int) -> int:
+    """Memory of a process and all its descendants now (kB, from /proc): the sum of
+    their proportional set sizes (PSS: a page shared by forked workers counts once in
+    all), or of their RSS where the kernel gives no PSS."""
     total, todo, seen = 0, [pid], 0
     while todo and seen < 256:
         p = todo.pop()
         seen += 1
         try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += next((int(line.split()[1]) for line in status.splitlines()
-                           if line.startswith("VmRSS:")), 0)
+            try:
+                text = Path(f"/proc/{p}/smaps_rollup").read_text()
+                field = "Pss:"
+            except OSError:
+                text, field = Path(f"/proc/{p}/status").read_text(), "VmRSS:"
+            total += next((int(line.split()[1]) for line in text.splitlines()
+                           if line.startswith(field)), 0)
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
         except (OSError, ValueError):
@@ -44,10 +52,10 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process; output discarded. The RSS
-    is the larger of the child's own peak and the sum over it and its workers
-    (sampled every 50 ms: shared pages of forked workers count once per process)."""
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS of the process itself (MB, from the kernel), and the peak
+    memory of it with its reading workers (MB, PSS sampled every 50 ms) of one child
+    process; output discarded."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree = 0
@@ -55,11 +63,11 @@ def run(cmd: list[str]) -> tuple[float, float]:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        tree = max(tree, _tree_rss_kb(proc.pid))
+        tree = max(tree, _tree_kb(proc.pid))
         time.sleep(0.05)
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"bench: {' '.join(cmd)} failed")
-    return time.perf_counter() - start, max(usage.ru_maxrss, tree) / 1024
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, tree / 1024
 
 
 def generate(tmp: Path, duration: float, mtk_period: float | None = None) -> tuple[str, str]:
@@ -106,18 +114,20 @@ def main() -> None:
             rows.append(("tshark -Y mikey", ["tshark", "-r", cap, "-d", "udp.port==4359,mikey",
                                              "-Y", "mikey", "-T", "fields", "-e",
                                              "frame.number"]))
-        best: dict[str, tuple[float, float]] = {}
+        best: dict[str, tuple[float, float, float]] = {}
         for _ in range(max(1, args.runs)):
             for name, cmd in rows:  # interleaved: every command sees the same machine
-                secs, rss = run(cmd)
+                secs, rss, tree = run(cmd)
                 old = best.get(name)
-                best[name] = (min(secs, old[0]) if old else secs, max(rss, old[1]) if old else rss)
-        tshark = best.get("tshark -Y mikey", (None, None))[0]
+                best[name] = (min(secs, old[0]), max(rss, old[1]), max(tree, old[2])) \
+                    if old else (secs, rss, tree)
+        tshark = best.get("tshark -Y mikey", (None, None, None))[0]
         for name, _cmd in rows:
-            secs, rss = best[name]
+            secs, rss, tree = best[name]
             ratio = f"  {secs / tshark:.2f}x tshark" if tshark and not name.startswith("tshark") \
                 else ""
-            print(f"  {name:30s} {secs:7.2f} s  peak RSS {rss:7.1f} MB{ratio}")
+            print(f"  {name:30s} {secs:7.2f} s  peak RSS {rss:7.1f} MB (with its workers, PSS "
+                  f"{tree:7.1f} MB){ratio}")
         if tshark:
             print("  (targets: export and export --keys <= 0.1x tshark; --keys < 150 MB)")
 

@@ -53,8 +53,9 @@ from analyzer.pipeline.workers import default_workers
 
 #: Files smaller than this are read serially (a pool costs more than it saves).
 PARALLEL_MIN = 48 * 1024 * 1024
-#: Bytes of capture per chunk: the most a worker hands back at once.
-CHUNK_BYTES = 12 * 1024 * 1024
+#: Bytes of capture per chunk: the most a worker hands back at once (small: the chunks in
+#: flight are what the parallel read adds to memory, about 3 x 4 MB of records and places).
+CHUNK_BYTES = 4 * 1024 * 1024
 #: Consecutive records that must chain from a candidate boundary.
 CHAIN = 8
 #: Bytes searched after a cut point for a boundary.
