@@ -122,14 +122,8 @@ def test_srtp_opened_in_groups_beside_lossy_taps(tmp_path, name, taps):
     attack capture's replays and wrong keys: the same timeline. SRTP packet bytes do
     not reach the reduce."""
     paths = _lossy_taps(CAPTURES / f"{name}.pcapng", tmp_path, taps, seed=taps)
-    keys = CAPTURES / f"{name}.keys.toml"
-    run = Session(load_keys(keys))
-    run.add_captures(paths)
-    want = _doc(run)
-    report = FleetReport()
-    run = Session(load_keys(keys))
-    export_here(paths, run, report)
-    assert _doc(run) == want
+    want, got, report = _here_and_home(paths, CAPTURES / f"{name}.keys.toml")
+    assert got == want
     assert report.groups and not report.fallback
     everything = sum(p.everything().kept_bytes for p in
                      (prepare_capture(x, DEFAULT_PROFILE, srtp=True) for x in paths))
@@ -138,15 +132,20 @@ def test_srtp_opened_in_groups_beside_lossy_taps(tmp_path, name, taps):
 
 def test_a_tap_whose_clock_goes_back_falls_back_to_srtp_at_the_reduce(tmp_path):
     paths = _lossy_taps(CAPTURES / "lab-attacks.pcapng", tmp_path, 2, seed=3, swap=True)
-    keys = CAPTURES / "lab-attacks.keys.toml"
+    want, got, report = _here_and_home(paths, CAPTURES / "lab-attacks.keys.toml")
+    assert report.fallback and report.groups is None
+    assert got == want
+
+
+def _here_and_home(paths, keys):
+    """(the single-machine timeline, the fleet's in this process, its report)."""
     run = Session(load_keys(keys))
     run.add_captures(paths)
     want = _doc(run)
     report = FleetReport()
     run = Session(load_keys(keys))
     export_here(paths, run, report)
-    assert report.fallback and report.groups is None
-    assert _doc(run) == want
+    return want, _doc(run), report
 
 
 def test_unrelated_traffic_never_leaves_the_worker():

@@ -550,18 +550,26 @@ class _Cluster:
             self.cluster.close()
 
 
-def _mapped(cluster: _Cluster, paths: Sequence[str], profile: Profile, srtp: bool,
-            progress: Callable[[int, int, int], None] | None) -> tuple[list[Any], list[Prepared]]:
-    maps = [cluster.submit(prepare_capture, p, profile, srtp) for p in paths]
+def _counting(progress: Callable[[int, int, int], None] | None, total: int
+              ) -> Callable[[int, Prepared], None]:
+    """A :meth:`_Cluster.gather` callback telling *progress* (captures done, *total*,
+    bytes of records received)."""
     done = [0, 0]
 
     def each(_n: int, result: Prepared) -> None:
         done[0] += 1
         done[1] += result.kept_bytes
         if progress is not None:
-            progress(done[0], len(paths), done[1])
+            progress(done[0], total, done[1])
 
-    return maps, cluster.gather([cluster.submit(Prepared.shipped, m) for m in maps], each)
+    return each
+
+
+def _mapped(cluster: _Cluster, paths: Sequence[str], profile: Profile, srtp: bool,
+            progress: Callable[[int, int, int], None] | None) -> tuple[list[Any], list[Prepared]]:
+    maps = [cluster.submit(prepare_capture, p, profile, srtp) for p in paths]
+    return maps, cluster.gather([cluster.submit(Prepared.shipped, m) for m in maps],
+                                _counting(progress, len(paths)))
 
 
 def prepare_on_dask(paths: Sequence[str], profile: Profile, scheduler: str | None,
@@ -575,15 +583,8 @@ def prepare_on_dask(paths: Sequence[str], profile: Profile, scheduler: str | Non
     cluster = _Cluster(scheduler, len(paths))
     try:
         maps = [cluster.submit(prepare_capture, p, profile, srtp, every) for p in paths]
-        done = [0, 0]
-
-        def each(_n: int, result: Prepared) -> None:
-            done[0] += 1
-            done[1] += result.kept_bytes
-            if progress is not None:
-                progress(done[0], len(paths), done[1])
-
-        return cluster.gather([cluster.submit(Prepared.everything, m) for m in maps], each)
+        return cluster.gather([cluster.submit(Prepared.everything, m) for m in maps],
+                              _counting(progress, len(paths)))
     finally:
         cluster.close()
 
