@@ -152,3 +152,34 @@ def test_extract_and_sniff_headless_take_the_same_pipeline(taps):
     alone = Session(load_keys(keys))
     alone.add_captures([paths[0]])
     assert _story(timeline(run)) == _story(timeline(alone))
+
+
+def test_dissect_tries_a_written_off_srtp_flow_again_once_its_key_is_learned(tmp_path):
+    """A tap that starts with SRTP before any MIKEY, with a key-file key that opens
+    none of it: the flow is written off; once the MTKs are learned from the capture,
+    ``dissect`` shows its packets again, as ``export`` counts them."""
+    from analyzer.capture.reading import Record
+    from analyzer.pipeline.srtp_step import srtp_target
+
+    records = list(read_capture(CAPTURES / "lab-basic.pcapng"))
+    early = [r for r in records if srtp_target(r) is not None][:20]
+    capture = tmp_path / "late-keys.pcap"
+    with PcapWriter(capture) as out:
+        for n, rec in enumerate(early):  # the stream, heard before its keys came
+            out.write(Record(0, records[0].time - 1 + n * 0.02, rec.linktype, rec.data,
+                             rec.orig_len))
+        for rec in records:
+            out.write(rec)
+    keys = tmp_path / "keys.toml"
+    keys.write_text((CAPTURES / "lab-basic.keys.toml").read_text()
+                    + '\n[[srtp]]\nkey = "000102030405060708090a0b0c0d0e0f"\n'
+                    'salt = "000102030405060708090a0b0c0d"\nssrc = 1\n')
+    proc = subprocess.run([sys.executable, "-m", "analyzer", "dissect", "--json", str(capture),
+                           "--keys", str(keys)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    opened = [r for r in rows if r["protocol"] == "srtp"]
+    run = Session(load_keys(keys))
+    run.add_captures([str(capture)])
+    used = sum(k.uses for k in run.rec.keys.values() if k.kind == "MTK")
+    assert used > 200 and len(opened) >= used, (len(opened), used)

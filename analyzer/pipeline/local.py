@@ -127,6 +127,10 @@ class CaptureFeed:
                 # decrypt writes every record: all pass, the prefilter's verdict is
                 # taken again (and the same) when the record is handed on
                 return True if plain else keep(linktype, buf, start, end)
+            if not plain:
+                # the reader's quick rejection stays (ticks then come with the records
+                # it leaves to the prefilter: those of MBMS, RTP-like and TCP traffic)
+                reader_keep.quick = keep.quick  # type: ignore[attr-defined]
         try:
             if self.source is not None:
                 records = self._prepared(reader_keep if plain else keep, tally)

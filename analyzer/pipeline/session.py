@@ -195,8 +195,10 @@ class Session:
             self.keys_timeline.note(BEFORE_ALL, self.decryptor, 0)
         taken = len(self.decryptor.taken) if self.decryptor is not None else 0
         for feed in feeds:
-            feed.keep.key_source = lambda: known[0]
-            feed.flows.key_source = lambda: known[0]
+            if feed.finder.srtp is None:  # (dissected SRTP rows: their finder counts the
+                # keys and the MKIs announced, which its write-offs are made with)
+                feed.keep.key_source = lambda: known[0]
+                feed.flows.key_source = lambda: known[0]
         self._frames: dict[tuple[int, int], bytes] = {}
         step = self.step if self.step is not None and not rows and not holding else None
         # merged, the SRTP step and write-offs wait for the record's turn (below)

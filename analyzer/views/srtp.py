@@ -57,6 +57,8 @@ class SrtpFinder:
                  prefilter: "Prefilter | None" = None) -> None:
         self.decryptor = decryptor
         self.mkis: set[bytes] = set()
+        #: the lengths of the MKIs announced, in order (what a packet's tail is looked up by)
+        self._mki_sizes: list[int] = []
         self._pending: list[bytes] = []  # MIKEY messages whose MKIs are not yet noted
         #: told which UDP flows carry nothing known (and which do), so that the
         #: reader stops handing on flows no key or announced MKI opens
@@ -88,6 +90,8 @@ class SrtpFinder:
                     ids = layer.key_ids_by_type()
                     if 1 in ids and 2 in ids and len(self.mkis) < 65536:
                         self.mkis.add(ids[1] + ids[2])
+                        if len(ids[1] + ids[2]) not in self._mki_sizes:
+                            self._mki_sizes = sorted({*self._mki_sizes, len(ids[1] + ids[2])})
 
     def classify(self, tp: Transport) -> SrtpInfo | None:
         data = tp.payload
@@ -119,7 +123,7 @@ class SrtpFinder:
                             max(0, cut - mki_len - head), result, key, roc, resync,
                             framing[2], framing[3], mtk)
         for tag_len in TAG_LENGTHS:
-            for size in sorted({len(m) for m in self.mkis}):
+            for size in self._mki_sizes:
                 cut = len(data) - tag_len
                 if data[cut - size:cut] in self.mkis:
                     mki = data[cut - size:cut]
