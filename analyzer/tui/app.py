@@ -277,8 +277,12 @@ class MbmsApp(App):
         """Take in what the loader (or a filter worker) has added since last time."""
         if not self.is_running or not self.query("#packets"):
             return  # starting up or shutting down: nothing to update
-        self.packet_table.sync()
         self._ticks += 1
+        table = self.packet_table
+        if self.loaded is None and self.live is None and self._ticks % 3 \
+                and table.row_count >= table.size.height:
+            return  # loading, the screen full: the list grows (and relays out) every 0.6 s
+        table.sync()
         if self._ticks % 3:
             return  # the status line every 0.6 s is enough (and each update redraws)
         if self.live is not None:
@@ -442,12 +446,20 @@ class MbmsApp(App):
 
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
         self.rows.extend(message.rows)
+        table = self.packet_table
+        top = table.scroll_offset.y
+        bottom = top + table.size.height
+        shown = self.view is not None
         for row in message.rows:  # a summary drawn before its dissection arrived is stale
-            self.index.forget(self.index.position(row.pkt.capture, row.pkt.frame))
+            pos = self.index.position(row.pkt.capture, row.pkt.frame)
+            self.index.forget(pos)
+            shown = shown or top <= pos < bottom
         if self.view is not None and self.predicate.scope == "mbms":
             self._extend_view(message.rows)
-        self.packet_table.sync()
-        self.packet_table.refresh()  # rows drawn as plain packets may be MBMS ones now
+        if shown or self.live is not None:  # (loading a file: the 0.6 s tick syncs)
+            table.sync()
+        if shown:  # rows drawn as plain packets may be MBMS ones now
+            table.refresh()
 
     def _extend_view(self, rows: list[Row]) -> None:
         """Filtered list while loading: MBMS rows that match join the view in order."""
