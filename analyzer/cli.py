@@ -244,7 +244,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         from analyzer.pipeline.fleet import export_on_dask
 
         done = _on_dask(args, lambda told: export_on_dask(
-            args.captures, run, None if args.dask == "local" else args.dask, progress=told))
+            args.captures, run, _scheduler(args), progress=told))
         if isinstance(done, int):
             return done
         errors = done
@@ -264,6 +264,11 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{len(doc['keys'])} keys, {len(doc['procedures'])} procedures, "
               f"{len(doc['findings'])} findings -> {args.output}\n")
     return status
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """The ``--dask`` scheduler address, or None for a local cluster."""
+    return None if args.dask == "local" else args.dask
 
 
 def _on_dask(args: argparse.Namespace, work: Callable[[Any], Any]) -> Any:
@@ -410,17 +415,18 @@ def cmd_decrypt(args: argparse.Namespace, out: TextIO) -> int:
     args.captures = expand(args.captures)
     if not _readable(args.captures) or not _writable(args.output):
         return 1  # nothing could be read: no output file, no summary
+    profile = _profile(args)
     prepared = None
     if args.dask:  # (the output holds every record: they all come here)
         from analyzer.pipeline.fleet import prepare_on_dask
 
         prepared = _on_dask(args, lambda told: prepare_on_dask(
-            args.captures, _profile(args), None if args.dask == "local" else args.dask,
+            args.captures, profile, _scheduler(args),
             srtp=True, every=True, progress=told))
         if isinstance(prepared, int):
             return prepared
     try:
-        result = decrypt_captures(args.captures, store, args.output, _profile(args), prepared)
+        result = decrypt_captures(args.captures, store, args.output, profile, prepared)
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot write {args.output}: {exc.strerror or exc}\n")
         return 1
@@ -464,7 +470,7 @@ def cmd_dissect(args: argparse.Namespace, out: TextIO) -> int:
             from analyzer.pipeline.fleet import prepare_on_dask
 
             prepared = _on_dask(args, lambda told: prepare_on_dask(
-                args.captures, profile, None if args.dask == "local" else args.dask,
+                args.captures, profile, _scheduler(args),
                 srtp=True, progress=told))
             if isinstance(prepared, int):
                 return prepared

@@ -287,12 +287,8 @@ class SrtpContext:
         seq = (packet[2] << 8) | packet[3]
         keys = self._rtp_keys if self._rtp_keys is not None else \
             self._session(False, (roc << 16) | seq)
-        inner = keys.auth._inner.copy()
-        inner.update(packet[:end])
-        inner.update(roc.to_bytes(4, "big"))
-        outer = keys.auth._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()[:tag_len] == packet[end + len(self.mki):]
+        return keys.auth.digest(packet[:end] + roc.to_bytes(4, "big"))[:tag_len] \
+            == packet[end + len(self.mki):]
 
     def rcc_tag_len(self, seq: int) -> tuple[bool, int]:
         """(is it an RCC packet, its tag length) for sequence number *seq* (RFC 4771 §3)."""

@@ -140,6 +140,12 @@ class Prefilter:
         tried = self.dead.get(flow)
         return tried is None or tried < self.key_source()
 
+    def written_off(self, flow: tuple[bytes, int]) -> bool:
+        """Is an RTP-like datagram to this UDP destination (packed address, port) not
+        to be tried now (written off, no key learned since; never a FLUTE port's)?
+        What :meth:`_udp` decides from the frame, for a record already decoded."""
+        return bool(self.dead) and flow[1] not in self.flute_ports and not self.alive(flow)
+
     def rtp_flow(self, linktype: int, buf: bytes, start: int, end: int) -> tuple[bytes, int] | None:
         """The destination (packed address, port) of a frame this prefilter judges by
         :meth:`alive` alone - RTP-like UDP in Ethernet/IPv4, on no port named for

@@ -151,12 +151,16 @@ class Packed:
         self._flow_at: dict[Flow, int] = {}
 
     def add(self, rec: Record, flow: Flow) -> None:
-        self.data += rec.data
+        self._put(rec.data, rec.number, rec.time, rec.linktype, rec.orig_len, flow)
+
+    def _put(self, data: bytes, number: int, time_: float, linktype: int, orig: int,
+             flow: Flow) -> None:
+        self.data += data
         self.ends.append(len(self.data))
-        self.numbers.append(rec.number)
-        self.times.append(rec.time)
-        self.linktypes.append(rec.linktype)
-        self.orig.append(rec.orig_len)
+        self.numbers.append(number)
+        self.times.append(time_)
+        self.linktypes.append(linktype)
+        self.orig.append(orig)
         at = self._flow_at.get(flow)
         if at is None:
             at = self._flow_at[flow] = len(self.flows)
@@ -189,19 +193,7 @@ class Packed:
                                                          self.linktypes, self.orig, self.flow):
             n = part_of[at]
             if n is not None:
-                dest = out[n]
-                dest.data += data[start:end]
-                dest.ends.append(len(dest.data))
-                dest.numbers.append(number)
-                dest.times.append(time_)
-                dest.linktypes.append(linktype)
-                dest.orig.append(orig)
-                flow = flows[at]
-                k = dest._flow_at.get(flow)
-                if k is None:
-                    k = dest._flow_at[flow] = len(dest.flows)
-                    dest.flows.append(flow)
-                dest.flow.append(k)
+                out[n]._put(data[start:end], number, time_, linktype, orig, flows[at])
             start = end
         return out
 
@@ -348,14 +340,13 @@ def open_srtp_group(parts: Sequence[tuple[int, float, "Packed"]],
         written_off[index].key_source = lambda: decryptor.key_count
         datas[index] = packed.data if isinstance(packed.data, bytes) else bytes(packed.data)
         streams.append(_placed(index, packed, offset, merged))
-    flute = profile.flute_ports
     at = replay.at
     for place, index, time_, number, linktype, start, end, orig, flow in \
             heapq.merge(*streams, key=lambda item: item[0]):
         at(place)
         out.packets += 1
         wo = written_off[index]
-        if wo.dead and flow[1] not in flute and not wo.alive(flow):
+        if wo.written_off(flow):
             continue  # written off: not tried now (its bytes are not even sliced)
         record = Record(number, time_, linktype, datas[index][start:end], orig)
         target = srtp_target(record, profile)

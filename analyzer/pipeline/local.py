@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import (
@@ -197,19 +197,17 @@ def fingerprints(path: str | Path, profile: Profile = DEFAULT_PROFILE) -> dict[b
     """First time of each MIKEY message of a capture (for the clock alignment)."""
     out: dict[bytes, float] = {}
     try:
-        for record in read_capture(path, Prefilter()):
-            add_fingerprints(record, profile, out)
-            if len(out) >= MAX_FINGERPRINTS:
-                break
+        fingerprints_of(read_capture(path, Prefilter()), profile, out)
     except CaptureError:
         pass
     return out
 
 
-def fingerprints_of(records: list[Record], profile: Profile = DEFAULT_PROFILE
-                    ) -> dict[bytes, float]:
-    """:func:`fingerprints` of records already read."""
-    out: dict[bytes, float] = {}
+def fingerprints_of(records: Iterable[Record], profile: Profile = DEFAULT_PROFILE,
+                    into: dict[bytes, float] | None = None) -> dict[bytes, float]:
+    """:func:`fingerprints` of records (those that may carry MIKEY are looked at), into
+    *into*; at most :data:`MAX_FINGERPRINTS`."""
+    out: dict[bytes, float] = {} if into is None else into
     aligning = Prefilter()
     for record in records:
         if aligning(record.linktype, record.data, 0, len(record.data)):

@@ -223,8 +223,7 @@ class Session:
                 target = srtp_target(record, profile)
                 if target is not None:
                     flows = feed.flows
-                    if flows.dead and target.dport not in profile.flute_ports \
-                            and not flows.alive((target.flow, target.dport)):
+                    if flows.written_off((target.flow, target.dport)):
                         if on_record is not None:  # written off: not tried now
                             on_record(index, original, None)
                         continue
