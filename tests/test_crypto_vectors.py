@@ -23,7 +23,7 @@ from analyzer.crypto.kemac import (
     verify_mac,
 )
 from analyzer.crypto.prf import AUTH_CONST, label, message_keys, prf, tek_from_tgk
-from analyzer.crypto.srtp import SUITES, SrtpContext, _KeyStream, derive_session_key
+from analyzer.crypto.srtp import SUITES, SrtpContext, _derive, _KeyStream, derive_session_key
 from analyzer.lab.mikey_build import key_ids_ext, psk_message, verification_message
 from dissectors.mikey import MIKEY_KeyData
 from tests.corpus import DIGEST_MSK_MESSAGE, DIGEST_VERIFICATION_MESSAGE
@@ -63,6 +63,17 @@ def test_rfc3711_b3_key_derivation():
     assert derive_session_key(MK, MS, 3, 0, 16).hex() == "4c1aa45a81f73d61c800bbb00fbb1eaa"
     assert derive_session_key(MK, MS, 4, 0, 20).hex() == "8d54534feb49ae8e7993a6bd0b844fc323a93dfd"
     assert derive_session_key(MK, MS, 5, 0, 14).hex() == "9581c7ad87b3e530bf3e4454a8b3"
+
+
+def test_session_keys_derived_together_match_rfc3711_b3():
+    """The labels derived in one AES call (encryption and salt when a packet first
+    authenticates) are the RFC 3711 B.3 keys, each cut at its own length."""
+    enc, salt, auth = _derive(MK, MS, 0, ((0, 16), (2, 14), (1, 20)))
+    assert enc.hex().upper() == "C61E7A93744F39EE10734AFE3FF7A087"
+    assert salt.hex().upper() == "30CBBC08863D8C85D49DB34A9AE1"
+    assert auth.hex().upper() == "CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4"
+    with pytest.raises(ValueError):
+        _derive(MK, MS, 0, ((1, 200),))
 
 
 def test_full_srtp_packet_vector():

@@ -98,8 +98,41 @@ class _KeyStream:
 
 def derive_session_key(master_key: bytes, master_salt: bytes, label: int, r: int, n: int) -> bytes:
     """RFC 3711 §4.3.1: *n* bytes of session key for *label* and ``r = index DIV kdr``."""
-    x = int.from_bytes(master_salt.ljust(SALT_LEN, b"\x00")[:SALT_LEN], "big") ^ ((label << 48) | r)
-    return _KeyStream(master_key).xor(x << 16, b"\x00" * n)
+    return _derive(master_key, master_salt, r, ((label, n),))[0]
+
+
+#: the 16-bit block counters of a key derivation's keystream (at most 128 bytes)
+_BLOCK_COUNTERS = [i.to_bytes(2, "big") for i in range(8)]
+
+
+def _derive(master_key: bytes, master_salt: bytes, r: int,
+            wanted: tuple[tuple[int, int], ...]) -> list[bytes]:
+    """RFC 3711 §4.3.1 for several labels at once: for each (label, n), n bytes of the
+    AES-CM keystream of the master key at IV ``((label || r) XOR salt) * 2^16``.
+
+    One AES-ECB call over the counter blocks of all of them (AES-CM is AES of the
+    counter blocks): a key tried on a packet costs one cipher context, not one per
+    label (most keys tried never open a packet)."""
+    salt = int.from_bytes(master_salt.ljust(SALT_LEN, b"\x00")[:SALT_LEN], "big")
+    blocks, sizes = [], []
+    for label, n in wanted:
+        prefix = (salt ^ ((label << 48) | r)).to_bytes(14, "big")
+        count = -(-n // 16)
+        if count > len(_BLOCK_COUNTERS):
+            raise ValueError(f"session key of {n} bytes: at most {16 * len(_BLOCK_COUNTERS)}")
+        blocks.append(prefix.join([b""] + _BLOCK_COUNTERS[:count]))
+        sizes.append(n)
+    stream = Cipher(algorithms.AES(master_key), modes.ECB()).encryptor().update(b"".join(blocks))
+    out, at = [], 0
+    for block, n in zip(blocks, sizes):
+        out.append(stream[at:at + n])
+        at += len(block)
+    return out
+
+
+#: byte XOR 0x36 and 0x5C (RFC 2104's ipad and opad), as translation tables
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 class _Hmac:
@@ -113,8 +146,8 @@ class _Hmac:
 
     def __init__(self, key: bytes) -> None:
         block = (hashlib.sha1(key).digest() if len(key) > 64 else key).ljust(64, b"\x00")
-        self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in block))
+        self._inner = hashlib.sha1(block.translate(_IPAD))
+        self._outer = hashlib.sha1(block.translate(_OPAD))
 
     def digest(self, data: bytes) -> bytes:
         inner = self._inner.copy()
@@ -124,11 +157,42 @@ class _Hmac:
         return outer.digest()
 
 
-@dataclass
 class _SessionKeys:
-    cipher: _KeyStream | None
-    salt: int
-    auth: _Hmac
+    """The session keys of one master key, label base (SRTP or SRTCP) and ``r``
+    (RFC 3711 §4.3): the authentication key at once - every packet tried needs it -,
+    the encryption key and salt when a packet first authenticates (most keys tried
+    on a packet never open one)."""
+
+    __slots__ = ("auth", "_master", "_r", "_base", "_key_len", "_aes", "_cipher", "_salt")
+
+    def __init__(self, master_key: bytes, master_salt: bytes, base: int, r: int,
+                 key_len: int, aes: bool) -> None:
+        (auth,) = _derive(master_key, master_salt, r, ((base + 1, AUTH_KEY_LEN),))
+        self.auth = _Hmac(auth)
+        self._master, self._r, self._base = (master_key, master_salt), r, base
+        self._key_len, self._aes = key_len, aes
+        self._cipher: _KeyStream | None = None
+        self._salt: int | None = None
+
+    def _rest(self) -> None:
+        enc, salt = _derive(*self._master, self._r,
+                            ((self._base, self._key_len), (self._base + 2, SALT_LEN)))
+        self._cipher = _KeyStream(enc) if self._aes else None
+        self._salt = int.from_bytes(salt, "big") << 16
+
+    @property
+    def cipher(self) -> _KeyStream | None:
+        """AES-CM of the session encryption key (None for the NULL cipher)."""
+        if self._salt is None:
+            self._rest()
+        return self._cipher
+
+    @property
+    def salt(self) -> int:
+        """The session salt times 2^16 (RFC 3711 §4.1.1's IV term)."""
+        if self._salt is None:
+            self._rest()
+        return self._salt  # type: ignore[return-value]
 
 
 @dataclass
@@ -176,13 +240,9 @@ class SrtpContext:
         cached = self._keys.get((rtcp, r))
         if cached is not None:
             return cached
-        base = LABEL_RTCP_ENCR if rtcp else LABEL_RTP_ENCR
-        mk, ms = self.master_key, self.master_salt
-        enc = derive_session_key(mk, ms, base, r, self.suite.key_len)
-        auth = derive_session_key(mk, ms, base + 1, r, AUTH_KEY_LEN)
-        salt = derive_session_key(mk, ms, base + 2, r, SALT_LEN)
-        keys = _SessionKeys(_KeyStream(enc) if self.suite.cipher == "AES_CM" else None,
-                            int.from_bytes(salt, "big") << 16, _Hmac(auth))
+        keys = _SessionKeys(self.master_key, self.master_salt,
+                            LABEL_RTCP_ENCR if rtcp else LABEL_RTP_ENCR, r,
+                            self.suite.key_len, self.suite.cipher == "AES_CM")
         if len(self._keys) > 64:  # kdr > 0 over a long stream: keep the cache bounded
             self._keys.clear()
         self._keys[(rtcp, r)] = keys
@@ -272,7 +332,10 @@ class SrtpContext:
             st.s_l = seq
         self.last_roc = roc
         self.last_tag_len, self.last_rcc_roc = tag_len, None
-        return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
+        salt = keys._salt  # (the session salt: known once a packet has authenticated)
+        if salt is None:
+            salt = keys.salt
+        return end, salt ^ (ssrc << 64) ^ (index << 16), keys
 
     def tag_matches(self, packet: bytes, header_len: int, roc: int) -> bool:
         """Does *packet*'s tag verify under this key with *roc* (a stream's first packet,
@@ -340,7 +403,10 @@ class SrtpContext:
             st.s_l = seq
         self.last_roc = roc
         self.last_tag_len, self.last_rcc_roc = tag_len, (roc if is_rcc else None)
-        return end, keys.salt ^ (ssrc << 64) ^ (index << 16), keys
+        salt = keys._salt  # (the session salt: known once a packet has authenticated)
+        if salt is None:
+            salt = keys.salt
+        return end, salt ^ (ssrc << 64) ^ (index << 16), keys
 
     def unprotect(self, packet: bytes, header_len: int, state: StreamState | None = None,
                   roc: int | None = None) -> tuple[bytes | None, str]:
@@ -353,10 +419,11 @@ class SrtpContext:
         if checked.__class__ is str:
             return None, checked
         end, iv, keys = checked
-        if keys.cipher is None or end <= header_len:
+        cipher = keys._cipher  # (derived by _authenticate with the salt)
+        if cipher is None or end <= header_len:
             return packet[:end], "ok"
         # the header is authenticated but not encrypted
-        return packet[:header_len] + keys.cipher.xor(iv, packet[header_len:end]), "ok"
+        return packet[:header_len] + cipher.xor(iv, packet[header_len:end]), "ok"
 
     def authenticate(self, packet: bytes, header_len: int, state: StreamState | None = None,
                      roc: int | None = None) -> str:
