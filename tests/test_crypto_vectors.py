@@ -220,3 +220,18 @@ def test_srtcp_unencrypted_e_flag_and_index():
     enc = ctx.protect_rtcp(sr, 0x1235)
     assert enc[28] & 0x80 and enc[8:28] != sr[8:]
     assert ctx.unprotect_rtcp(enc[:-1] + bytes([enc[-1] ^ 1])) == (None, "auth")
+
+
+def test_srtcp_mki_short_and_unauthenticated_mki():
+    """RFC 3711 §3.4: the MKI sits between the SRTCP index and the tag and is not
+    authenticated; a packet too short for header, index, MKI and tag is ``short``."""
+    ctx = SrtpContext(SUITES["AES_CM_128_HMAC_SHA1_80"], bytes(range(16)), bytes(14),
+                      mki=b"\x00\x01")
+    sr = bytes([0x80, 200, 0, 6]) + b"\x01\x02\x03\x04" + b"z" * 20
+    wire = ctx.protect_rtcp(sr, 7)
+    assert wire[-12:-10] == b"\x00\x01" and ctx.unprotect_rtcp(wire) == (sr, "ok")
+    other = wire[:-12] + b"\x00\x02" + wire[-10:]
+    assert ctx.unprotect_rtcp(other) == (None, "mki")
+    assert ctx.unprotect_rtcp(wire[:8] + wire[-16:])[1] == "auth"  # (an empty payload)
+    assert ctx.unprotect_rtcp(wire[:7] + wire[-16:]) == (None, "short")
+    assert ctx.unprotect_rtcp(b"\x00" * 8 + wire[8:]) == (None, "short")  # not RTCP

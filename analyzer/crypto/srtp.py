@@ -25,13 +25,12 @@ computed once: much cheaper per packet than new contexts (``bench/bench_srtp.py`
 from __future__ import annotations
 
 import hashlib
-import hmac
 import struct
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from dissectors.srtp import split_srtcp
+from dissectors.srtp import is_rtcp
 
 LABEL_RTP_ENCR, LABEL_RTP_AUTH, LABEL_RTP_SALT = 0, 1, 2
 LABEL_RTCP_ENCR, LABEL_RTCP_AUTH, LABEL_RTCP_SALT = 3, 4, 5
@@ -457,21 +456,26 @@ class SrtpContext:
     # ------------------------------------------------------------------ SRTCP
 
     def unprotect_rtcp(self, packet: bytes) -> tuple[bytes | None, str]:
-        """Plain RTCP for an SRTCP packet, or (None, reason)."""
-        tag_len = self.suite.rtcp_tag_len
-        parts = split_srtcp(packet, len(self.mki), tag_len)
-        if parts is None:
+        """Plain RTCP for an SRTCP packet, or (None, reason): ``short``, ``mki``, ``auth``
+        (RFC 3711 §3.4: the tag covers the packet up to the E flag and SRTCP index;
+        the MKI, between them and the tag, is not authenticated). The tag is checked
+        before the packet is cut into its parts (most packets tried are not this key's)."""
+        tag_len, mki = self.suite.rtcp_tag_len, self.mki
+        end = len(packet) - tag_len - len(mki)  # the end of the authenticated portion
+        if end < 12 or not is_rtcp(packet):
             return None, "short"
-        if self.mki and parts.mki != self.mki:
+        if mki and packet[end:end + len(mki)] != mki:
             return None, "mki"
-        keys = self._session(True, parts.index)
-        authed = packet[:len(packet) - tag_len - len(self.mki)]
-        if not hmac.compare_digest(keys.auth.digest(authed)[:tag_len], parts.tag):
+        word = int.from_bytes(packet[end - 4:end], "big")
+        index = word & 0x7FFFFFFF
+        keys = self._session(True, index)
+        if keys.auth.digest(packet[:end])[:tag_len] != packet[end + len(mki):]:
             return None, "auth"
-        payload = parts.payload
-        if parts.encrypted and keys.cipher is not None:
-            payload = keys.cipher.xor(keys.salt ^ (parts.ssrc << 64) ^ (parts.index << 16), payload)
-        return parts.header + payload, "ok"
+        payload = packet[8:end - 4]
+        if word >> 31 and keys.cipher is not None:
+            ssrc = int.from_bytes(packet[4:8], "big")
+            payload = keys.cipher.xor(keys.salt ^ (ssrc << 64) ^ (index << 16), payload)
+        return packet[:8] + payload, "ok"
 
     def protect_rtcp(self, rtcp: bytes, index: int, encrypt: bool = True) -> bytes:
         """SRTCP packet for plain RTCP *rtcp* with SRTCP *index*."""

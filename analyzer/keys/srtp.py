@@ -247,7 +247,7 @@ class SrtpDecryptor:
         if not self._cands:
             return None
         if is_rtcp(payload):
-            return self._rtcp(payload, dst)
+            return self._rtcp(payload, dst, since)
         fields = rtp_fields(payload)
         if fields is None:
             return None
@@ -361,11 +361,14 @@ class SrtpDecryptor:
         self.last = ("ok", cand.label, cand.mtk)
         return st
 
-    def _rtcp(self, payload: bytes, dst: str) -> bytes | None:
+    def _rtcp(self, payload: bytes, dst: str, since: int = 0) -> bytes | None:
+        """An SRTCP packet: its stream's key first, then those its MKI names and those
+        without MKI; on a flow written off, only the keys learned since (as for SRTP)."""
         ssrc = int.from_bytes(payload[4:8], "big")
         cached = self._by_stream.get((ssrc, dst))
-        order = ([cached] if cached is not None else []) + \
-            [c for c in self._matching(payload, rtcp=True) if c is not cached]
+        order = ([cached] if cached is not None and cached.order >= since else []) + \
+            [c for c in self._matching(payload, rtcp=True)
+             if c is not cached and c.order >= since]
         for cand in order:
             if cand.ssrc is not None and cand.ssrc != ssrc:
                 continue
