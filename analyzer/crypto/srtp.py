@@ -158,32 +158,43 @@ class _Hmac:
 
 class _SessionKeys:
     """The session keys of one master key, label base (SRTP or SRTCP) and ``r``
-    (RFC 3711 §4.3): the authentication key at once - every packet tried needs it -,
-    the encryption key and salt when a packet first authenticates (most keys tried
-    on a packet never open one)."""
+    (RFC 3711 §4.3). The authentication key is derived at once - every packet tried
+    needs it -; the encryption key and salt with it when *eager* (a key its MKI
+    names: its packets nearly always authenticate), else when a packet first
+    authenticates (most keys tried by their tag never open one); the AES-CM context
+    when a payload is first decrypted (``export`` only authenticates)."""
 
-    __slots__ = ("auth", "_master", "_r", "_base", "_key_len", "_aes", "_cipher", "_salt")
+    __slots__ = ("auth", "_master", "_r", "_base", "_key_len", "_aes", "_enc", "_cipher",
+                 "_salt")
 
     def __init__(self, master_key: bytes, master_salt: bytes, base: int, r: int,
-                 key_len: int, aes: bool) -> None:
-        (auth,) = _derive(master_key, master_salt, r, ((base + 1, AUTH_KEY_LEN),))
-        self.auth = _Hmac(auth)
+                 key_len: int, aes: bool, eager: bool = False) -> None:
         self._master, self._r, self._base = (master_key, master_salt), r, base
         self._key_len, self._aes = key_len, aes
         self._cipher: _KeyStream | None = None
+        self._enc = b""
         self._salt: int | None = None
+        if eager:
+            auth, enc, salt = _derive(master_key, master_salt, r,
+                                      ((base + 1, AUTH_KEY_LEN), (base, key_len),
+                                       (base + 2, SALT_LEN)))
+            self._enc, self._salt = enc, int.from_bytes(salt, "big") << 16
+        else:
+            (auth,) = _derive(master_key, master_salt, r, ((base + 1, AUTH_KEY_LEN),))
+        self.auth = _Hmac(auth)
 
     def _rest(self) -> None:
         enc, salt = _derive(*self._master, self._r,
                             ((self._base, self._key_len), (self._base + 2, SALT_LEN)))
-        self._cipher = _KeyStream(enc) if self._aes else None
-        self._salt = int.from_bytes(salt, "big") << 16
+        self._enc, self._salt = enc, int.from_bytes(salt, "big") << 16
 
     @property
     def cipher(self) -> _KeyStream | None:
         """AES-CM of the session encryption key (None for the NULL cipher)."""
-        if self._salt is None:
-            self._rest()
+        if self._cipher is None and self._aes:
+            if self._salt is None:
+                self._rest()
+            self._cipher = _KeyStream(self._enc)
         return self._cipher
 
     @property
@@ -241,7 +252,8 @@ class SrtpContext:
             return cached
         keys = _SessionKeys(self.master_key, self.master_salt,
                             LABEL_RTCP_ENCR if rtcp else LABEL_RTP_ENCR, r,
-                            self.suite.key_len, self.suite.cipher == "AES_CM")
+                            self.suite.key_len, self.suite.cipher == "AES_CM",
+                            eager=bool(self.mki))
         if len(self._keys) > 64:  # kdr > 0 over a long stream: keep the cache bounded
             self._keys.clear()
         self._keys[(rtcp, r)] = keys
@@ -418,7 +430,9 @@ class SrtpContext:
         if checked.__class__ is str:
             return None, checked
         end, iv, keys = checked
-        cipher = keys._cipher  # (derived by _authenticate with the salt)
+        cipher = keys._cipher
+        if cipher is None:
+            cipher = keys.cipher
         if cipher is None or end <= header_len:
             return packet[:end], "ok"
         # the header is authenticated but not encrypted

@@ -104,6 +104,9 @@ class SrtpDecryptor:
         self.last_mki_match = False
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
+        #: how many keys (contexts) were taken up as of the last :meth:`decrypt` (what
+        #: :attr:`key_count` says, without looking at the store again)
+        self.count = 0
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
         #: the MTKs taken up, in order (their contexts are tried in this order)
         self.taken: list[tuple[bytes, bytes, bytes]] = []
@@ -134,6 +137,7 @@ class SrtpDecryptor:
                               ex.get("kdr", 0), ex.get("mki", b""), ex.get("roc", 0))
             self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst"),
                                           order=len(self._cands)))
+        self.count = len(self._cands)
 
     def _refresh_mtks(self) -> None:
         """Take up the MTKs of the store that are ready, in the store's order (those
@@ -141,7 +145,8 @@ class SrtpDecryptor:
         mtks = self.store.mtks
         if len(mtks) == self._store_seen and not self._unready:
             return
-        fresh = list(itertools.islice(mtks, self._store_seen, None)) \
+        # (the store only adds MTKs: the new ones are the last, read from the end)
+        fresh = list(itertools.islice(reversed(mtks), len(mtks) - self._store_seen))[::-1] \
             if len(mtks) > self._store_seen else []
         self._store_seen = len(mtks)
         waiting = self._unready + fresh
@@ -158,6 +163,7 @@ class SrtpDecryptor:
             for cand in self._mtk_candidates(ids, key):
                 cand.order = len(self._cands)
                 self._cands.append(cand)
+        self.count = len(self._cands)
 
     def _mtk_candidates(self, ids: tuple[bytes, bytes, bytes], key: Key) -> list[_Candidate]:
         """SRTP contexts for an MTK, in the order of DESIGN.md: the MKI of the rule

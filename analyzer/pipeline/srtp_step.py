@@ -140,7 +140,7 @@ class SrtpStep:
         result, label, mtk = decryptor.last
         if not result:
             if not decryptor.last_mki_match:  # nothing names this flow's packets
-                flows.srtp_miss(flow, dport, decryptor.key_count)
+                flows.srtp_miss(flow, dport, decryptor.count)
             return srtp_only, None, None
         flows.srtp_hit(flow, dport)
         rtp = rtp_fields(payload)
