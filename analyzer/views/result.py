@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from dissectors.issues import Issue
 from dissectors.mikey import MIKEY_EXT, iter_layers
@@ -85,6 +85,29 @@ class Dissected:
         for err in self.errors:
             lines.append(f"    [{err.severity}] {err.code}: {err.message}")
         return "\n".join(lines)
+
+
+class LazyDissected(Dissected):
+    """A :class:`Dissected` whose tree is made by *make* when first read (then kept):
+    for packets listed by the tens of thousands and rarely opened (SRTP). Every
+    output of it is that of the one made with its tree at once."""
+
+    def __init__(self, *args: Any, make: Callable[[], list], **kwargs: Any) -> None:
+        self._make: Callable[[], list] | None = make
+        self._items: list | None = None
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def items(self) -> list:
+        if self._items is None:
+            made = self._make() if self._make is not None else []
+            self._items, self._make = made, None
+        return self._items
+
+    @items.setter
+    def items(self, value: list) -> None:
+        # (the dataclass's __init__ sets the default, an empty list: made later)
+        self._items = value if value or self._make is None else None
 
 
 def endpoint(ip: str, port: int) -> str:

@@ -14,6 +14,7 @@ Fields use Wireshark's RTP names (``rtp.seq``, ``rtp.ssrc`` ...) and ``srtp.mki`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from analyzer.crypto.srtp_policy import RCC_NAMES
@@ -21,7 +22,7 @@ from analyzer.keys.srtp import SrtpDecryptor
 from analyzer.net.decode import Transport
 from analyzer.net.prefilter import Prefilter, packed
 from analyzer.views.facts import SrtpFact
-from analyzer.views.result import Dissected, endpoint
+from analyzer.views.result import Dissected, LazyDissected, endpoint
 from dissectors.mikey import MIKEY_EXT, iter_layers, parse
 from dissectors.mikey.base import Field_, Node
 from dissectors.srtp import is_rtcp, rtp_header
@@ -146,8 +147,33 @@ class SrtpFinder:
 
 
 def build_srtp(cand: Any) -> Dissected:
-    """The dissected form of an SRTP/SRTCP candidate."""
+    """The dissected form of an SRTP/SRTCP candidate: its Info text and fact now,
+    its tree (:func:`srtp_items`) when first asked for - a capture holds tens of
+    thousands of these, and a list of them shows their Info texts."""
     info: SrtpInfo = cand.srtp
+    h = info.header
+    if info.rtcp:
+        ssrc = int.from_bytes(h[4:8], "big")
+        summary = f"SRTCP PT {h[1]}, SSRC 0x{ssrc:08x}"
+    else:
+        ssrc = int.from_bytes(h[8:12], "big")
+        summary = f"SRTP SSRC 0x{ssrc:08x}, Seq {int.from_bytes(h[2:4], 'big')}, " \
+                  f"PT {h[1] & 0x7F}"
+    if info.mki:
+        summary += f", MKI {info.mki.hex()}"
+    if info.result:
+        summary += {"ok": f", decrypted ({info.key})", "auth": ", authentication failed",
+                    "unknown": ", unknown MKI"}.get(info.result, "")
+    fact = SrtpFact(ssrc, info.result, info.key or None, info.mtk) if info.result else None
+    return LazyDissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst,
+                         "srtcp" if info.rtcp else "srtp", summary, make=partial(srtp_items, info),
+                         srtp=fact)
+
+
+def srtp_items(info: SrtpInfo) -> list:
+    """The tree of an SRTP/SRTCP packet (RFC 3550 §5.1, §6.4; RFC 3711 §3.1, §3.4):
+    its clear header, the sizes and tags of its protected parts, and what the keys
+    made of it."""
     h = info.header
     items: list = [Node("Secure RTCP" if info.rtcp else "Secure RTP", -1)]
     add = items.append
@@ -156,7 +182,6 @@ def build_srtp(cand: Any) -> Dissected:
         add(Field_("rtcp.pt", h[1], "Packet type", depth=0))
         add(Field_("rtcp.senderssrc", int.from_bytes(h[4:8], "big"), "Sender SSRC",
                    f"0x{int.from_bytes(h[4:8], 'big'):08x}", depth=0))
-        summary = f"SRTCP PT {h[1]}, SSRC 0x{int.from_bytes(h[4:8], 'big'):08x}"
     else:
         seq, ts, ssrc = int.from_bytes(h[2:4], "big"), int.from_bytes(h[4:8], "big"), \
             int.from_bytes(h[8:12], "big")
@@ -170,11 +195,9 @@ def build_srtp(cand: Any) -> Dissected:
                                    ("rtp.timestamp", ts, "Timestamp")):
             add(Field_(name, value, label, depth=0))
         add(Field_("rtp.ssrc", ssrc, "SSRC", f"0x{ssrc:08x}", depth=0))
-        summary = f"SRTP SSRC 0x{ssrc:08x}, Seq {seq}, PT {h[1] & 0x7F}"
     add(Field_("srtp.enc_payload_len", info.payload_len, "Encrypted payload length", depth=0))
     if info.mki:
         add(Field_("srtp.mki", info.mki.hex(), "MKI", depth=0))
-        summary += f", MKI {info.mki.hex()}"
     add(Field_("srtp.auth_tag", info.tag.hex(), "Authentication tag", depth=0))
     if info.result:
         add(Field_("srtp.result", info.result, "Decryption", depth=0))
@@ -189,9 +212,4 @@ def build_srtp(cand: Any) -> Dissected:
                        depth=0))
         if info.rcc_roc is not None:
             add(Field_("srtp.rcc.roc", info.rcc_roc, "ROC carried (RCC packet)", depth=0))
-        summary += {"ok": f", decrypted ({info.key})", "auth": ", authentication failed",
-                    "unknown": ", unknown MKI"}.get(info.result, "")
-    ssrc = int.from_bytes(h[4:8] if info.rtcp else h[8:12], "big")
-    fact = SrtpFact(ssrc, info.result, info.key or None, info.mtk) if info.result else None
-    return Dissected(cand.capture, cand.frame, cand.time, cand.src, cand.dst,
-                     "srtcp" if info.rtcp else "srtp", summary, items, [], srtp=fact)
+    return items
