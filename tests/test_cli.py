@@ -160,3 +160,24 @@ def test_key_files_readable_by_others_are_warned_about(tmp_path):
                     "1", "-o", str(tmp_path / "l.pcapng"), "--keys-out", str(out)], check=True,
                    cwd=ROOT, capture_output=True)
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_srtp_rows_make_their_tree_when_first_read():
+    """The TUI lists tens of thousands of SRTP rows and opens few: a row's tree is made
+    when read, and is then what the golden ``dissect --json`` line holds."""
+    from analyzer.keys.store import load_keys
+    from analyzer.pipeline.session import Session
+
+    capture = CAPTURES / "lab-attacks.pcapng"
+    rows: list = []
+    run_ = Session(load_keys(CAPTURES / "lab-attacks.keys.toml"),
+                   on_packet=lambda pkt, data: rows.append(pkt), workers=1)
+    assert not run_.add_captures([capture])
+    srtp = [p for p in rows if p.protocol in ("srtp", "srtcp")]
+    assert len(srtp) > 100 and all(p._items is None for p in srtp)
+    golden = {(o["capture"], o["frame"]): o for o in map(
+        json.loads, (ROOT / "tests" / "golden" / "lab-attacks.dissect-keys.jsonl")
+        .read_text().splitlines())}
+    for pkt in srtp:
+        assert pkt.to_json() == golden[(pkt.capture, pkt.frame)]
+    assert all(p._items for p in srtp)
