@@ -73,6 +73,9 @@ class Reconstructor:
     #: V=1 messages waiting for their verification, per CSB ID: one MSK pushed to many
     #: UEs shares one CSB ID, so each UE's message waits on its own
     _acks: dict[int, list["_Pending"]] = field(default_factory=dict)
+    #: at most the earliest time of a message in :attr:`_acks` (none can have timed out
+    #: before ACK_TIMEOUT after it: most observations need no look at them)
+    _acks_since: float = float("inf")
     _solicited: dict[str, Procedure] = field(default_factory=dict)
     _bursts: list[dict[str, Any]] = field(default_factory=list)
     _reported: set[tuple] = field(default_factory=set)
@@ -395,6 +398,7 @@ class Reconstructor:
             proc.state = ProcState.AWAITING_ACK
             self._acks.setdefault(obs.csb_id, []).append(
                 _Pending(proc, label, ue_ip, at, obs.idr, obs.csb_id))
+            self._acks_since = min(self._acks_since, at.time)
         else:
             proc.close(Outcome.SUCCESS)
         self._changes.append(("procedure", proc))
@@ -458,12 +462,16 @@ class Reconstructor:
         return None
 
     def _expire_acks(self, at: Where) -> None:
+        if at.time - self._acks_since <= ACK_TIMEOUT:  # (no message waits that long yet)
+            return
         for csb, waiting in list(self._acks.items()):
             for pending in [p for p in waiting if at.time - p.at.time > ACK_TIMEOUT]:
                 waiting.remove(pending)
                 self._ack_missing(pending.proc, pending.label, pending.ue, pending.at)
             if not waiting:
                 del self._acks[csb]
+        self._acks_since = min((p.at.time for waiting in self._acks.values() for p in waiting),
+                               default=float("inf"))
 
     def _ack_missing(self, proc: Procedure, label: str, ue_ip: str, sent: Where) -> None:
         proc.close(Outcome.INCOMPLETE)
