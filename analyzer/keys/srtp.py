@@ -223,8 +223,9 @@ class SrtpDecryptor:
     @property
     def key_count(self) -> int:
         """How many keys (contexts) there are to try: it grows as MTKs are learned."""
-        self._refresh_mtks()
-        return len(self._cands)
+        if len(self.store.mtks) != self._store_seen or self._unready:
+            self._refresh_mtks()
+        return self.count
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))

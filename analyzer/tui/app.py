@@ -302,7 +302,6 @@ class MbmsApp(App):
         loaded = load(self.paths, self.store,
                       on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))),
                       cancelled=lambda: worker.is_cancelled,
-                      on_progress=lambda f: self.call_from_thread(self._progress, f),
                       index=self.index,
                       live=live.running if live is not None else None,
                       paused=lambda: self.paused,
@@ -357,9 +356,6 @@ class MbmsApp(App):
     def on_mbms_app_snapshot(self, message: Snapshot) -> None:
         """A live capture: keys, timeline, procedures and findings so far."""
         self._show_timeline(message.timeline)
-
-    def _progress(self, fraction: float) -> None:
-        self.status.progress(fraction)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that fails says so on screen (the loader would otherwise leave

@@ -72,8 +72,10 @@ class SrtpFinder:
         bits: they are what ``decrypt(since=...)`` counts) and the announced MKIs."""
         if self._pending:
             self._learn_pending()
-        keys = self.decryptor.key_count if self.decryptor is not None else 0
-        return (keys << 20) | min(len(self.mkis), (1 << 20) - 1)
+        decryptor = self.decryptor
+        if decryptor is None:
+            return min(len(self.mkis), (1 << 20) - 1)
+        return (decryptor.key_count << 20) | min(len(self.mkis), (1 << 20) - 1)
 
     def learn_mikey(self, data: bytes) -> None:
         """Note the MKI (MSK ID || MTK ID) an MTK message announces. The message is
