@@ -183,3 +183,39 @@ def test_dissect_tries_a_written_off_srtp_flow_again_once_its_key_is_learned(tmp
     run.add_captures([str(capture)])
     used = sum(k.uses for k in run.rec.keys.values() if k.kind == "MTK")
     assert used > 200 and len(opened) >= used, (len(opened), used)
+
+
+def test_taps_losing_different_srtp_packets_give_the_tui_the_export_timeline(tmp_path):
+    """Two taps of one stream, each losing its own 30 % of the RTP-like packets: an
+    SRTP packet both heard counts once, one only a tap heard counts there, in the TUI
+    (SRTP rows) as in ``export`` (its SRTP step). Every SRTP row once counted as a
+    copy of whatever SRTP row another tap had shown within 2 s."""
+    import random
+
+    from analyzer.tui.model import PacketIndex, load
+
+    capture, keys = CAPTURES / "lab-basic.pcapng", CAPTURES / "lab-basic.keys.toml"
+    paths = []
+    for k in range(2):
+        rng = random.Random(k)
+        paths.append(tmp_path / f"tap{k}.pcap")
+        with PcapWriter(paths[-1]) as out:
+            for rec in read_capture(capture):
+                tp = decode_transport(rec.linktype, rec.data)
+                if tp is not None and tp.proto == "udp" and tp.payload[:1] \
+                        and tp.payload[0] >> 6 == 2 and rng.random() < 0.3:
+                    continue
+                out.write(rec)
+
+    def uses(*taps: Path) -> tuple[dict, int]:
+        doc = tmp_path / "timeline.json"
+        _cli("export", *map(str, taps), "--keys", str(keys), "-o", str(doc))
+        exported = json.loads(doc.read_text())
+        return exported, sum(e["detail"]["uses"] for k in exported["keys"]
+                             for e in k["events"] if e["event"] == "last_use")
+
+    exported, both = uses(*paths)
+    assert both > uses(paths[0])[1] + 30  # (what either tap heard: more than one alone)
+    loaded = load(list(map(str, paths)), load_keys(keys),
+                  index=PacketIndex(list(map(str, paths))))
+    assert loaded.timeline == exported

@@ -365,6 +365,13 @@ class Session:
 
 
 def _cand_fingerprint(cand: Any) -> bytes:
+    """What a candidate is the same as in another capture: its messages; an SRTP/SRTCP
+    packet, by its clear header, MKI and tag to its destination (the tag covers the
+    rest: what :class:`SrtpStep` compares, the same payload to the same place)."""
+    if cand.srtp is not None:
+        info = cand.srtp
+        return b"s" + hashlib.sha1(cand.dst.encode() + b"|" + info.header + b"|" + info.mki
+                                   + b"|" + info.tag).digest()[:12]
     if cand.alc is not None:
         pkt = cand.alc.packet
         if pkt is None:
