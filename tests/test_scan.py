@@ -323,3 +323,41 @@ def test_a_worker_that_dies_hands_over_to_the_serial_reader(small_chunks, monkey
     monkeypatch.setattr(scan, "_read_chunk", _dying_chunk)
     monkeypatch.setattr(sys.modules[__name__], "_DIE_AT", [cuts[len(cuts) // 2]])
     assert _parallel(MIXED, Prefilter()) == serial
+
+
+def _tui_load(path: Path, pool) -> tuple:
+    """What the TUI's loader makes of *path*, read in its thread or on *pool*: rows,
+    timeline, errors and the place of every record."""
+    from analyzer.tui.model import PacketIndex, load
+
+    index = PacketIndex([str(path)])
+    ticks: list[int] = []
+    out = load([str(path)], load_keys(MIXED.with_suffix(".keys.toml")), index=index, pool=pool,
+               on_progress=lambda f: ticks.append(1))
+    rec = index.records[0]
+    return ([(r.pkt.capture, r.pkt.frame, r.pkt.summary) for r in out.rows], out.timeline,
+            out.errors, rec.times.tobytes(), rec.offsets.tobytes(), rec.lengths.tobytes(),
+            rec.linktypes.tobytes()), len(ticks)
+
+
+@pytest.mark.parametrize("cut", [None, 0.55])
+def test_the_tui_reads_on_worker_processes_what_it_reads_alone(tmp_path, small_chunks, cut):
+    """The TUI's index (every record's place), rows and timeline, read on a pool started
+    beforehand (chunk by chunk) and in the loader's thread, are the same; a truncated
+    capture gives everything before the damage and the same error. Progress is told as
+    chunks come in."""
+    path = MIXED
+    if cut is not None:
+        path = tmp_path / "cut.pcapng"
+        data = MIXED.read_bytes()
+        path.write_bytes(data[:int(len(data) * cut)])
+    pool = scan.start_pool(2)
+    assert pool is not None
+    try:
+        parallel, told = _tui_load(path, pool)
+    finally:
+        pool.shutdown()
+    serial, _ = _tui_load(path, None)
+    assert parallel == serial
+    assert len(serial[0]) > 50 and (cut is None) == (serial[2] == [])
+    assert told > 10  # (a tick per chunk: cancel and progress stay responsive)

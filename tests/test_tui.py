@@ -567,3 +567,34 @@ def test_wireshark_view_of_a_dns_packet():
             await pilot.press("w")
             assert not view.display and app.query_one("#hex").display
     run(scenario())
+
+
+def test_a_large_capture_is_read_on_processes_forked_before_the_app_runs(monkeypatch):
+    """A capture over the parallel size is read by worker processes the app forks when
+    it is made (before Textual's threads): the same rows as read in the loader's
+    thread; the processes end with the app."""
+    from analyzer.pipeline import scan
+    from analyzer.tui import app as app_module
+
+    path = str(CAPTURES / "lab-mixed.pcapng")
+    keys = load_keys(CAPTURES / "lab-mixed.keys.toml")
+
+    async def rows(parallel: bool) -> tuple[list, list]:
+        monkeypatch.setattr(app_module, "PARALLEL_MIN", 0 if parallel else 1 << 62)
+        monkeypatch.setattr(scan, "PARALLEL_MIN", 0)
+        monkeypatch.setattr(scan, "CHUNK_BYTES", 16_000)
+        app = MbmsApp([path], keys)
+        assert (app.pool is not None) == parallel
+        processes = list(app.pool._processes.values()) if parallel else []
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _loaded(app, pilot)
+            shown = [(r.pkt.frame, r.pkt.summary) for r in app.rows]
+            assert app.packet_table.row_count == len(app.index) > 1000
+        for proc in processes:
+            proc.join(5)
+        return shown, [proc.is_alive() for proc in processes]
+
+    parallel, alive = run(rows(True))
+    serial, _ = run(rows(False))
+    assert parallel == serial and len(serial) > 100
+    assert alive and not any(alive)

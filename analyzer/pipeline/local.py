@@ -96,7 +96,7 @@ class CaptureFeed:
                 tick: Callable[[int], None] | None = None,
                 progress: Callable[[str, int], None] | None = None,
                 follow: Callable[[], bool] | None = None, workers: int | None = None,
-                rows: bool = False, merged: bool = False,
+                pool: Any = None, rows: bool = False, merged: bool = False,
                 errors: list[str] | None = None
                 ) -> Iterator[tuple[float, int, Record, Record]]:
         """The records of this capture for the merge, ``(time, index, record, as read)``.
@@ -108,8 +108,11 @@ class CaptureFeed:
         decrypts. Merged, every record kept is handed on, and the merge's consumer
         takes the SRTP step and tells *on_record* when the record's turn comes
         (records the prefilter drops are told here, in their file order). *tick* is
-        called every 4,096 records, *progress* every :data:`PROGRESS_EVERY`; damage
-        ends the capture and lands in *errors*.
+        called every 4,096 records (read in parallel: every chunk taken in), *progress*
+        every :data:`PROGRESS_EVERY`; damage ends the capture and lands in *errors*. A
+        large file is read on *workers* processes (*pool*: the caller's), also when
+        every record's place goes to :attr:`record_index` (the TUI); a followed file
+        and ``decrypt`` (every record written) are read serially.
         """
         index, keep, finder, offset, info = self.index, self.keep, self.finder, self.offset, \
             self.info
@@ -134,12 +137,14 @@ class CaptureFeed:
         try:
             if self.source is not None:
                 records = self._prepared(reader_keep if plain else keep, tally)
-            elif follow is not None or self.record_index is not None or reader_keep is not keep:
+            elif follow is not None or plain:
                 records = read_capture(self.path, reader_keep, tally, index=self.record_index,
                                        follow=follow)
             else:
                 records = scan_capture(self.path, keep, tally, self.profile, srtp=keep.srtp,
-                                       workers=workers)
+                                       workers=workers, index=self.record_index,
+                                       tick=(lambda: tick(index)) if tick is not None else None,
+                                       serial_keep=reader_keep, pool=pool)
             for record in records:
                 original = record
                 if plain:

@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.capture.reading import (
@@ -129,13 +129,16 @@ class _Chunk:
     tally: Tally
     end: Section  # the state it ended in
     error: str | None
+    #: with *want_index*: every record's place (the :class:`RecordIndex` arrays as bytes)
+    index: tuple[bytes, bytes, bytes, bytes] | None = None
 
 
 def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Profile,
-                srtp: bool) -> _Chunk:
+                srtp: bool, want_index: bool = False) -> _Chunk:
     """Worker: the records of ``[start, stop)`` the permissive prefilter keeps; those
     of RTP-like flows and TCP segments by their place in the file (most are dropped by
-    the caller's learned state: their bytes are read there only when kept)."""
+    the caller's learned state: their bytes are read there only when kept). With
+    *want_index*, also where every record of the chunk lies (the TUI lists them all)."""
     keep = Prefilter(replace(profile, tcp_prefilter=False), srtp=srtp)
     judge = Prefilter(profile, srtp=srtp)  # the caller's rules, for what its state decides
     index = RecordIndex()
@@ -167,7 +170,9 @@ def _read_chunk(path: str, section: Section, start: int, stop: int, profile: Pro
         return _Chunk(out, tally, section, str(exc))
     if section.endian != endian:  # a section of the other byte order began: read serially
         return _Chunk(out, tally, section, "byte order changed")
-    return _Chunk(out, tally, section, None)
+    return _Chunk(out, tally, section, None,
+                  (index.times.tobytes(), index.offsets.tobytes(), index.lengths.tobytes(),
+                   index.linktypes.tobytes()) if want_index else None)
 
 
 def boundaries(path: str | Path, size: int) -> tuple[Section, list[int]] | None:
@@ -186,33 +191,64 @@ def boundaries(path: str | Path, size: int) -> tuple[Section, list[int]] | None:
     return (section, cuts) if len(cuts) > 2 else None
 
 
+def start_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+    """Processes for :func:`scan_capture`, forked now. A caller that will have threads
+    (the TUI) starts them before its threads do: a fork copies the forking thread
+    only, and a lock another thread held then would stay held in the child. None
+    when one core is all there is, or no process can be started; the caller shuts
+    the pool down."""
+    workers = default_workers() if workers is None else workers
+    if workers < 2:
+        return None
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context("fork"))
+        pool.submit(int).result()  # (with fork, every process starts at the first task)
+    except (OSError, BrokenProcessPool):
+        return None
+    return pool
+
+
 def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
                  profile: Profile = DEFAULT_PROFILE, srtp: bool = False,
-                 workers: int | None = None) -> Iterator[Record]:
-    """``read_capture(path, keep, tally)``, its chunks prefiltered on *workers* cores
-    (*profile* and *srtp*: those *keep* was made with)."""
+                 workers: int | None = None, index: RecordIndex | None = None,
+                 tick: Callable[[], None] | None = None,
+                 serial_keep: Any = None, pool: ProcessPoolExecutor | None = None
+                 ) -> Iterator[Record]:
+    """``read_capture(path, keep, tally, index)``, its chunks prefiltered on *workers*
+    cores (*profile* and *srtp*: those *keep* was made with).
+
+    *index* receives every record's place, chunk by chunk as they are taken in (before
+    their records are yielded). *tick* is called once per chunk taken in; where the
+    file is read serially (small, or after damage), *serial_keep* is asked instead of
+    *keep* (a keep that ticks as it goes). *pool*: processes started by the caller
+    (the TUI's, forked before its threads: they are not shut down here)."""
     workers = default_workers() if workers is None else workers
+    serial_keep = keep if serial_keep is None else serial_keep
     try:
         size = os.path.getsize(path)
     except OSError:
         size = 0
     cut = boundaries(path, size) if workers > 1 and size >= PARALLEL_MIN else None
     if cut is None:
-        yield from read_capture(path, keep, tally)
+        yield from read_capture(path, serial_keep, tally, index)
         return
     head, cuts = cut
     tally = tally if tally is not None else Tally()
     ctx = multiprocessing.get_context("fork")
     state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
     k = 0
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    except OSError:  # no processes here (no semaphores, no fork): the serial reader
-        pool = None
+    owned = pool is None
+    if owned:
+        try:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        except OSError:  # no processes here (no semaphores, no fork): the serial reader
+            pool = None
+    want_index = index is not None
     # (the bytes of RTP-like packets are read with pread, not a memory map: mapped pages
     # would count in this process's memory, which must not grow with the capture)
     with open(path, "rb") if pool is not None else nullcontext() as fh, \
-            pool if pool is not None else nullcontext():
+            pool if pool is not None and owned else nullcontext():
         window: deque[Future[_Chunk]] = deque()
         pread = _Pread(fh, path)
         ahead = iter(range(len(cuts) - 1))
@@ -222,19 +258,19 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
             if n is not None:
                 window.append(pool.submit(_read_chunk, str(path),
                                           replace(head, interfaces=list(head.interfaces)),
-                                          cuts[n], cuts[n + 1], profile, srtp))
+                                          cuts[n], cuts[n + 1], profile, srtp, want_index))
 
         try:
             for _ in range(workers + 1 if pool is not None else 0):
                 submit()
-        except (OSError, BrokenProcessPool):
+        except (OSError, BrokenProcessPool, RuntimeError):  # (a pool shut down: serial)
             window.clear()
         while window:
             try:
                 chunk = window.popleft().result()
                 submit()
-            except (OSError, BrokenProcessPool):  # a worker died: nothing of chunk k given
-                chunk = None
+            except (OSError, BrokenProcessPool, RuntimeError):  # a worker died: nothing
+                chunk = None  # of chunk k given
             # read in the true state (no interface came since the first packet), and
             # ended exactly at the next cut (so that it is a boundary) without damage
             if chunk is None or chunk.error is not None or not head.same_state(state):
@@ -242,30 +278,44 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
                     fut.cancel()
                 break  # the serial reader takes over from cuts[k]
             base = state.number
+            if index is not None and chunk.index is not None:
+                times, offsets, lengths, linktypes = chunk.index
+                index.times.frombytes(times)
+                index.offsets.frombytes(offsets)
+                index.lengths.frombytes(lengths)
+                index.linktypes.frombytes(linktypes)
+            if tick is not None:
+                tick()
             dead, keys = keep.dead, keep.key_source
+            # (the keys known change only while a record is out with the consumer: read
+            # again after each, not for every packet of a written-off flow)
+            known = keys()
             for item in chunk.records:
                 flow = item[5]
                 if flow is None:
                     data = item[3]
                     if keep(item[2], data, 0, len(data)):
                         yield Record(base + item[0], item[1], item[2], data, item[4])
+                        known = keys()
                     continue
                 if len(flow) == 2:
                     # an RTP-like flow is judged by its learned state alone (Prefilter._udp,
                     # Prefilter.alive): a flow written off, no key learned since, is dropped
                     tried = dead.get(flow)
-                    if tried is None or tried < keys():
+                    if tried is None or tried < known:
                         yield Record(base + item[0], item[1], item[2],
                                      pread(item[6], item[3]), item[4])
+                        known = keys()
                 elif keep.tcp_wanted(flow[0], flow[1], flow[2], flow[3],
                                      flow[4].__bool__):  # a TCP segment (Prefilter._tcp)
                     yield Record(base + item[0], item[1], item[2],
                                  pread(item[6], item[3]), item[4])
+                    known = keys()
             _merge(tally, chunk.tally)
             state = replace(chunk.end, number=base + chunk.end.number)
             k += 1
     if k < len(cuts) - 1:  # stopped early, or no pool: the serial reader from cuts[k]
-        yield from read_range(path, state, cuts[k], None, keep, tally)
+        yield from read_range(path, state, cuts[k], None, serial_keep, tally, index)
 
 
 def _merge(tally: Tally, part: Tally) -> None:

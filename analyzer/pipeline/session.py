@@ -71,6 +71,9 @@ class Session:
     on_download: Callable[[Any], None] | None = None
     #: processes that read large captures (None: every core; 1: serial)
     workers: int | None = None
+    #: those processes, started by the caller (the TUI forks them before its threads
+    #: start); None: started for each large capture, as needed
+    pool: Any = None
     #: told of every dissected MBMS packet, in merged order, with its frame bytes (b""
     #: when not at hand): ``dissect`` and the TUI. SRTP packets are dissected too.
     #: A packet a second tap saw again is passed on too, built without the keys
@@ -205,6 +208,7 @@ class Session:
         streams = [feed.records(srtp=None if merged or holding else self._srtp,
                                 on_record=self.on_record, tick=self.tick,
                                 progress=self.progress, follow=follow, workers=self.workers,
+                                pool=self.pool,
                                 rows=rows, merged=merged, errors=errors)
                    for feed in feeds]
         by_index = {feed.index: feed for feed in feeds}

@@ -39,6 +39,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from analyzer.capture.profile import DEFAULT_PROFILE, Profile
 from analyzer.keys.store import KeyStore
 from analyzer.output.decrypted import decrypt_captures
+from analyzer.pipeline.scan import PARALLEL_MIN, start_pool
 from analyzer.tui.filter import FilterError, compile_filter
 from analyzer.tui.model import (
     Loaded,
@@ -179,6 +180,10 @@ class MbmsApp(App):
         self._shown = -1  # the position whose details are on screen
         #: the timeline shown (the final one, or a live capture's so far)
         self.timeline: dict[str, Any] = {}
+        #: processes that read a large capture (forked here, before the app's threads
+        #: start; shut down with the app); None: the loader reads in its thread
+        self.pool = start_pool() if live is None and any(
+            _size(p) >= PARALLEL_MIN for p in paths) else None
 
     # ------------------------------------------------------------------ layout
 
@@ -220,6 +225,10 @@ class MbmsApp(App):
     @property
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
+
+    def on_unmount(self) -> None:
+        if self.pool is not None:  # (the loader, cancelled, may still wait on a chunk)
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def on_mount(self) -> None:
         self.set_interval(0.2, self._tick)
@@ -306,7 +315,7 @@ class MbmsApp(App):
                       live=live.running if live is not None else None,
                       paused=lambda: self.paused,
                       on_snapshot=lambda doc: self.post_message(self.Snapshot(doc)),
-                      profile=self.profile)
+                      profile=self.profile, pool=self.pool)
         if not worker.is_cancelled:
             self.post_message(self.LoadDone(loaded))
 

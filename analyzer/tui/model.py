@@ -154,7 +154,7 @@ def load(paths: Iterable[str], store: KeyStore | None,
          live: Callable[[], bool] | None = None,
          paused: Callable[[], bool] = lambda: False,
          on_snapshot: Callable[[dict[str, Any]], None] | None = None,
-         profile: Profile = DEFAULT_PROFILE) -> Loaded:
+         profile: Profile = DEFAULT_PROFILE, pool: Any = None) -> Loaded:
     """Run *paths* through the one pipeline (:class:`~analyzer.pipeline.session.Session`, as
     ``export`` and ``dissect`` do: merged in time, clocks aligned, a message two taps
     saw counted once, the same *profile*); batches of rows go to *on_rows* as they
@@ -165,6 +165,10 @@ def load(paths: Iterable[str], store: KeyStore | None,
     file is followed to its end; while waiting for packets, rows are handed on
     at once, *paused* holds the reading, and every second *on_snapshot* gets the
     timeline so far.
+
+    With *pool* (:func:`analyzer.pipeline.scan.start_pool`, started before the
+    caller's threads), a large capture is read on its processes, chunk by chunk, as
+    ``export`` reads it; else in this thread.
     """
     out = Loaded()
     paths = list(paths)
@@ -203,7 +207,8 @@ def load(paths: Iterable[str], store: KeyStore | None,
             if len(rec):
                 on_progress(min(1.0, (done + rec.offsets[-1]) / size))
 
-    run = Session(store, profile=profile, on_packet=row, tick=tick, workers=1,
+    run = Session(store, profile=profile, on_packet=row, tick=tick,
+                 workers=None if pool is not None else 1, pool=pool,
                  indexes=index.records if index is not None else None)
 
     def follow() -> bool:
