@@ -598,3 +598,15 @@ def test_a_large_capture_is_read_on_processes_forked_before_the_app_runs(monkeyp
     serial, _ = run(rows(False))
     assert parallel == serial and len(serial) > 100
     assert alive and not any(alive)
+
+    async def quit_while_loading() -> list[bool]:
+        monkeypatch.setattr(app_module, "PARALLEL_MIN", 0)
+        app = MbmsApp([path], keys)
+        processes = list(app.pool._processes.values())
+        async with app.run_test(size=(150, 45)) as pilot:
+            await pilot.press("q")
+        for proc in processes:
+            proc.join(10)
+        return [proc.is_alive() for proc in processes]
+
+    assert not any(run(quit_while_loading()))

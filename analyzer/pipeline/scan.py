@@ -25,11 +25,12 @@ frame numbers are those of the serial run too.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import struct
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -56,6 +57,9 @@ PARALLEL_MIN = 48 * 1024 * 1024
 #: Bytes of capture per chunk: the most a worker hands back at once (small: the chunks in
 #: flight are what the parallel read adds to memory, about 3 x 4 MB of records and places).
 CHUNK_BYTES = 4 * 1024 * 1024
+#: Bytes of the first chunk: small, so that its records (the TUI's first screen) come
+#: back at once while the workers go on with the full-size ones.
+FIRST_CHUNK_BYTES = 32 * 1024
 #: Consecutive records that must chain from a candidate boundary.
 CHAIN = 8
 #: Bytes searched after a cut point for a boundary.
@@ -182,31 +186,52 @@ def boundaries(path: str | Path, size: int) -> tuple[Section, list[int]] | None:
     if first is None:
         return None
     section, start = first
-    cuts = [start]
-    for offset in range(start + CHUNK_BYTES, size - CHUNK_BYTES // 4, CHUNK_BYTES):
-        found = find_boundary(path, section, offset)
-        if found is not None and found > cuts[-1] and found < size:
-            cuts.append(found)
-    cuts.append(size)
+    cuts = [start, *_cut_points(path, section, start, size)]
     return (section, cuts) if len(cuts) > 2 else None
 
 
-def start_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+def _cut_points(path: str | Path, section: Section, start: int, size: int) -> Iterator[int]:
+    """The chunk boundaries after *start* in order, each found when asked for (a read
+    and a search: the first chunk goes out before the last boundary is known), then
+    *size*. The first chunk is :data:`FIRST_CHUNK_BYTES` long, the others
+    :data:`CHUNK_BYTES`."""
+    last = start
+    first_cut = start + min(FIRST_CHUNK_BYTES, CHUNK_BYTES)
+    offsets = itertools.chain([first_cut] if first_cut < start + CHUNK_BYTES else [],
+                              range(start + CHUNK_BYTES, size - CHUNK_BYTES // 4, CHUNK_BYTES))
+    for offset in offsets:
+        found = find_boundary(path, section, offset)
+        if found is not None and last < found < size:
+            last = found
+            yield found
+    yield size
+
+
+def start_pool(workers: int | None = None, nice: int = 0) -> ProcessPoolExecutor | None:
     """Processes for :func:`scan_capture`, forked now. A caller that will have threads
     (the TUI) starts them before its threads do: a fork copies the forking thread
-    only, and a lock another thread held then would stay held in the child. None
-    when one core is all there is, or no process can be started; the caller shuts
-    the pool down."""
+    only, and a lock another thread held then would stay held in the child. *nice*:
+    their scheduling niceness above the caller's (the TUI's screen comes first: the
+    workers read ahead when it leaves them the cores). None when one core is all
+    there is, or no process can be started; the caller shuts the pool down."""
     workers = default_workers() if workers is None else workers
     if workers < 2:
         return None
     try:
         pool = ProcessPoolExecutor(max_workers=workers,
-                                   mp_context=multiprocessing.get_context("fork"))
+                                   mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_nice if nice else None, initargs=(nice,))
         pool.submit(int).result()  # (with fork, every process starts at the first task)
     except (OSError, BrokenProcessPool):
         return None
     return pool
+
+
+def _nice(increment: int) -> None:
+    try:
+        os.nice(increment)
+    except OSError:  # (not allowed here: the default priority)
+        pass
 
 
 def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
@@ -229,11 +254,15 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
         size = os.path.getsize(path)
     except OSError:
         size = 0
-    cut = boundaries(path, size) if workers > 1 and size >= PARALLEL_MIN else None
-    if cut is None:
+    first = first_section(path) if workers > 1 and size >= PARALLEL_MIN else None
+    points: Iterator[int] = iter(())
+    if first is not None:
+        head, begin = first
+        points = _cut_points(path, head, begin, size)
+        cuts = [begin, next(points)]  # (found as the chunks are handed out)
+    if first is None or cuts[1] >= size:  # too small, or nothing to cut at
         yield from read_capture(path, serial_keep, tally, index)
         return
-    head, cuts = cut
     tally = tally if tally is not None else Tally()
     ctx = multiprocessing.get_context("fork")
     state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
@@ -247,30 +276,39 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
     want_index = index is not None
     # (the bytes of RTP-like packets are read with pread, not a memory map: mapped pages
     # would count in this process's memory, which must not grow with the capture)
-    with open(path, "rb") if pool is not None else nullcontext() as fh, \
-            pool if pool is not None and owned else nullcontext():
+    with open(path, "rb") as fh, pool if pool is not None and owned else nullcontext():
         window: deque[Future[_Chunk]] = deque()
         pread = _Pread(fh, path)
-        ahead = iter(range(len(cuts) - 1))
+        submitted = [1]  # (the first chunk, small, is read here: see below)
 
         def submit() -> None:
-            n = next(ahead, None)
-            if n is not None:
-                window.append(pool.submit(_read_chunk, str(path),
-                                          replace(head, interfaces=list(head.interfaces)),
-                                          cuts[n], cuts[n + 1], profile, srtp, want_index))
+            n = submitted[0]
+            while len(cuts) < n + 2:  # the end of chunk n: found now
+                point = next(points, None)
+                if point is None:
+                    return  # every chunk handed out
+                cuts.append(point)
+            window.append(pool.submit(_read_chunk, str(path),
+                                      replace(head, interfaces=list(head.interfaces)),
+                                      cuts[n], cuts[n + 1], profile, srtp, want_index))
+            submitted[0] = n + 1
 
-        try:
-            for _ in range(workers + 1 if pool is not None else 0):
-                submit()
-        except (OSError, BrokenProcessPool, RuntimeError):  # (a pool shut down: serial)
-            window.clear()
+        # the first chunk (small) is read here, as a worker would read it, and its records
+        # handed on before the others are handed out: the TUI's first screen waits for
+        # no process (nor for this thread's turns at the interpreter lock, which the UI
+        # thread holds as it starts: each read and each hand-out gives it away)
+        first_chunk: Future[_Chunk] = Future()
+        first_chunk.set_result(_read_chunk(str(path),
+                                           replace(head, interfaces=list(head.interfaces)),
+                                           cuts[0], cuts[1], profile, srtp, want_index))
+        window.append(first_chunk)
         while window:
             try:
                 chunk = window.popleft().result()
-                submit()
-            except (OSError, BrokenProcessPool, RuntimeError):  # a worker died: nothing
-                chunk = None  # of chunk k given
+                if k:
+                    submit()
+            except (OSError, BrokenProcessPool, RuntimeError, CancelledError):  # a worker
+                chunk = None  # died (or the caller's pool was shut down): nothing of chunk k
             # read in the true state (no interface came since the first packet), and
             # ended exactly at the next cut (so that it is a boundary) without damage
             if chunk is None or chunk.error is not None or not head.same_state(state):
@@ -314,7 +352,13 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
             _merge(tally, chunk.tally)
             state = replace(chunk.end, number=base + chunk.end.number)
             k += 1
-    if k < len(cuts) - 1:  # stopped early, or no pool: the serial reader from cuts[k]
+            if k == 1:  # the others, to the workers (none: the serial reader goes on)
+                try:
+                    for _ in range(workers + 1 if pool is not None else 0):
+                        submit()
+                except (OSError, BrokenProcessPool, RuntimeError):  # (a pool shut down)
+                    window.clear()
+    if cuts[k] < size:  # stopped early, or no pool: the serial reader from cuts[k]
         yield from read_range(path, state, cuts[k], None, serial_keep, tally, index)
 
 

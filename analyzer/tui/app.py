@@ -182,7 +182,7 @@ class MbmsApp(App):
         self.timeline: dict[str, Any] = {}
         #: processes that read a large capture (forked here, before the app's threads
         #: start; shut down with the app); None: the loader reads in its thread
-        self.pool = start_pool() if live is None and any(
+        self.pool = start_pool(nice=10) if live is None and any(
             _size(p) >= PARALLEL_MIN for p in paths) else None
 
     # ------------------------------------------------------------------ layout
@@ -227,8 +227,9 @@ class MbmsApp(App):
         return self.query_one(StatusBar)
 
     def on_unmount(self) -> None:
-        if self.pool is not None:  # (the loader, cancelled, may still wait on a chunk)
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:  # (a chunk being read is finished first: a tenth of a
+            # second; the loader, if it waits on one, stops at its next tick)
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def on_mount(self) -> None:
         self.set_interval(0.2, self._tick)
