@@ -610,3 +610,20 @@ def test_a_large_capture_is_read_on_processes_forked_before_the_app_runs(monkeyp
         return [proc.is_alive() for proc in processes]
 
     assert not any(run(quit_while_loading()))
+
+
+def test_rows_from_a_load_a_reload_replaced_are_not_taken_in():
+    """A reload cancels the loader, which notices at its next tick: the batches it
+    posted meanwhile belong to the old index and are dropped, as its end is."""
+    async def scenario():
+        async with opened("lab-basic.pcapng") as (app, pilot):
+            rows, loaded = list(app.rows), app.loaded
+            old = app.index
+            app.reload(app.store)
+            await _loaded(app, pilot)
+            assert len(app.rows) == len(rows) and app.index is not old
+            app.post_message(app.RowsLoaded(rows[:5], old))
+            app.post_message(app.LoadDone(loaded, old))
+            await pilot.pause(0.1)
+            assert len(app.rows) == len(rows) and app.loaded is not loaded
+    run(scenario())

@@ -133,21 +133,25 @@ class MbmsApp(App):
 
     @dataclass
     class RowsLoaded(Message):
-        """A batch of dissected packets from the loader."""
+        """A batch of dissected packets from the loader (of the load that fills *index*:
+        one a reload replaced is not taken in)."""
 
         rows: list[Row]
+        index: Any = None
 
     @dataclass
     class Snapshot(Message):
         """A live capture's timeline so far."""
 
         timeline: dict[str, Any]
+        index: Any = None
 
     @dataclass
     class LoadDone(Message):
         """The loader finished: the timeline and any errors."""
 
         loaded: Loaded
+        index: Any = None
 
     def __init__(self, paths: list[str], store: KeyStore | None = None,
                  live: Any = None, profile: Profile = DEFAULT_PROFILE,
@@ -309,16 +313,17 @@ class MbmsApp(App):
     def load_captures(self) -> None:
         worker = get_current_worker()
         live = self.live
+        index = self.index  # (what this load fills: a reload makes another)
         loaded = load(self.paths, self.store,
-                      on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows))),
+                      on_rows=lambda rows: self.post_message(self.RowsLoaded(list(rows), index)),
                       cancelled=lambda: worker.is_cancelled,
-                      index=self.index,
+                      index=index,
                       live=live.running if live is not None else None,
                       paused=lambda: self.paused,
-                      on_snapshot=lambda doc: self.post_message(self.Snapshot(doc)),
+                      on_snapshot=lambda doc: self.post_message(self.Snapshot(doc, index)),
                       profile=self.profile, pool=self.pool)
         if not worker.is_cancelled:
-            self.post_message(self.LoadDone(loaded))
+            self.post_message(self.LoadDone(loaded, index))
 
     def _status(self, extra: str = "") -> None:
         """The status line: captures, packets read (and rate while loading), packets the
@@ -365,6 +370,8 @@ class MbmsApp(App):
 
     def on_mbms_app_snapshot(self, message: Snapshot) -> None:
         """A live capture: keys, timeline, procedures and findings so far."""
+        if message.index is not self.index:
+            return  # (from a load a reload replaced)
         self._show_timeline(message.timeline)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -385,6 +392,8 @@ class MbmsApp(App):
         """Start over with another key file: every table re-derives."""
         self.workers.cancel_group(self, "load")
         self.workers.cancel_group(self, "filter")
+        if self._detail_timer is not None:  # (its packet may not be read again yet)
+            self._detail_timer.stop()
         self.store = store
         self.index.close()
         self.index = PacketIndex(self.paths)
@@ -451,6 +460,8 @@ class MbmsApp(App):
                               f"decrypted into {path.resolve()}")
 
     def on_mbms_app_rows_loaded(self, message: RowsLoaded) -> None:
+        if message.index is not self.index:
+            return  # (posted by a load a reload cancelled, before it noticed)
         self.rows.extend(message.rows)
         table = self.packet_table
         top = table.scroll_offset.y
@@ -478,6 +489,8 @@ class MbmsApp(App):
                     self.view.insert(at, pos)
 
     def on_mbms_app_load_done(self, message: LoadDone) -> None:
+        if message.index is not self.index:
+            return
         self.loaded = message.loaded
         doc = message.loaded.timeline
         self._show_timeline(doc)
@@ -522,8 +535,9 @@ class MbmsApp(App):
 
     def _rested(self, position: int) -> None:
         """The cursor rested on *position*: show it - unless the app is closing and
-        its panes are already gone (the timer can fire during shutdown)."""
-        if self.query("#details"):
+        its panes are already gone (the timer can fire during shutdown), or a reload
+        has not read that far yet."""
+        if self.query("#details") and position < len(self.index):
             self.show_position(position)
 
     def show_position(self, position: int, force: bool = False) -> None:
