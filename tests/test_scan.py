@@ -340,14 +340,17 @@ def _tui_load(path: Path, pool) -> tuple:
             rec.linktypes.tobytes()), len(ticks)
 
 
-@pytest.mark.parametrize("cut", [None, 0.55])
+@pytest.mark.parametrize("cut", [None, 0.55, "pcap"])
 def test_the_tui_reads_on_worker_processes_what_it_reads_alone(tmp_path, small_chunks, cut):
     """The TUI's index (every record's place), rows and timeline, read on a pool started
-    beforehand (chunk by chunk) and in the loader's thread, are the same; a truncated
-    capture gives everything before the damage and the same error. Progress is told as
-    chunks come in."""
+    beforehand (chunk by chunk) and in the loader's thread, are the same - for pcapng,
+    and for a big-endian pcap with nanoseconds -; a truncated capture gives everything
+    before the damage and the same error. Progress is told as chunks come in."""
     path = MIXED
-    if cut is not None:
+    if cut == "pcap":
+        path = _pcap_big_endian(MIXED, tmp_path / "be.pcap", True)
+        cut = None
+    elif cut is not None:
         path = tmp_path / "cut.pcapng"
         data = MIXED.read_bytes()
         path.write_bytes(data[:int(len(data) * cut)])
