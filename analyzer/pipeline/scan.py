@@ -17,6 +17,11 @@ names MBMS words found by the worker) comes back as its place in the file and
 is read (``pread``) only if it is kept: most are noise the serial reader drops
 too.
 
+The first chunk is small and read by the calling thread itself, the same way, while
+the workers start on the next ones: the first records (the TUI's first screen) wait
+for no process. The TUI forks its workers before its threads start (:func:`start_pool`)
+and has them send every record's place too (its packet list shows them all).
+
 Anything out of the ordinary (damage, a boundary that was none, an interface
 described after the first packet) ends the parallel read: the rest of the file
 is read serially from the last chunk that ended cleanly, so error messages and
