@@ -104,9 +104,6 @@ class SrtpDecryptor:
         self.last_mki_match = False
         self.stats: dict[tuple[int, str], StreamStats] = {}
         self._cands: list[_Candidate] = []
-        #: how many keys (contexts) were taken up as of the last :meth:`decrypt` (what
-        #: :attr:`key_count` says, without looking at the store again)
-        self.count = 0
         self._mtk_seen: set[tuple[bytes, bytes, bytes]] = set()
         #: the MTKs taken up, in order (their contexts are tried in this order)
         self.taken: list[tuple[bytes, bytes, bytes]] = []
@@ -137,7 +134,6 @@ class SrtpDecryptor:
                               ex.get("kdr", 0), ex.get("mki", b""), ex.get("roc", 0))
             self._cands.append(_Candidate(f"srtp#{n + 1}", ctx, ex.get("ssrc"), ex.get("dst"),
                                           order=len(self._cands)))
-        self.count = len(self._cands)
 
     def _refresh_mtks(self) -> None:
         """Take up the MTKs of the store that are ready, in the store's order (those
@@ -163,7 +159,6 @@ class SrtpDecryptor:
             for cand in self._mtk_candidates(ids, key):
                 cand.order = len(self._cands)
                 self._cands.append(cand)
-        self.count = len(self._cands)
 
     def _mtk_candidates(self, ids: tuple[bytes, bytes, bytes], key: Key) -> list[_Candidate]:
         """SRTP contexts for an MTK, in the order of DESIGN.md: the MKI of the rule
@@ -223,9 +218,14 @@ class SrtpDecryptor:
     @property
     def key_count(self) -> int:
         """How many keys (contexts) there are to try: it grows as MTKs are learned."""
-        if len(self.store.mtks) != self._store_seen or self._unready:
-            self._refresh_mtks()
-        return self.count
+        self._refresh_mtks()
+        return len(self._cands)
+
+    @property
+    def count(self) -> int:
+        """How many keys were taken up as of the last :meth:`decrypt` (what
+        :attr:`key_count` says, without looking at the store again)."""
+        return len(self._cands)
 
     def _stats(self, ssrc: int, dst: str) -> StreamStats:
         st = self.stats.get((ssrc, dst))

@@ -269,15 +269,11 @@ def scan_capture(path: str | Path, keep: Prefilter, tally: Tally | None = None,
         yield from read_capture(path, serial_keep, tally, index)
         return
     tally = tally if tally is not None else Tally()
-    ctx = multiprocessing.get_context("fork")
     state = replace(head, interfaces=list(head.interfaces))  # the true state at cuts[k]
     k = 0
     owned = pool is None
-    if owned:
-        try:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        except OSError:  # no processes here (no semaphores, no fork): the serial reader
-            pool = None
+    if owned:  # (None: no processes here - no semaphores, no fork -: the serial reader)
+        pool = start_pool(workers)
     want_index = index is not None
     # (the bytes of RTP-like packets are read with pread, not a memory map: mapped pages
     # would count in this process's memory, which must not grow with the capture)

@@ -387,6 +387,3 @@ def _cand_fingerprint(cand: Any) -> bytes:
         ident = repr((msg.is_request, msg.method, msg.uri, msg.status, msg.headers)).encode()
         return b"h" + hashlib.sha1(ident + msg.body).digest()[:12]
     return b"m" + hashlib.sha1(b"".join(d for _c, d, _i in cand.found)).digest()[:12]
-
-
-

@@ -122,11 +122,7 @@ class SrtpStep:
         flow, dport, payload = target.flow, target.dport, target.payload
         # RTP version 2 in the first byte: no MIKEY (version 1), no text, no LCT header
         srtp_only = dport not in self.profile.flute_ports
-        dst = self._endpoints.get((flow, dport))
-        if dst is None:
-            if len(self._endpoints) >= 65536:
-                self._endpoints.clear()
-            dst = self._endpoints[(flow, dport)] = endpoint(_ntop(flow), dport)
+        dst = self._endpoints.get((flow, dport)) or self._endpoint(flow, dport)
         decryptor = self.decryptor
         if self.merged and self.same.duplicate(
                 hashlib.sha1(flow + dport.to_bytes(2, "big") + payload).digest()[:13],
@@ -145,15 +141,18 @@ class SrtpStep:
         flows.srtp_hit(flow, dport)
         rtp = rtp_fields(payload)
         ssrc = rtp[0] if rtp is not None else int.from_bytes(payload[4:8], "big")
-        src = self._endpoints.get((target.src, target.sport))
-        if src is None:
-            if len(self._endpoints) >= 65536:
-                self._endpoints.clear()
-            src = self._endpoints[(target.src, target.sport)] = endpoint(_ntop(target.src),
-                                                                         target.sport)
+        src = self._endpoints.get((target.src, target.sport)) or \
+            self._endpoint(target.src, target.sport)
         obs = SrtpObs(Where(index, record.number, record.time, src, dst), ssrc, mtk, label,
                       result)
         return srtp_only, self._replace(record, target.tp, opened) if plaintext else None, obs
+
+    def _endpoint(self, packed_ip: bytes, port: int) -> str:
+        """``ip:port`` of a packed address and port, kept for the packets after (bounded)."""
+        if len(self._endpoints) >= 65536:
+            self._endpoints.clear()
+        text = self._endpoints[(packed_ip, port)] = endpoint(_ntop(packed_ip), port)
+        return text
 
     @staticmethod
     def _replace(record: Record, tp: Any, plain: bytes | None) -> bytes | None:
